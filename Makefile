@@ -1,0 +1,55 @@
+# Sandgate: `make up` installs everything and starts web + worker; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+RUNTIME := .sandbox/runtime
+PORT ?= 8000
+
+.PHONY: up install test web worker migrate lint bench clean
+
+up: install migrate
+	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/ (Ctrl-C stops both)"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(VENV)/bin/celery -A config worker -Q generate,execute,celery --concurrency 2 --loglevel INFO & \
+	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT) --noreload
+
+install: $(VENV)/.installed $(RUNTIME)/.installed /usr/bin/bwrap
+
+/usr/bin/bwrap:
+	@command -v bwrap >/dev/null || { \
+	  echo "Installing bubblewrap (the local sandbox)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+# The sandbox's Python is its own venv: analysis libraries only, nothing of the app.
+$(RUNTIME)/.installed: requirements-sandbox.txt
+	$(PYTHON) -m venv $(RUNTIME)
+	$(RUNTIME)/bin/pip install -q --upgrade pip
+	$(RUNTIME)/bin/pip install -q -r requirements-sandbox.txt
+	MPLCONFIGDIR=$(RUNTIME)/mplconfig $(RUNTIME)/bin/python -c "import matplotlib.pyplot"
+	touch $@
+
+migrate: install
+	$(VENV)/bin/python manage.py migrate --noinput
+	$(VENV)/bin/python manage.py seed_demo
+
+web: install
+	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT)
+
+worker: install
+	$(VENV)/bin/celery -A config worker -Q generate,execute,celery --concurrency 2 --loglevel INFO
+
+test: install
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf var

@@ -1,0 +1,92 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from approvals.apis import Pagination
+from approvals.models import ApprovalRequest
+from approvals.selectors import approval_request_get
+from config.exceptions import ApplicationError
+
+from . import selectors, services
+from .serializers import (
+    AnalyzeInput,
+    AnalyzeOutput,
+    DatasetSerializer,
+    ExecuteInput,
+    ExecuteOutput,
+    ExecutionSerializer,
+    SessionDetailSerializer,
+    SessionSerializer,
+)
+
+
+class AnalyzeApi(APIView):
+    @extend_schema(request=AnalyzeInput, responses={202: AnalyzeOutput})
+    def post(self, request):
+        data = AnalyzeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        approval_request = services.analysis_submit(
+            user=request.user,
+            query=args["query"],
+            session_id=args.get("sessionId"),
+            dataset_ids=args.get("datasetIds"),
+            team_id=args.get("teamId"),
+        )
+        return Response(AnalyzeOutput(approval_request).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExecuteApi(APIView):
+    @extend_schema(request=ExecuteInput, responses={202: ExecuteOutput})
+    def post(self, request):
+        data = ExecuteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        approval_request = approval_request_get(user=request.user, request_id=args["requestId"])
+        session_id = args.get("sessionId")
+        if session_id is not None and session_id != approval_request.session_id:
+            raise ApplicationError("sessionId does not match the request's session.", code="session_mismatch")
+        execution, _created = services.execution_start(request=approval_request, user=request.user)
+        return Response(ExecuteOutput(execution).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExecutionDetailApi(APIView):
+    @extend_schema(responses=ExecutionSerializer)
+    def get(self, request, execution_id):
+        execution = selectors.execution_get(user=request.user, execution_id=execution_id)
+        return Response(ExecutionSerializer(execution).data)
+
+
+class SessionListApi(APIView):
+    @extend_schema(responses=SessionSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.session_list(user=request.user), request, view=self)
+        return paginator.get_paginated_response(SessionSerializer(page, many=True).data)
+
+
+class SessionDetailApi(APIView):
+    @extend_schema(responses=SessionDetailSerializer)
+    def get(self, request, session_id):
+        session = selectors.session_get(user=request.user, session_id=session_id)
+        requests = (
+            ApprovalRequest.objects.select_related("user", "reviewer", "execution")
+            .prefetch_related("datasets")
+            .order_by("created_at")
+        )
+        session = (
+            type(session)
+            .objects.prefetch_related("messages", Prefetch("requests", queryset=requests))
+            .get(pk=session.pk)
+        )
+        return Response(SessionDetailSerializer(session).data)
+
+
+class DatasetListApi(APIView):
+    @extend_schema(responses=DatasetSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.dataset_list(user=request.user), request, view=self)
+        return paginator.get_paginated_response(DatasetSerializer(page, many=True).data)

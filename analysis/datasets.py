@@ -1,0 +1,74 @@
+"""Reading enough of an uploaded file to describe it: row count, column names and pandas-style dtypes.
+
+The app does not import pandas (it lives only in the sandbox runtime); CSV is profiled with the csv module.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+
+SAMPLE_ROWS_FOR_TYPES = 2000
+
+
+def _is_int(value: str) -> bool:
+    try:
+        int(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_float(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_datetime(value: str) -> bool:
+    for parse in (date.fromisoformat, datetime.fromisoformat):
+        try:
+            parse(value)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+_CHECKS = (("int64", _is_int), ("float64", _is_float), ("datetime64[ns]", _is_datetime))
+
+
+def infer_dtype(values: list[str]) -> str:
+    present = [v for v in values if v != ""]
+    if not present:
+        return "object"
+    if all(v.lower() in ("true", "false") for v in present):
+        return "bool"
+    for dtype, check in _CHECKS:
+        if all(check(v) for v in present):
+            return dtype
+    return "object"
+
+
+def profile_csv(content: bytes) -> tuple[int, list[dict]]:
+    """Return (row_count, [{"name", "dtype"}]). Raises ValueError for files that are not CSV text."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError("The file is not UTF-8 text.") from exc
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header or not any(h.strip() for h in header):
+        raise ValueError("The file has no header row.")
+    samples: list[list[str]] = [[] for _ in header]
+    row_count = 0
+    for row in reader:
+        row_count += 1
+        if row_count <= SAMPLE_ROWS_FOR_TYPES:
+            for i, cell in enumerate(row[: len(header)]):
+                samples[i].append(cell.strip())
+    columns = [{"name": name.strip(), "dtype": infer_dtype(values)} for name, values in zip(header, samples)]
+    return row_count, columns

@@ -1,0 +1,238 @@
+"""Code generation with Mistral's chat completions API, through the official `mistralai` SDK."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import httpx2  # the HTTP client the mistralai SDK is built on; its exceptions surface unchanged
+from django.conf import settings
+from mistralai.client import Mistral, errors
+from mistralai.client.models import TextChunk
+from mistralai.client.utils import BackoffStrategy, RetryConfig
+
+from .base import GenerationError, GenerationInput, GenerationOutput
+from .extract import ExtractionError, extract_code
+from .prompt import build_messages, build_repair_messages
+
+TEMPERATURE = 0.1
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The SDK's own retries sleep for whatever Retry-After says, uncapped; we retry ourselves instead.
+_NO_SDK_RETRIES = RetryConfig("none", BackoffStrategy(0, 0, 1.0, 0), retry_connection_errors=False)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries for 429/5xx: a few attempts and a hard cap on the total time spent waiting."""
+
+    max_retries: int = 3
+    initial_backoff_seconds: float = 0.5
+    max_total_wait_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class _Completion:
+    text: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str
+
+
+class MistralGenerator:
+    provider = "mistral"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        server_url: str | None = None,
+        timeout_seconds: float = 60.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._api_key = api_key
+        self.model = model
+        self._server_url = server_url or None  # None = the SDK's default (api.mistral.ai)
+        self._timeout_seconds = timeout_seconds
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+
+    @classmethod
+    def from_settings(cls, *, retry: RetryPolicy | None = None) -> MistralGenerator:
+        return cls(
+            api_key=settings.MISTRAL_API_KEY.strip(),
+            model=settings.MISTRAL_MODEL,
+            server_url=settings.MISTRAL_SERVER_URL,
+            timeout_seconds=float(settings.MISTRAL_TIMEOUT_SECONDS),
+            retry=retry,
+        )
+
+    def __repr__(self) -> str:  # never show the key in logs or tracebacks
+        return f"MistralGenerator(model={self.model!r}, server_url={self._server_url!r})"
+
+    def generate(self, inp: GenerationInput) -> GenerationOutput:
+        messages = build_messages(inp=inp)
+        with self._client() as client:
+            first = self._complete(client=client, messages=messages)
+            try:
+                return self._output(code=extract_code(first.text), completions=[first])
+            except ExtractionError as problem:
+                reason = _reason(problem=problem, completion=first)
+            # One repair round: show the model its answer and what was wrong with it.
+            repair = build_repair_messages(messages=messages, answer=first.text, reason=reason)
+            second = self._complete(client=client, messages=repair)
+            try:
+                return self._output(code=extract_code(second.text), completions=[first, second])
+            except ExtractionError as problem:
+                raise GenerationError(
+                    "Mistral did not return usable code, even after being asked to correct it: "
+                    f"{_reason(problem=problem, completion=second)}."
+                ) from problem
+
+    # --- one chat completion, with bounded retries -----------------------------------------------
+    def _client(self) -> Mistral:
+        return Mistral(
+            api_key=self._api_key,
+            server_url=self._server_url,
+            timeout_ms=max(1, int(self._timeout_seconds * 1000)),
+            retry_config=_NO_SDK_RETRIES,
+        )
+
+    def _complete(self, *, client: Mistral, messages: list[dict[str, str]]) -> _Completion:
+        waited = 0.0
+        for attempt in range(self._retry.max_retries + 1):
+            try:
+                response = client.chat.complete(model=self.model, messages=messages, temperature=TEMPERATURE)
+            except errors.ResponseValidationError as error:
+                raise GenerationError("Mistral sent a response this app could not read; try again.") from error
+            except errors.MistralError as error:
+                delay = self._retry_delay(error=error, attempt=attempt, waited=waited)
+                if delay is None:
+                    raise GenerationError(_status_message(error=error, model=self.model)) from error
+                self._sleep(delay)
+                waited += delay
+                continue
+            except httpx2.TimeoutException as error:
+                raise GenerationError(
+                    f"Mistral did not answer within {self._timeout_seconds:g} seconds; try again later "
+                    "(or raise MISTRAL_TIMEOUT_SECONDS)."
+                ) from error
+            except (httpx2.TransportError, errors.NoResponseError) as error:
+                raise GenerationError(
+                    "Could not reach Mistral (network error); check the connection or MISTRAL_SERVER_URL."
+                ) from error
+            return _completion(response=response, requested_model=self.model)
+        raise AssertionError("unreachable: the last attempt either returns or raises")
+
+    def _retry_delay(self, *, error: errors.MistralError, attempt: int, waited: float) -> float | None:
+        """Seconds to wait before retrying, or None when this error should not be retried."""
+        if error.status_code not in RETRYABLE_STATUSES or attempt >= self._retry.max_retries:
+            return None
+        backoff = self._retry.initial_backoff_seconds * (2**attempt)
+        delay = _retry_after_seconds(headers=error.headers)
+        # Honour Retry-After; if it asks for more than the remaining budget, give up now
+        # rather than retry early (which would only be refused again).
+        delay = backoff if delay is None else delay
+        if waited + delay > self._retry.max_total_wait_seconds:
+            return None
+        return delay
+
+    def _output(self, *, code: str, completions: list[_Completion]) -> GenerationOutput:
+        last = completions[-1]
+        return GenerationOutput(
+            code=code,
+            provider=self.provider,
+            model=last.model,
+            # Both calls are billed when a repair round was needed.
+            input_tokens=sum(c.input_tokens for c in completions),
+            output_tokens=sum(c.output_tokens for c in completions),
+            raw_text=last.text,
+        )
+
+
+def _completion(*, response: object, requested_model: str) -> _Completion:
+    choices = getattr(response, "choices", None) or []
+    message = choices[0].message if choices else None
+    usage = getattr(response, "usage", None)
+    return _Completion(
+        text=_message_text(content=getattr(message, "content", None)),
+        model=getattr(response, "model", None) or requested_model,
+        input_tokens=(getattr(usage, "prompt_tokens", 0) or 0),
+        output_tokens=(getattr(usage, "completion_tokens", 0) or 0),
+        finish_reason=str(choices[0].finish_reason) if choices else "",
+    )
+
+
+def _message_text(*, content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        # Reasoning models answer in chunks; only the text chunks carry the answer.
+        return "".join(chunk.text for chunk in content if isinstance(chunk, TextChunk))
+    return ""
+
+
+def _reason(*, problem: ExtractionError, completion: _Completion) -> str:
+    reason = str(problem)
+    if completion.finish_reason in ("length", "model_length"):
+        reason += " (the answer hit the length limit)"
+    return reason
+
+
+def _retry_after_seconds(*, headers: object) -> float | None:
+    """Retry-After as seconds or an HTTP date, or Mistral's retry-after-ms; None when absent."""
+    get = getattr(headers, "get", None)
+    if get is None:
+        return None
+    millis = get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_message(*, error: errors.MistralError, model: str) -> str:
+    status = error.status_code
+    detail = _error_detail(body=error.body)
+    if status == 401:
+        return "Mistral rejected the API key (check MISTRAL_API_KEY)."
+    if status == 403:
+        return f"Mistral refused the request for this API key (check that it may use the model {model!r})."
+    if status == 404:
+        return f"Mistral answered 404 Not Found (check MISTRAL_MODEL {model!r} and MISTRAL_SERVER_URL)."
+    if status == 429:
+        return "Mistral is rate limiting requests right now (HTTP 429), even after retrying; try again shortly."
+    if status >= 500:
+        return f"Mistral is having server trouble (HTTP {status}), even after retrying; try again later."
+    return f"Mistral rejected the request (HTTP {status}){': ' + detail if detail else ''}."
+
+
+def _error_detail(*, body: str) -> str:
+    """The human part of an error body (`message` or `detail`), kept short."""
+    try:
+        payload = json.loads(body)
+    except (TypeError, ValueError):
+        return ""
+    if not isinstance(payload, dict):
+        return ""
+    detail = payload.get("message") or payload.get("detail") or ""
+    if not isinstance(detail, str):
+        detail = json.dumps(detail, default=str)
+    return detail[:200]

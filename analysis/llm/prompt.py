@@ -1,0 +1,130 @@
+"""Chat messages for the code-writing model: the sandbox contract, the dataset context, the history.
+
+Only what the analyst selected goes in: file names, mount paths, row counts, column names and
+dtypes, sample rows when the dataset owner allowed sharing them, and earlier turns of the same
+session. No settings, keys or host paths are ever read here, so none can leak into a prompt.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .base import DatasetContext, GenerationInput, Turn
+
+# Bounds that keep one prompt small and predictable whatever the dataset looks like.
+MAX_HISTORY_TURNS = 6
+MAX_SAMPLE_ROWS = 5
+MAX_COLUMNS = 200
+MAX_VALUE_CHARS = 80
+MAX_HISTORY_CODE_CHARS = 4000
+MAX_SUMMARY_CHARS = 600
+
+SANDBOX_CONTRACT = """\
+You are the analysis assistant of Sandgate. An analyst asks a question about their data in plain \
+language. You answer with one complete Python script. A human reviewer reads and approves the script \
+before it runs, so keep it short, readable and commented where the intent is not obvious.
+
+The script runs in an isolated sandbox with these rules:
+- Datasets are mounted read-only at /data/<file name>. Read them from the exact paths listed below; \
+never try to modify them.
+- Available libraries: pandas, numpy, matplotlib, scipy, seaborn, openpyxl, pyarrow and the Python \
+standard library. Nothing else is installed and nothing can be installed: no pip, no package downloads.
+- There is no network access: no HTTP requests, no APIs, no databases.
+- Files may be written only under /output; everything else is read-only.
+- Charts: draw them with matplotlib (or seaborn) and leave the figures open; every open figure is \
+captured automatically. Do not call plt.savefig and do not close figures you want shown.
+- Tables: print them, or make the last expression of the script a pandas DataFrame.
+- Print a short plain-language answer to the question, so the text output is useful on its own.
+- Parse date columns with pd.to_datetime before any time-based operation.
+- CPU time and memory are limited: use vectorised pandas operations, not loops over rows.
+
+Answer format: exactly one ```python code block containing the whole script, optionally preceded \
+by one or two sentences. Do not add any other code block."""
+
+REPAIR_REQUEST = """\
+Your previous answer could not be used: {reason}.
+Reply again with exactly one ```python code block that contains the complete, corrected script, \
+and nothing else."""
+
+
+def build_messages(*, inp: GenerationInput) -> list[dict[str, str]]:
+    """System prompt with contract and datasets, earlier turns as chat history, then the question."""
+    system = f"{SANDBOX_CONTRACT}\n\n{describe_datasets(datasets=inp.datasets)}"
+    messages = [{"role": "system", "content": system}]
+    for turn in inp.history[-MAX_HISTORY_TURNS:]:
+        messages.extend(_turn_messages(turn=turn))
+    messages.append({"role": "user", "content": inp.query.strip()})
+    return messages
+
+
+def build_repair_messages(
+    *, messages: list[dict[str, str]], answer: str, reason: str
+) -> list[dict[str, str]]:
+    """The same conversation plus the unusable answer and a request to fix it."""
+    return [
+        *messages,
+        # An empty assistant turn is rejected by the API, so a placeholder stands in for it.
+        {"role": "assistant", "content": answer.strip() or "(empty answer)"},
+        {"role": "user", "content": REPAIR_REQUEST.format(reason=reason)},
+    ]
+
+
+def describe_datasets(*, datasets: list[DatasetContext]) -> str:
+    if not datasets:
+        return (
+            "No dataset is selected. Unless the question can be answered without data, write a script "
+            "that prints a short message asking the analyst to select a dataset first."
+        )
+    parts = [f"Selected datasets ({len(datasets)}):"]
+    parts.extend(_describe_dataset(dataset=dataset, number=n) for n, dataset in enumerate(datasets, 1))
+    return "\n\n".join(parts)
+
+
+def _describe_dataset(*, dataset: DatasetContext, number: int) -> str:
+    lines = [
+        f"Dataset {number}: {dataset.name}",
+        f"  path: {dataset.path}",
+        f"  rows: {dataset.row_count:,}",
+        f"  columns ({len(dataset.columns)}, name: dtype):",
+    ]
+    for column in dataset.columns[:MAX_COLUMNS]:
+        lines.append(f"    - {column.get('name')}: {column.get('dtype', 'unknown')}")
+    if len(dataset.columns) > MAX_COLUMNS:
+        lines.append(f"    ... and {len(dataset.columns) - MAX_COLUMNS} more columns")
+    lines.extend(_describe_samples(sample_rows=dataset.sample_rows))
+    return "\n".join(lines)
+
+
+def _describe_samples(*, sample_rows: list[dict] | None) -> list[str]:
+    # None means the owner did not allow sharing rows; say so, so the model relies on the schema.
+    if sample_rows is None:
+        return ["  sample rows: not shared (rely on the column names and dtypes)"]
+    if not sample_rows:
+        return ["  sample rows: none (the dataset may be empty)"]
+    shown = sample_rows[:MAX_SAMPLE_ROWS]
+    lines = [f"  sample rows (first {len(shown)}, one JSON object per row):"]
+    for row in shown:
+        trimmed = {str(key): _trim(value=value) for key, value in row.items()}
+        lines.append("    " + json.dumps(trimmed, ensure_ascii=False, default=str))
+    return lines
+
+
+def _trim(*, value: object) -> object:
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    text = str(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def _turn_messages(*, turn: Turn) -> list[dict[str, str]]:
+    code = turn.code.strip()
+    if len(code) > MAX_HISTORY_CODE_CHARS:
+        code = code[:MAX_HISTORY_CODE_CHARS] + "\n# ... (rest of the earlier script omitted)"
+    answer = f"```python\n{code}\n```"
+    summary = turn.result_summary.strip()
+    if summary:
+        if len(summary) > MAX_SUMMARY_CHARS:
+            summary = summary[: MAX_SUMMARY_CHARS - 1] + "…"
+        # Attached to the assistant turn so roles keep alternating user/assistant.
+        answer += f"\n\nResult when it ran: {summary}"
+    return [{"role": "user", "content": turn.query.strip()}, {"role": "assistant", "content": answer}]

@@ -1,0 +1,50 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services
+from .serializers import ApprovalRequestSerializer, ApproveInput, RequestListInput
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 200
+
+
+class RequestListApi(APIView):
+    @extend_schema(parameters=[RequestListInput], responses=ApprovalRequestSerializer(many=True))
+    def get(self, request):
+        params = RequestListInput(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        qs = selectors.approval_request_list(user=request.user, status=params.validated_data.get("status"))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(ApprovalRequestSerializer(page, many=True).data)
+
+
+class RequestDetailApi(APIView):
+    @extend_schema(responses=ApprovalRequestSerializer)
+    def get(self, request, request_id):
+        approval_request = selectors.approval_request_get(user=request.user, request_id=request_id)
+        return Response(ApprovalRequestSerializer(approval_request).data)
+
+
+class ApproveApi(APIView):
+    @extend_schema(request=ApproveInput, responses=ApprovalRequestSerializer)
+    def post(self, request):
+        data = ApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        approval_request = selectors.approval_request_get(user=request.user, request_id=args["requestId"])
+        if args["approved"]:
+            approval_request = services.approval_request_approve(
+                request=approval_request, reviewer=request.user, expected_sha256=args.get("codeSha256")
+            )
+        else:
+            approval_request = services.approval_request_reject(
+                request=approval_request, reviewer=request.user, reason=args["reason"]
+            )
+        approval_request = selectors.approval_request_get(user=request.user, request_id=approval_request.pk)
+        return Response(ApprovalRequestSerializer(approval_request).data, status=status.HTTP_200_OK)

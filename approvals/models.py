@@ -1,0 +1,78 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class ApprovalRequest(models.Model):
+    """One question's way from generated code through human review to its single execution."""
+
+    class Status(models.TextChoices):
+        GENERATING = "generating", "Generating"
+        GENERATION_FAILED = "generation_failed", "Generation failed"
+        PENDING_REVIEW = "pending_review", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    FINAL_STATUSES = frozenset(
+        {
+            Status.GENERATION_FAILED,
+            Status.REJECTED,
+            Status.CANCELLED,
+            Status.EXPIRED,
+            Status.SUCCEEDED,
+            Status.FAILED,
+            Status.TIMED_OUT,
+        }
+    )
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    query = models.TextField()
+    code = models.TextField(blank=True)
+    code_sha256 = models.CharField(max_length=64, blank=True)
+    # The hash the reviewer approved; the worker refuses to run anything else.
+    approved_code_sha256 = models.CharField(max_length=64, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_requests")
+    team = models.ForeignKey("billing.Team", on_delete=models.PROTECT, related_name="approval_requests")
+    session = models.ForeignKey("analysis.Session", on_delete=models.PROTECT, related_name="requests")
+    datasets = models.ManyToManyField("analysis.Dataset", blank=True, related_name="requests")
+    budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING, db_index=True)
+    provider = models.CharField(max_length=32, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    generation_error = models.TextField(blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reviewed_requests",
+    )
+    rejection_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # Defence in depth for the service's check: nobody reviews their own request.
+            models.CheckConstraint(
+                condition=models.Q(reviewer__isnull=True) | ~models.Q(reviewer=models.F("user")),
+                name="reviewer_is_not_requester",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query[:60]} ({self.status})"
+
+    @property
+    def is_offline(self) -> bool:
+        return self.provider == "offline"

@@ -1,0 +1,18 @@
+"""Tests: the real database and broker from the environment, a fast password hasher."""
+
+from pathlib import Path
+
+from .base import *  # noqa: F403
+from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR, env, filesystem_broker_options
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-key-not-secret-0123456789abcdef")
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: the Celery worker process of the end-to-end tests must see the same database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+MEDIA_ROOT = Path(env("SANDGATE_MEDIA_ROOT", default=str(VAR_DIR / "test-media")))
+# Tests get their own filesystem broker folder, so a running dev worker never takes their tasks.
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker-test")
