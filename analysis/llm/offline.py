@@ -10,7 +10,7 @@ column names, picked from the dataset context: columns named in the question fir
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from string import Template
 
@@ -109,7 +109,7 @@ def _words(*, text: str) -> list[str]:
 
 # Name parts that suggest a date or time column when the dtype is text.
 _DATE_NAME_PARTS = frozenset(
-    {"date", "day", "time", "timestamp", "datetime", "dt", "month", "week", "period", "created", "updated"}
+    {"date", "day", "time", "timestamp", "datetime", "dt", "month", "week", "period"}
 )
 # Numeric columns with these name parts are identifiers or calendar parts, not measures.
 _KEY_NAME_PARTS = frozenset(
@@ -280,14 +280,23 @@ def plan_question(*, query: str, datasets: list[DatasetContext]) -> Plan:
         chart=question.has(_CHART),
     )
     grouping = _grouping_column(question=question, candidates=named_categories)
-    return _choose_intent(question=question, base=base, grouping=grouping, named_measures=named_measures)
+    notes: list[str] = []
+    plan = _choose_intent(
+        question=question, base=base, grouping=grouping, named_measures=named_measures, notes=notes
+    )
+    # Say why a requested shape was not produced, whichever answer was chosen instead.
+    return replace(plan, notes=tuple(notes))
 
 
 def _choose_intent(
-    *, question: Question, base: Plan, grouping: str | None, named_measures: list[tuple[str, int]]
+    *,
+    question: Question,
+    base: Plan,
+    grouping: str | None,
+    named_measures: list[tuple[str, int]],
+    notes: list[str],
 ) -> Plan:
     schema = base.schema
-    notes: list[str] = []
     if question.has(_CORRELATION):
         columns = [c for c, _ in named_measures] if len(named_measures) >= 2 else list(schema.measures)
         if len(columns) >= 2:
@@ -299,7 +308,9 @@ def _choose_intent(
             return _with(base, intent="distribution", measure=measure, category=grouping)
         if base.category:
             return _with(base, intent="distribution", measure=None)
-    if question.has(_TREND) or (base.chart and base.category is None and base.date and not _TOP_N_or_count(question)):
+    # A chart of a measure with nothing to group by is most useful over time.
+    plain_chart = base.chart and base.category is None and not _ranks_or_counts(question=question)
+    if question.has(_TREND) or (plain_chart and base.date):
         if base.date:
             return _with(base, intent="trend", category=grouping, frequency=_frequency(question=question))
         if question.has(_TREND):
@@ -315,18 +326,15 @@ def _choose_intent(
         return _with(base, intent="comparison", category=category)
     if base.category and set(question.words) & _GROUP_WORDS and (base.measure or base.agg == "count"):
         return _with(base, intent="group-by")
-    if notes:
-        return _with(base, intent="describe", notes=tuple(notes))
     return _with(base, intent="describe")
 
 
-def _TOP_N_or_count(question: Question) -> bool:  # noqa: N802 - reads like the patterns it combines
+def _ranks_or_counts(*, question: Question) -> bool:
     return question.has(_TOP_N) or question.has(_COUNT)
 
 
 def _with(plan: Plan, **changes: object) -> Plan:
-    values = {**plan.__dict__, **changes}
-    return Plan(**values)  # type: ignore[arg-type]
+    return replace(plan, **changes)  # type: ignore[arg-type]
 
 
 def _pick_dataset(*, question: Question, datasets: list[DatasetContext]) -> DatasetContext:
@@ -371,15 +379,12 @@ _AGG_LABELS = {"sum": "Total", "mean": "Average", "median": "Median", "max": "Ma
 
 def render(*, plan: Plan, query: str) -> str:
     body = _RENDERERS[plan.intent](plan)
-    lines = [
-        HEADER.format(intent=plan.intent),
-        f"# Question: {_one_line(text=query)}",
-    ]
+    lines = [HEADER.format(intent=plan.intent), f"# Question: {_one_line(text=query)}"]
     if plan.others:
         lines.append(f"# Also selected, not used by this offline answer: {', '.join(plan.others)}")
-    lines += ["import pandas as pd", "import matplotlib.pyplot as plt", "", *_load(plan=plan), ""]
+    lines += ["import pandas as pd", "import matplotlib.pyplot as plt", "", *_load(plan=plan)]
     lines += [f"print({('Note: ' + note + '.')!r})" for note in plan.notes]
-    return "\n".join(lines) + body.strip("\n") + "\n"
+    return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
 
 
 def _one_line(*, text: str, limit: int = 200) -> str:
@@ -535,8 +540,7 @@ print(ranking.to_string(index=False))
         )
         return script + "ranking\n"
     category = plan.category or plan.schema.default_category()
-    grouped = _with(plan, category=category)
-    aggregated, value = _aggregate(grouped, grouped=f"df.groupby({category!r}, dropna=False)")
+    aggregated, value = _aggregate(plan, grouped=f"df.groupby({category!r}, dropna=False)")
     reset = '.reset_index(name="rows")' if value == "rows" else ".reset_index()"
     script = _fill(
         """
@@ -565,8 +569,8 @@ def _render_trend(plan: Plan) -> str:
     if plan.category:
         return _render_trend_by_category(plan)
     alias, period, fmt = plan.frequency
-    aggregated, _ = _aggregate(plan, grouped=f"df.dropna(subset=[{plan.date!r}]).set_index({plan.date!r})"
-                               f".resample({alias!r})")  # fmt: skip
+    by_period = f"df.dropna(subset=[{plan.date!r}]).set_index({plan.date!r}).resample({alias!r})"
+    aggregated, _ = _aggregate(plan, grouped=by_period)
     return _fill(
         """
 series = $aggregated
