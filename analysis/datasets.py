@@ -70,5 +70,8 @@ def profile_csv(content: bytes) -> tuple[int, list[dict]]:
         if row_count <= SAMPLE_ROWS_FOR_TYPES:
             for i, cell in enumerate(row[: len(header)]):
                 samples[i].append(cell.strip())
-    columns = [{"name": name.strip(), "dtype": infer_dtype(values)} for name, values in zip(header, samples)]
+    columns = [
+        {"name": name.strip(), "dtype": infer_dtype(values)}
+        for name, values in zip(header, samples, strict=True)
+    ]
     return row_count, columns

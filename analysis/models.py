@@ -13,7 +13,9 @@ class Session(models.Model):
         EXPIRED = "expired", "Expired"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="analysis_sessions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="analysis_sessions"
+    )
     team = models.ForeignKey("billing.Team", on_delete=models.PROTECT, related_name="sessions")
     title = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -45,6 +47,9 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
 
 
 def dataset_upload_to(instance: "Dataset", filename: str) -> str:
@@ -91,7 +96,9 @@ class Execution(models.Model):
     FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    request = models.OneToOneField("approvals.ApprovalRequest", on_delete=models.PROTECT, related_name="execution")
+    request = models.OneToOneField(
+        "approvals.ApprovalRequest", on_delete=models.PROTECT, related_name="execution"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     backend = models.CharField(max_length=16, blank=True)
     code_sha256 = models.CharField(max_length=64)

@@ -113,7 +113,9 @@ def _session_for(*, user, team: Team, session_id, query: str) -> Session:
     return session
 
 
-def _datasets_for(*, team: Team, dataset_ids: list | None, query: str, session: Session | None) -> list[Dataset]:
+def _datasets_for(
+    *, team: Team, dataset_ids: list | None, query: str, session: Session | None
+) -> list[Dataset]:
     team_datasets = Dataset.objects.filter(team=team)
     if dataset_ids:
         found = list(team_datasets.filter(pk__in=dataset_ids))
@@ -308,7 +310,10 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
     execution.refresh_from_db()
     request = approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=status)
     cost_span_record_execution(
-        request=request, backend=execution.backend, seconds=result.duration_ms / 1000, memory_mb=limits.memory_mb
+        request=request,
+        backend=execution.backend,
+        seconds=result.duration_ms / 1000,
+        memory_mb=limits.memory_mb,
     )
     audit_log(
         action=Action.EXECUTION_FINISHED,
@@ -317,7 +322,10 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         details={"status": status, "duration_ms": result.duration_ms, "code_sha256": execution.code_sha256},
     )
     Message.objects.create(
-        session_id=request.session_id, role=Message.Role.ASSISTANT, content=_summary(result, status), request=request
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=_summary(result, status),
+        request=request,
     )
     Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
     return execution
@@ -330,7 +338,12 @@ def _execution_refuse(*, execution: Execution, reason: str) -> Execution:
         status=Execution.Status.FAILED, error=error, finished_at=timezone.now(), duration_ms=0
     )
     approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
-    audit_log(action=Action.EXECUTION_REFUSED, team=execution.request.team, target=execution, details={"reason": reason})
+    audit_log(
+        action=Action.EXECUTION_REFUSED,
+        team=execution.request.team,
+        target=execution,
+        details={"reason": reason},
+    )
     execution.refresh_from_db()
     return execution
 
@@ -343,4 +356,3 @@ def _summary(result: SandboxResult, status: str) -> str:
     charts = sum(1 for r in result.results if "png" in r)
     text = result.stdout.strip()[:1000]
     return f"{text}\n\n{charts} chart(s)." if charts else text or f"The analysis {status}."
-

@@ -93,7 +93,9 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return "—"
         style = CODE_FORMATTER.get_style_defs(".sg-code")
         return format_html(
-            "<style>{}</style>{}", mark_safe(style), mark_safe(highlight(obj.code, PythonLexer(), CODE_FORMATTER))
+            "<style>{}</style>{}",
+            mark_safe(style),
+            mark_safe(highlight(obj.code, PythonLexer(), CODE_FORMATTER)),
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -103,16 +105,19 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         urls = [
-            path("<uuid:pk>/approve/", self.admin_site.admin_view(self.approve_view), name="approvals_approve"),
+            path(
+                "<uuid:pk>/approve/", self.admin_site.admin_view(self.approve_view), name="approvals_approve"
+            ),
             path("<uuid:pk>/reject/", self.admin_site.admin_view(self.reject_view), name="approvals_reject"),
         ]
         return urls + super().get_urls()
 
-    def _decide(self, request, obj: ApprovalRequest, decide) -> bool:
+    def _decide(self, http_request, obj: ApprovalRequest, service, **kwargs) -> bool:
+        """Call an approvals service as the logged-in reviewer; refusals become admin messages."""
         try:
-            decide()
+            service(request=obj, reviewer=http_request.user, **kwargs)
         except ApplicationError as exc:
-            self.message_user(request, f"{obj.query[:60]}: {exc.message}", messages.ERROR)
+            self.message_user(http_request, f"{obj.query[:60]}: {exc.message}", messages.ERROR)
             return False
         return True
 
@@ -120,8 +125,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         obj = get_object_or_404(self.get_queryset(request), pk=pk)
         if request.method == "POST":
             sha = request.POST.get("code_sha256") or None
-            approve = lambda: services.approval_request_approve(request=obj, reviewer=request.user, expected_sha256=sha)  # noqa: E731
-            if self._decide(request, obj, approve):
+            if self._decide(request, obj, services.approval_request_approve, expected_sha256=sha):
                 self.message_user(request, "Approved.", messages.SUCCESS)
         return redirect(reverse("admin:approvals_approvalrequest_change", args=[pk]))
 
@@ -130,22 +134,23 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         form = RejectForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             reason = form.cleaned_data["reason"]
-            reject = lambda: services.approval_request_reject(request=obj, reviewer=request.user, reason=reason)  # noqa: E731
-            if self._decide(request, obj, reject):
+            if self._decide(request, obj, services.approval_request_reject, reason=reason):
                 self.message_user(request, "Rejected.", messages.SUCCESS)
             return redirect(reverse("admin:approvals_approvalrequest_change", args=[pk]))
         return self._reject_page(request, [obj], form)
 
     def _reject_page(self, request, objs, form):
-        context = {**self.admin_site.each_context(request), "objects": objs, "form": form, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "objects": objs,
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "admin/approvals/approvalrequest/reject.html", context)
 
     @admin.action(description="Approve selected requests")
     def approve_selected(self, request, queryset):
-        done = sum(
-            self._decide(request, obj, lambda o=obj: services.approval_request_approve(request=o, reviewer=request.user))
-            for obj in queryset
-        )
+        done = sum(self._decide(request, obj, services.approval_request_approve) for obj in queryset)
         if done:
             self.message_user(request, f"Approved {done} request(s).", messages.SUCCESS)
 
@@ -156,10 +161,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return self._reject_page(request, list(queryset), form)
         reason = form.cleaned_data["reason"]
         done = sum(
-            self._decide(
-                request, obj, lambda o=obj: services.approval_request_reject(request=o, reviewer=request.user, reason=reason)
-            )
-            for obj in queryset
+            self._decide(request, obj, services.approval_request_reject, reason=reason) for obj in queryset
         )
         if done:
             self.message_user(request, f"Rejected {done} request(s).", messages.SUCCESS)

@@ -39,7 +39,9 @@ class ApprovalRequest(models.Model):
     code_sha256 = models.CharField(max_length=64, blank=True)
     # The hash the reviewer approved; the worker refuses to run anything else.
     approved_code_sha256 = models.CharField(max_length=64, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_requests")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="approval_requests"
+    )
     team = models.ForeignKey("billing.Team", on_delete=models.PROTECT, related_name="approval_requests")
     session = models.ForeignKey("analysis.Session", on_delete=models.PROTECT, related_name="requests")
     datasets = models.ManyToManyField("analysis.Dataset", blank=True, related_name="requests")

@@ -72,7 +72,9 @@ def approval_request_generation_fail(*, request: ApprovalRequest, reason: str) -
     request = approval_request_transition(
         request=request, source=(Status.GENERATING,), target=Status.GENERATION_FAILED, generation_error=reason
     )
-    audit_log(action=Action.REQUEST_GENERATION_FAILED, team=request.team, target=request, details={"reason": reason})
+    audit_log(
+        action=Action.REQUEST_GENERATION_FAILED, team=request.team, target=request, details={"reason": reason}
+    )
     return request
 
 
@@ -131,7 +133,11 @@ def approval_request_reject(*, request: ApprovalRequest, reviewer, reason: str) 
         rejection_reason=reason,
     )
     audit_log(
-        action=Action.REQUEST_REJECTED, actor=reviewer, team=request.team, target=request, details={"reason": reason}
+        action=Action.REQUEST_REJECTED,
+        actor=reviewer,
+        team=request.team,
+        target=request,
+        details={"reason": reason},
     )
     return request
 

@@ -18,7 +18,17 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(CostSpan)
 class CostSpanAdmin(admin.ModelAdmin):
-    list_display = ("timestamp", "tenant", "user", "feature", "provider", "model", "input_tokens", "output_tokens", "cost_usd")
+    list_display = (
+        "timestamp",
+        "tenant",
+        "user",
+        "feature",
+        "provider",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+    )
     list_filter = ("feature", "provider", "tenant")
     list_select_related = ("tenant", "user")
     date_hierarchy = "timestamp"

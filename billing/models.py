@@ -55,9 +55,16 @@ class CostSpan(models.Model):
     )
     feature = models.CharField(max_length=20, choices=Feature.choices)
     request = models.ForeignKey(
-        "approvals.ApprovalRequest", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_spans"
+        "approvals.ApprovalRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cost_spans",
     )
     timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "timestamp"])]
+
+    def __str__(self) -> str:
+        return f"{self.feature} {self.model} ${self.cost_usd}"

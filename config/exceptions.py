@@ -15,7 +15,9 @@ from rest_framework.views import exception_handler
 class ApplicationError(Exception):
     """Raised by services; `code` is stable for clients, `message` is for people."""
 
-    def __init__(self, message: str, *, code: str = "invalid", status_code: int = 400, extra: dict | None = None):
+    def __init__(
+        self, message: str, *, code: str = "invalid", status_code: int = 400, extra: dict | None = None
+    ):
         super().__init__(message)
         self.message = message
         self.code = code

@@ -1,4 +1,4 @@
-"""One question travels the whole way: ask → generate (worker) → approve → execute (worker, sandbox) → result."""
+"""One question travels the whole way: ask, generate (worker), approve, execute (worker + sandbox), result."""
 
 import base64
 import json
@@ -26,7 +26,9 @@ def test_plot_monthly_revenue_by_region_travels_from_question_to_chart(celery_wo
     seeded = seed_demo()
     analyst, reviewer = client_for(user(seeded, "analyst")), client_for(user(seeded, "reviewer"))
 
-    asked = analyst.post("/api/analyze", {"query": "Load sales.csv and plot monthly revenue by region"}, format="json")
+    asked = analyst.post(
+        "/api/analyze", {"query": "Load sales.csv and plot monthly revenue by region"}, format="json"
+    )
     assert asked.status_code == 202, asked.content
     request_id = asked.json()["requestId"]
     worker.wait_for_task("analysis.tasks.generate_code", request_id)

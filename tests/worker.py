@@ -57,7 +57,9 @@ class WorkerProcess:
             try:
                 line = self.lines.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"worker never logged {pattern!r}; last lines:\n{''.join(self.log[-30:])}") from None
+                raise AssertionError(
+                    f"worker never logged {pattern!r}; last lines:\n{''.join(self.log[-30:])}"
+                ) from None
             self.log.append(line)
             if regex.search(line):
                 return line

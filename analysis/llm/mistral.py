@@ -57,19 +57,22 @@ class MistralGenerator:
     ) -> None:
         self._api_key = api_key
         self.model = model
-        self._server_url = server_url or None  # None = the SDK's default (api.mistral.ai)
+        self._server_url = _server_root(url=server_url)
         self._timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
     @classmethod
-    def from_settings(cls, *, retry: RetryPolicy | None = None) -> MistralGenerator:
+    def from_settings(
+        cls, *, retry: RetryPolicy | None = None, sleep: Callable[[float], None] = time.sleep
+    ) -> MistralGenerator:
         return cls(
             api_key=settings.MISTRAL_API_KEY.strip(),
             model=settings.MISTRAL_MODEL,
             server_url=settings.MISTRAL_SERVER_URL,
             timeout_seconds=float(settings.MISTRAL_TIMEOUT_SECONDS),
             retry=retry,
+            sleep=sleep,
         )
 
     def __repr__(self) -> str:  # never show the key in logs or tracebacks
@@ -109,7 +112,7 @@ class MistralGenerator:
             try:
                 response = client.chat.complete(model=self.model, messages=messages, temperature=TEMPERATURE)
             except errors.ResponseValidationError as error:
-                raise GenerationError("Mistral sent a response this app could not read; try again.") from error
+                raise GenerationError("Mistral sent a response that could not be read; try again.") from error
             except errors.MistralError as error:
                 delay = self._retry_delay(error=error, attempt=attempt, waited=waited)
                 if delay is None:
@@ -153,6 +156,14 @@ class MistralGenerator:
             output_tokens=sum(c.output_tokens for c in completions),
             raw_text=last.text,
         )
+
+
+def _server_root(*, url: str | None) -> str | None:
+    """None for the SDK default; the SDK adds /v1/... itself, so a copied ".../v1" is trimmed."""
+    if not url or not url.strip():
+        return None
+    root = url.strip().rstrip("/")
+    return root.removesuffix("/v1")
 
 
 def _completion(*, response: object, requested_model: str) -> _Completion:
@@ -218,7 +229,7 @@ def _status_message(*, error: errors.MistralError, model: str) -> str:
     if status == 404:
         return f"Mistral answered 404 Not Found (check MISTRAL_MODEL {model!r} and MISTRAL_SERVER_URL)."
     if status == 429:
-        return "Mistral is rate limiting requests right now (HTTP 429), even after retrying; try again shortly."
+        return "Mistral is rate limiting requests (HTTP 429), even after retrying; try again shortly."
     if status >= 500:
         return f"Mistral is having server trouble (HTTP {status}), even after retrying; try again later."
     return f"Mistral rejected the request (HTTP {status}){': ' + detail if detail else ''}."

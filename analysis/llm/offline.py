@@ -69,6 +69,7 @@ _NUMBER_WORDS = {
 _TOP_N_COUNT = re.compile(
     r"\b(?:top|bottom|best|worst|highest|lowest|largest|smallest|biggest|leading|first|last)\s+(\w+)\b"
     r"|\b(\w+)\s+(?:best|worst|highest|lowest|largest|smallest|biggest|most|least)\b"
+    r"|\b(?:which|what|the)\s+(\w+)\b"
 )
 _AGGREGATIONS = (
     (re.compile(r"\b(average|avg|mean)\b"), "mean"),
@@ -78,7 +79,7 @@ _AGGREGATIONS = (
 )
 # (pandas offset alias, word for one period, strftime for one period); month start works in pandas 2 and 3.
 _FREQUENCIES = (
-    (re.compile(r"\b(daily|per day|by day|each day|every day|a day|by date|per date)\b"), "D", "day", "%Y-%m-%d"),
+    (re.compile(r"\b(daily|per day|by day|each day|every day|by date|per date)\b"), "D", "day", "%Y-%m-%d"),
     (re.compile(r"\b(weekly|per week|by week|each week|every week|a week)\b"), "W", "week", "%Y-%m-%d"),
     (re.compile(r"\b(quarterly|per quarter|by quarter|each quarter)\b"), "QS", "quarter", "%Y-%m"),
     (re.compile(r"\b(yearly|annual|annually|per year|by year|each year|every year)\b"), "YS", "year", "%Y"),
@@ -143,6 +144,7 @@ class Schema:
     measures: tuple[str, ...]
     categories: tuple[str, ...]
     keys: tuple[str, ...]  # numeric but not measures: ids, year/month numbers
+    integers: frozenset[str] = frozenset()  # integer measures: totals print without decimals
 
     @classmethod
     def from_columns(cls, columns: list[dict]) -> Schema:
@@ -150,6 +152,7 @@ class Schema:
         measures: list[str] = []
         categories: list[str] = []
         keys: list[str] = []
+        integers: set[str] = set()
         for column in columns:
             name = str(column.get("name", ""))
             dtype = str(column.get("dtype", "")).lower()
@@ -158,11 +161,19 @@ class Schema:
                 dates.append(name)
             elif _is_numeric_dtype(dtype=dtype):
                 (keys if parts & _KEY_NAME_PARTS else measures).append(name)
+                if re.match(r"u?int", dtype):
+                    integers.add(name)
             elif parts & _DATE_NAME_PARTS or name.lower().endswith(("_at", "_on")):
                 dates.append(name)  # text that looks like dates; the script parses it
             else:
                 categories.append(name)
-        return cls(dates=tuple(dates), measures=tuple(measures), categories=tuple(categories), keys=tuple(keys))
+        return cls(
+            dates=tuple(dates),
+            measures=tuple(measures),
+            categories=tuple(categories),
+            keys=tuple(keys),
+            integers=frozenset(integers),
+        )
 
     def default_measure(self) -> str | None:
         for hint in _MEASURE_HINTS:
@@ -268,13 +279,14 @@ def plan_question(*, query: str, datasets: list[DatasetContext]) -> Plan:
     named_categories = _mentioned(question=question, columns=schema.categories + schema.keys)
     named_dates = _mentioned(question=question, columns=schema.dates)
     agg = _aggregation(question=question, measure_named=bool(named_measures))
+    measure = named_measures[0][0] if named_measures else schema.default_measure()
     base = Plan(
         intent="describe",
         dataset=dataset,
         schema=schema,
         others=tuple(d.name for d in datasets if d is not dataset),
         date=named_dates[0][0] if named_dates else (schema.dates[0] if schema.dates else None),
-        measure=None if agg == "count" else (named_measures[0][0] if named_measures else schema.default_measure()),
+        measure=None if agg == "count" else measure,
         category=named_categories[0][0] if named_categories else None,
         agg=agg,
         chart=question.has(_CHART),
@@ -315,6 +327,8 @@ def _choose_intent(
             return _with(base, intent="trend", category=grouping, frequency=_frequency(question=question))
         if question.has(_TREND):
             notes.append("no date-like column was found, so no trend over time can be drawn")
+    if question.has(_DESCRIBE) and not named_measures and base.category is None:
+        return _with(base, intent="describe")
     if question.has(_TOP_N) and (base.measure or base.agg == "count"):
         return _with(
             base, intent="top-n", top_n=_top_n(question=question), ascending=question.has(_ASCENDING)
@@ -339,9 +353,10 @@ def _with(plan: Plan, **changes: object) -> Plan:
 
 def _pick_dataset(*, question: Question, datasets: list[DatasetContext]) -> DatasetContext:
     """The dataset whose file name the question mentions, else the first selected one."""
+    padded = f" {question.text} "
     for dataset in datasets:
-        stem = _words(text=PurePosixPath(dataset.name).stem)
-        if stem and " ".join(stem) in question.text:
+        stem = " ".join(_words(text=PurePosixPath(dataset.name).stem))
+        if stem and f" {stem} " in padded:
             return dataset
     return datasets[0]
 
@@ -365,8 +380,9 @@ def _frequency(*, question: Question) -> tuple[str, str, str]:
 
 def _top_n(*, question: Question) -> int:
     for match in _TOP_N_COUNT.finditer(question.text):
-        word = match.group(1) or match.group(2)
-        number = int(word) if word.isdigit() else _NUMBER_WORDS.get(word)
+        word = match.group(1) or match.group(2) or match.group(3)
+        # At most three digits: "top products in 2024" names a year, not a count.
+        number = int(word) if word.isdigit() and len(word) <= 3 else _NUMBER_WORDS.get(word)
         if number:
             return max(1, min(number, MAX_TOP_N))
     return DEFAULT_TOP_N
@@ -383,7 +399,7 @@ def render(*, plan: Plan, query: str) -> str:
     if plan.others:
         lines.append(f"# Also selected, not used by this offline answer: {', '.join(plan.others)}")
     lines += ["import pandas as pd", "import matplotlib.pyplot as plt", "", *_load(plan=plan)]
-    lines += [f"print({('Note: ' + note + '.')!r})" for note in plan.notes]
+    lines += [f"print({_lit('Note: ' + note + '.')})" for note in plan.notes]
     return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
 
 
@@ -396,25 +412,37 @@ def _one_line(*, text: str, limit: int = 200) -> str:
 def _load(*, plan: Plan) -> list[str]:
     lines = [f"df = {_reader(path=plan.dataset.path)}"]
     if plan.date:
-        lines.append(f"df[{plan.date!r}] = pd.to_datetime(df[{plan.date!r}], errors=\"coerce\")")
+        lines.append(f'df[{_lit(plan.date)}] = pd.to_datetime(df[{_lit(plan.date)}], errors="coerce")')
     return lines
 
 
 def _reader(*, path: str) -> str:
     suffix = PurePosixPath(path).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        return f"pd.read_excel({path!r}, engine=\"openpyxl\")"
+        return f'pd.read_excel({_lit(path)}, engine="openpyxl")'
     if suffix == ".xls":
-        return f"pd.read_excel({path!r})"
+        return f"pd.read_excel({_lit(path)})"
     if suffix in (".parquet", ".pq"):
-        return f"pd.read_parquet({path!r})"
+        return f"pd.read_parquet({_lit(path)})"
     if suffix in (".jsonl", ".ndjson"):
-        return f"pd.read_json({path!r}, lines=True)"
+        return f"pd.read_json({_lit(path)}, lines=True)"
     if suffix == ".json":
-        return f"pd.read_json({path!r})"
+        return f"pd.read_json({_lit(path)})"
     if suffix in (".tsv", ".tab"):
-        return f"pd.read_csv({path!r}, sep=\"\\t\")"
-    return f"pd.read_csv({path!r})"
+        return f'pd.read_csv({_lit(path)}, sep="\\t")'
+    return f"pd.read_csv({_lit(path)})"
+
+
+def _lit(value: object) -> str:
+    """A Python literal for the generated code, double-quoted like the rest of the script."""
+    literal = repr(value)
+    if isinstance(value, str) and literal.startswith("'") and '"' not in value:
+        literal = f'"{literal[1:-1]}"'  # no quote of either kind inside, so nothing to re-escape
+    return literal
+
+
+def _lit_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(_lit(value) for value in values) + "]"
 
 
 def _fill(template: str, **values: object) -> str:
@@ -427,15 +455,20 @@ def _measure_label(plan: Plan) -> str:
     return f"{_AGG_LABELS[plan.agg]} {plan.measure}"
 
 
-def _aggregate(plan: Plan, *, grouped: str) -> tuple[str, str]:
-    """Python for aggregating `grouped` (a groupby/resample expression) and the result's column name."""
+def _aggregate(plan: Plan) -> tuple[str, str]:
+    """The aggregation to chain after a groupby/resample, and the name of the resulting values."""
     if plan.agg == "count" or plan.measure is None:
-        return f"{grouped}.size()", "rows"
-    return f"{grouped}[{plan.measure!r}].{plan.agg}()", plan.measure
+        return ".size()", "rows"
+    return f"[{_lit(plan.measure)}].{plan.agg}()", plan.measure
 
 
 def _value_format(plan: Plan) -> str:
-    return "," if plan.agg == "count" or plan.measure is None else ",.2f"
+    """Format spec for one aggregated value: whole numbers stay whole (counts, sums of integers)."""
+    if plan.agg == "count" or plan.measure is None:
+        return ","
+    if plan.agg in ("sum", "max", "min") and plan.measure in plan.schema.integers:
+        return ","
+    return ",.2f"
 
 
 def _render_describe(plan: Plan) -> str:
@@ -445,26 +478,43 @@ print(f"{len(df):,} rows x {df.shape[1]} columns in " + $name)
 print()
 print("Column types:")
 print(df.dtypes.to_string())
+
 missing = df.isna().sum()
+missing = missing[missing > 0]
 print()
-print("Missing values:", "none" if missing.sum() == 0 else "")
-if missing.sum():
-    print(missing[missing > 0].to_string())
-print()
-summary = df.describe(include="all").T
-print("Summary statistics:")
-print(summary.to_string())
+print("Missing values per column:" if len(missing) else "Missing values: none")
+if len(missing):
+    print(missing.to_string())
+
+summary = df.select_dtypes("number").describe().T
+if len(summary):
+    print()
+    print("Numeric columns:")
+    print(summary.round(2).to_string())
+
+# Text-like columns: how many distinct values, and the most common one.
+others = df.select_dtypes(exclude=["number", "datetime"])
+overview = []
+for column in others.columns:
+    counts = others[column].value_counts()
+    top = counts.index[0] if len(counts) else None
+    overview.append({"column": column, "distinct values": len(counts), "most common": top})
+if overview:
+    print()
+    print("Other columns:")
+    print(pd.DataFrame(overview).to_string(index=False))
 """,
-        name=repr(plan.dataset.name),
+        name=_lit(plan.dataset.name),
     )
     if plan.date:
         script += _fill(
             """
 dates = df[$date].dropna()
 if len(dates):
+    print()
     print(f"Dates run from {dates.min():%Y-%m-%d} to {dates.max():%Y-%m-%d}.")
 """,
-            date=repr(plan.date),
+            date=_lit(plan.date),
         )
     return script + "summary\n"
 
@@ -478,7 +528,7 @@ print(f"{rows:,} rows in " + $name + ".")
 result = pd.DataFrame({"rows": [rows]})
 result
 """,
-            name=repr(plan.dataset.name),
+            name=_lit(plan.dataset.name),
         )
     script = _fill(
         """
@@ -489,8 +539,8 @@ print(result.to_string(index=False))
 top_name, top_rows = result.iloc[0][$cat], result.iloc[0]["rows"]
 print(f"Most rows: {top_name} ({top_rows:,}).")
 """,
-        cat=repr(plan.category),
-        label=repr(f"Rows per {plan.category}"),
+        cat=_lit(plan.category),
+        label=_lit(f"Rows per {plan.category}"),
     )
     if plan.chart:
         script += _bar_chart(frame="result", x=plan.category, y="rows", ylabel="Number of rows")
@@ -498,26 +548,31 @@ print(f"Most rows: {top_name} ({top_rows:,}).")
 
 
 def _render_group_by(plan: Plan) -> str:
-    aggregated, value = _aggregate(plan, grouped=f"df.groupby({plan.category!r}, dropna=False)")
-    reset = '.reset_index(name="rows")' if value == "rows" else ".reset_index()"
+    tail, value = _aggregate(plan)
+    reset = 'reset_index(name="rows")' if value == "rows" else "reset_index()"
     script = _fill(
         """
-result = $aggregated.sort_values(ascending=False)$reset
+result = (
+    df.groupby($cat, dropna=False)$tail
+    .sort_values(ascending=False)
+    .$reset
+)
 label = $label
 print(f"{label}:")
 print(result.to_string(index=False))
 best_name, best_value = result.iloc[0][$cat], result.iloc[0][$value]
 print(f"Highest: {best_name} ({best_value:$fmt}).")
 """,
-        aggregated=aggregated,
+        tail=tail,
         reset=reset,
-        cat=repr(plan.category),
-        value=repr(value),
+        cat=_lit(plan.category),
+        value=_lit(value),
         fmt=_value_format(plan),
-        label=repr(f"{_measure_label(plan)} by {plan.category}"),
+        label=_lit(f"{_measure_label(plan)} by {plan.category}"),
     )
     if plan.chart:
-        script += _bar_chart(frame=f"result.head({MAX_BARS})", x=plan.category, y=value, ylabel=_measure_label(plan))
+        chart_rows = f"result.head({MAX_BARS})"
+        script += _bar_chart(frame=chart_rows, x=plan.category, y=value, ylabel=_measure_label(plan))
     return script + "result\n"
 
 
@@ -535,30 +590,34 @@ print(ranking.to_string(index=False))
 """,
             pick=pick,
             n=plan.top_n,
-            measure=repr(plan.measure),
-            label=repr(f"{which} {plan.top_n} rows by {plan.measure}"),
+            measure=_lit(plan.measure),
+            label=_lit(f"{which} {plan.top_n} rows by {plan.measure}"),
         )
         return script + "ranking\n"
     category = plan.category or plan.schema.default_category()
-    aggregated, value = _aggregate(plan, grouped=f"df.groupby({category!r}, dropna=False)")
-    reset = '.reset_index(name="rows")' if value == "rows" else ".reset_index()"
+    tail, value = _aggregate(plan)
+    reset = 'reset_index(name="rows")' if value == "rows" else "reset_index()"
     script = _fill(
         """
-ranking = $aggregated.$pick($n)$reset
+ranking = (
+    df.groupby($cat, dropna=False)$tail
+    .$pick($n)
+    .$reset
+)
 label = $label
 print(f"{label}:")
 print(ranking.to_string(index=False))
 first_name, first_value = ranking.iloc[0][$cat], ranking.iloc[0][$value]
 print(f"#1: {first_name} ({first_value:$fmt}).")
 """,
-        aggregated=aggregated,
+        tail=tail,
         pick=pick,
         n=plan.top_n,
         reset=reset,
-        cat=repr(category),
-        value=repr(value),
+        cat=_lit(category),
+        value=_lit(value),
         fmt=_value_format(plan),
-        label=repr(f"{which} {plan.top_n} by {_measure_label(plan).lower()} (grouped by {category})"),
+        label=_lit(f"{which} {plan.top_n} by {_measure_label(plan).lower()} (grouped by {category})"),
     )
     if plan.chart:
         script += _bar_chart(frame="ranking", x=category, y=value, ylabel=_measure_label(plan))
@@ -569,11 +628,10 @@ def _render_trend(plan: Plan) -> str:
     if plan.category:
         return _render_trend_by_category(plan)
     alias, period, fmt = plan.frequency
-    by_period = f"df.dropna(subset=[{plan.date!r}]).set_index({plan.date!r}).resample({alias!r})"
-    aggregated, _ = _aggregate(plan, grouped=by_period)
+    tail, _ = _aggregate(plan)
     return _fill(
         """
-series = $aggregated
+series = df.dropna(subset=[$date]).set_index($date).resample($alias)$tail
 assert len(series), "No parseable dates in column " + $date + ", so there is no trend to show."
 
 fig, ax = plt.subplots(figsize=(10, 5))
@@ -585,19 +643,21 @@ ax.grid(True, alpha=0.3)
 fig.autofmt_xdate()
 
 label = $title
-print(f"{label} ({len(series)} ${period}s, most recent last):")
+print(f"{label} ({len(series)} ${period}s; the last {min(len(series), 36)} shown):")
 print(series.tail(36).to_string())
 first, last = series.iloc[0], series.iloc[-1]
-print(f"First ${period}: {first:$fmt}; last ${period}: {last:$fmt}; peak: {series.max():$fmt} in {series.idxmax():$when}.")
+print(f"First ${period}: {first:$fmt}; last ${period}: {last:$fmt}.")
+print(f"Peak: {series.max():$fmt} in {series.idxmax():$when}.")
 if first:
     print(f"Change from the first to the last ${period}: {(last - first) / first:+.1%}.")
 series
 """,
-        aggregated=aggregated,
-        date=repr(plan.date),
-        title=repr(f"{_measure_label(plan)} per {period}"),
-        xlabel=repr(period.capitalize()),
-        ylabel=repr(_measure_label(plan)),
+        tail=tail,
+        alias=_lit(alias),
+        date=_lit(plan.date),
+        title=_lit(f"{_measure_label(plan)} per {period}"),
+        xlabel=_lit(period.capitalize()),
+        ylabel=_lit(_measure_label(plan)),
         period=period,
         fmt=_value_format(plan),
         when=fmt,
@@ -608,13 +668,15 @@ def _render_trend_by_category(plan: Plan) -> str:
     alias, period, _ = plan.frequency
     count = plan.agg == "count" or plan.measure is None
     if count:
-        largest = f"data[{plan.category!r}].value_counts().nlargest({MAX_LINES}).index"
-        overall = f"data[{plan.category!r}].value_counts()"
+        largest = f"data[{_lit(plan.category)}].value_counts().nlargest({MAX_LINES}).index"
+        overall = f"data[{_lit(plan.category)}].value_counts()"
     else:
-        largest = f"data.groupby({plan.category!r})[{plan.measure!r}].sum().nlargest({MAX_LINES}).index"
-        overall = f"data.groupby({plan.category!r})[{plan.measure!r}].{plan.agg}().sort_values(ascending=False)"
-    grouper = f"data[data[{plan.category!r}].isin(largest)].groupby([pd.Grouper(key={plan.date!r}, freq={alias!r}), {plan.category!r}])"  # noqa: E501
-    aggregated, _ = _aggregate(plan, grouped=grouper)
+        largest = (
+            f"data.groupby({_lit(plan.category)})[{_lit(plan.measure)}].sum().nlargest({MAX_LINES}).index"
+        )
+        overall = f"data.groupby({_lit(plan.category)})[{_lit(plan.measure)}].{plan.agg}()"
+        overall += ".sort_values(ascending=False)"
+    tail, _ = _aggregate(plan)
     # Missing periods mean nothing happened for sums and counts; for averages they stay missing.
     fill = ".fillna(0)" if count or plan.agg == "sum" else ""
     return _fill(
@@ -622,7 +684,11 @@ def _render_trend_by_category(plan: Plan) -> str:
 data = df.dropna(subset=[$date])
 # Keep the $max_lines largest groups so the chart stays readable.
 largest = $largest
-table = $aggregated.unstack($cat)$fill
+table = (
+    data[data[$cat].isin(largest)]
+    .groupby([pd.Grouper(key=$date, freq=$alias), $cat])$tail
+    .unstack($cat)$fill
+)
 assert len(table), "No parseable dates in column " + $date + ", so there is no trend to show."
 
 fig, ax = plt.subplots(figsize=(10, 5))
@@ -636,22 +702,23 @@ ax.grid(True, alpha=0.3)
 fig.autofmt_xdate()
 
 label = $title
-print(f"{label} ({len(table)} ${period}s, {table.shape[1]} groups, most recent last):")
+print(f"{label} ({len(table)} ${period}s, {table.shape[1]} groups; the last {min(len(table), 36)} shown):")
 print(table.tail(36).round(2).to_string())
 overall = $overall
-print(f"Over the whole period: highest {overall.index[0]} ({overall.iloc[0]:$fmt}), "
-      f"lowest {overall.index[-1]} ({overall.iloc[-1]:$fmt}).")
+print(f"Over the whole period, highest: {overall.index[0]} ({overall.iloc[0]:$fmt}).")
+print(f"Over the whole period, lowest: {overall.index[-1]} ({overall.iloc[-1]:$fmt}).")
 table
 """,
-        date=repr(plan.date),
+        date=_lit(plan.date),
         max_lines=MAX_LINES,
         largest=largest,
-        aggregated=aggregated,
-        cat=repr(plan.category),
+        tail=tail,
+        alias=_lit(alias),
+        cat=_lit(plan.category),
         fill=fill,
-        title=repr(f"{_measure_label(plan)} per {period} by {plan.category}"),
-        xlabel=repr(period.capitalize()),
-        ylabel=repr(_measure_label(plan)),
+        title=_lit(f"{_measure_label(plan)} per {period} by {plan.category}"),
+        xlabel=_lit(period.capitalize()),
+        ylabel=_lit(_measure_label(plan)),
         period=period,
         overall=overall,
         fmt=_value_format(plan),
@@ -680,13 +747,14 @@ label = $title
 print(f"{label}:")
 print(stats.round(2).to_string())
 medians = stats["50%"].sort_values(ascending=False)
-print(f"Highest median: {medians.index[0]} ({medians.iloc[0]:,.2f}); lowest: {medians.index[-1]} ({medians.iloc[-1]:,.2f}).")
+print(f"Highest median: {medians.index[0]} ({medians.iloc[0]:,.2f}).")
+print(f"Lowest median: {medians.index[-1]} ({medians.iloc[-1]:,.2f}).")
 stats
 """,
-            measure=repr(plan.measure),
-            cat=repr(plan.category),
+            measure=_lit(plan.measure),
+            cat=_lit(plan.category),
             max_hist=MAX_HISTOGRAMS,
-            title=repr(f"Distribution of {plan.measure} by {plan.category}"),
+            title=_lit(f"Distribution of {plan.measure} by {plan.category}"),
         )
     return _fill(
         """
@@ -702,11 +770,12 @@ label = $title
 print(f"{label} ({len(values):,} values):")
 print(stats.to_string())
 q1, median, q3 = values.quantile([0.25, 0.5, 0.75])
-print(f"Median {median:,.2f}; half of the values lie between {q1:,.2f} and {q3:,.2f}; skewness {values.skew():.2f}.")
+print(f"Median {median:,.2f}; half of the values lie between {q1:,.2f} and {q3:,.2f}.")
+print(f"Skewness {values.skew():.2f} (0 = symmetric, above 0 = a long tail of high values).")
 stats
 """,
-        measure=repr(plan.measure),
-        title=repr(f"Distribution of {plan.measure}"),
+        measure=_lit(plan.measure),
+        title=_lit(f"Distribution of {plan.measure}"),
     )
 
 
@@ -731,9 +800,9 @@ print(result.to_string())
 print(f"Most common: {counts.index[0]} ({shares.iloc[0]:.1%} of rows).")
 result
 """,
-        cat=repr(plan.category),
+        cat=_lit(plan.category),
         max_bars=MAX_BARS,
-        title=repr(f"Distribution of {plan.category}"),
+        title=_lit(f"Distribution of {plan.category}"),
     )
 
 
@@ -766,16 +835,16 @@ if len(pairs):
     print(f"Strongest relationship: {left} and {right} (r = {corr.loc[left, right]:.2f}).")
 corr
 """,
-        columns=repr(list(plan.columns)),
+        columns=_lit_list(plan.columns),
         annotate=annotate,
     )
 
 
 def _render_comparison(plan: Plan) -> str:
-    aggregated, _ = _aggregate(plan, grouped=f"df.groupby({plan.category!r}, dropna=False)")
+    tail, _ = _aggregate(plan)
     script = _fill(
         """
-values = $aggregated.sort_values(ascending=False)
+values = df.groupby($cat, dropna=False)$tail.sort_values(ascending=False)
 shown = values.head($max_bars)  # the largest groups; more bars would be unreadable
 fig, ax = plt.subplots(figsize=(10, 5))
 ax.bar(shown.index.astype(str), shown.values)
@@ -788,16 +857,17 @@ fig.tight_layout()
 label = $title
 print(f"{label} ({len(values)} groups):")
 print(values.to_string())
-print(f"Highest: {values.index[0]} ({values.iloc[0]:$fmt}); lowest: {values.index[-1]} ({values.iloc[-1]:$fmt}).")
+print(f"Highest: {values.index[0]} ({values.iloc[0]:$fmt}).")
+print(f"Lowest: {values.index[-1]} ({values.iloc[-1]:$fmt}).")
 if len(values) > 1 and values.iloc[-1]:
     print(f"The highest is {values.iloc[0] / values.iloc[-1]:.1f}x the lowest.")
 values.reset_index()
 """,
-        aggregated=aggregated,
+        tail=tail,
         max_bars=MAX_BARS,
-        title=repr(f"{_measure_label(plan)} by {plan.category}"),
-        cat=repr(plan.category),
-        ylabel=repr(_measure_label(plan)),
+        title=_lit(f"{_measure_label(plan)} by {plan.category}"),
+        cat=_lit(plan.category),
+        ylabel=_lit(_measure_label(plan)),
         fmt=_value_format(plan),
     )
     return script
@@ -816,9 +886,9 @@ ax.tick_params(axis="x", labelrotation=45)
 fig.tight_layout()
 """,
         frame=frame,
-        x=repr(x),
-        y=repr(y),
-        ylabel=repr(ylabel),
+        x=_lit(x),
+        y=_lit(y),
+        ylabel=_lit(ylabel),
     )
 
 

@@ -6,6 +6,8 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me-0123456789" if DEBUG else "")
+SECRET_KEY = env(
+    "DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me-0123456789" if DEBUG else ""
+)
 if not SECRET_KEY:
     raise ImproperlyConfigured("Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off.")

@@ -1,5 +1,6 @@
 """Tests: the real database and broker from the environment, a fast password hasher."""
 
+import os
 from pathlib import Path
 
 from .base import *  # noqa: F403
@@ -11,7 +12,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: the Celery worker process of the end-to-end tests must see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # One file per test run, so two runs on one machine never share (and delete) each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 MEDIA_ROOT = Path(env("SANDGATE_MEDIA_ROOT", default=str(VAR_DIR / "test-media")))
 # Tests get their own filesystem broker folder, so a running dev worker never takes their tasks.
 if CELERY_BROKER_URL.startswith("filesystem://"):

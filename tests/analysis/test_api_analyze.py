@@ -10,7 +10,9 @@ def nothing_written() -> bool:
     return not (ApprovalRequest.objects.exists() or Session.objects.exists() or Message.objects.exists())
 
 
-def test_analyze_answers_202_and_records_a_generating_request(as_user, analyst, team, django_capture_on_commit_callbacks):
+def test_analyze_answers_202_and_records_a_generating_request(
+    as_user, analyst, team, django_capture_on_commit_callbacks
+):
     dataset = demo_dataset(team)
     with django_capture_on_commit_callbacks() as callbacks:
         response = as_user(analyst).post(
@@ -24,7 +26,10 @@ def test_analyze_answers_202_and_records_a_generating_request(as_user, analyst, 
     assert (request.user, request.team) == (analyst, team)
     assert list(request.datasets.all()) == [dataset]
     assert len(callbacks) == 1  # the generate task, enqueued only once the row is committed
-    assert AuditEvent.objects.filter(action="request.created", actor=analyst, target_id=str(request.pk)).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="request.created", actor=analyst, target_id=str(request.pk)).count()
+        == 1
+    )
 
 
 def test_analyze_ignores_user_and_team_ids_in_the_body_and_headers(as_user, analyst, other_team):
@@ -65,7 +70,9 @@ def test_malformed_json_answers_400_and_writes_nothing(as_user, analyst):
     assert nothing_written()
 
 
-@pytest.mark.parametrize("payload", [{}, {"query": ""}, {"query": "   "}, {"query": "x" * 20_000}, {"query": 5}])
+@pytest.mark.parametrize(
+    "payload", [{}, {"query": ""}, {"query": "   "}, {"query": "x" * 20_000}, {"query": 5}]
+)
 def test_missing_empty_or_oversized_query_answers_400_and_writes_nothing(as_user, analyst, payload):
     response = as_user(analyst).post("/api/analyze", payload, format="json")
     assert response.status_code == 400
@@ -77,14 +84,18 @@ def test_missing_empty_or_oversized_query_answers_400_and_writes_nothing(as_user
 
 def test_another_teams_session_answers_404_and_writes_nothing(as_user, analyst, other_team):
     foreign = SessionFactory(team=other_team)
-    response = as_user(analyst).post("/api/analyze", {"query": "count", "sessionId": str(foreign.pk)}, format="json")
+    response = as_user(analyst).post(
+        "/api/analyze", {"query": "count", "sessionId": str(foreign.pk)}, format="json"
+    )
     assert response.status_code == 404
     assert not ApprovalRequest.objects.exists()
 
 
 def test_another_teams_dataset_answers_404_and_writes_nothing(as_user, analyst, other_team):
     foreign = demo_dataset(other_team, rows=10)
-    response = as_user(analyst).post("/api/analyze", {"query": "count", "datasetIds": [str(foreign.pk)]}, format="json")
+    response = as_user(analyst).post(
+        "/api/analyze", {"query": "count", "datasetIds": [str(foreign.pk)]}, format="json"
+    )
     assert response.status_code == 404
     assert nothing_written()
 

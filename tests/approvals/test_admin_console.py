@@ -73,13 +73,18 @@ def test_admin_refuses_self_approval_with_a_message(client, staff_reviewer, team
 
 
 def test_bulk_actions_approve_and_reject_through_the_services(client, staff_reviewer, analyst, team):
-    first, second = ApprovalRequestFactory(user=analyst, team=team), ApprovalRequestFactory(user=analyst, team=team)
+    first, second = (
+        ApprovalRequestFactory(user=analyst, team=team),
+        ApprovalRequestFactory(user=analyst, team=team),
+    )
     client.force_login(staff_reviewer)
     url = "/admin/approvals/approvalrequest/"
     client.post(url, {"action": "approve_selected", "_selected_action": [str(first.pk)]})
     asked = client.post(url, {"action": "reject_selected", "_selected_action": [str(second.pk)]})
     assert "Reason" in asked.content.decode()
-    client.post(url, {"action": "reject_selected", "_selected_action": [str(second.pk)], "reason": "duplicate"})
+    client.post(
+        url, {"action": "reject_selected", "_selected_action": [str(second.pk)], "reason": "duplicate"}
+    )
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == (Status.APPROVED, Status.REJECTED)
@@ -90,7 +95,9 @@ def test_reviewer_of_another_team_cannot_decide_in_the_admin(client, other_team,
     outsider = member(other_team, Membership.Role.REVIEWER)
     outsider.is_staff = True
     outsider.save()
-    outsider.user_permissions.add(*Permission.objects.filter(codename__in=["view_approvalrequest", "change_approvalrequest"]))
+    outsider.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_approvalrequest", "change_approvalrequest"])
+    )
     client.force_login(outsider)
     response = client.post(f"/admin/approvals/approvalrequest/{pending.pk}/approve/")
     assert response.status_code == 404

@@ -18,7 +18,9 @@ def pending(analyst, team):
 
 
 def approve(client, request, **extra):
-    return client.post("/api/approve", {"requestId": str(request.pk), "approved": True, **extra}, format="json")
+    return client.post(
+        "/api/approve", {"requestId": str(request.pk), "approved": True, **extra}, format="json"
+    )
 
 
 def test_reviewer_approves_a_pending_request_bound_to_its_code_hash(as_user, reviewer, pending):
@@ -65,7 +67,9 @@ def test_approving_twice_answers_409(as_user, reviewer, pending):
 
 def test_rejecting_records_the_reason(as_user, reviewer, pending):
     response = as_user(reviewer).post(
-        "/api/approve", {"requestId": str(pending.pk), "approved": False, "reason": "reads too much"}, format="json"
+        "/api/approve",
+        {"requestId": str(pending.pk), "approved": False, "reason": "reads too much"},
+        format="json",
     )
     assert response.status_code == 200
     assert response.json()["status"] == "rejected"
@@ -102,7 +106,9 @@ def test_executing_an_unapproved_request_answers_409(as_user, analyst, pending):
     assert not Execution.objects.exists()
 
 
-def test_execute_twice_returns_the_same_execution(as_user, analyst, reviewer, pending, django_capture_on_commit_callbacks):
+def test_execute_twice_returns_the_same_execution(
+    as_user, analyst, reviewer, pending, django_capture_on_commit_callbacks
+):
     approve(as_user(reviewer), pending)
     with django_capture_on_commit_callbacks() as callbacks:
         first = as_user(analyst).post("/api/execute", {"requestId": str(pending.pk)}, format="json")
@@ -120,7 +126,9 @@ def test_execute_on_approval_setting_queues_the_run(as_user, reviewer, pending, 
     assert response.json()["execution"]["status"] == "queued"
 
 
-def test_request_list_is_scoped_by_role(as_user, analyst, reviewer, team, other_team, django_assert_max_num_queries):
+def test_request_list_is_scoped_by_role(
+    as_user, analyst, reviewer, team, other_team, django_assert_max_num_queries
+):
     mine = ApprovalRequestFactory(user=analyst, team=team)
     teammates = ApprovalRequestFactory(user=member(team), team=team)
     ApprovalRequestFactory(team=other_team)

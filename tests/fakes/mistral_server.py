@@ -83,7 +83,10 @@ class FakeMistralServer:
         httpd.daemon_threads = True
         httpd.fake = self  # type: ignore[attr-defined]
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="fake-mistral", daemon=True)
+        # A short poll interval keeps shutdown (and so each test's teardown) fast.
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-mistral", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -224,7 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, AttributeError):
             self._send_error(status=400, message="request body is not JSON")
             return
-        self._send_json(status=200, payload=_completion(scripted=scripted, model=model), headers=scripted.headers)
+        self._send_json(
+            status=200, payload=_completion(scripted=scripted, model=model), headers=scripted.headers
+        )
 
     def _send_error(self, *, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         payload = {

@@ -27,7 +27,11 @@ STAFF_PERMISSIONS = {
         "analysis.view_dataset",
         "analysis.view_session",
     ],
-    Membership.Role.AUDITOR: ["audit.view_auditevent", "billing.view_costspan", "approvals.view_approvalrequest"],
+    Membership.Role.AUDITOR: [
+        "audit.view_auditevent",
+        "billing.view_costspan",
+        "approvals.view_approvalrequest",
+    ],
 }
 
 
@@ -49,16 +53,24 @@ class Command(BaseCommand):
         dataset = Dataset.objects.filter(team=team, name="sales.csv").first()
         if dataset is None:
             dataset = dataset_create(team=team, name="sales.csv", content=sales_csv())
-        summary = {"team": team.slug, "users": users, "datasets": [{"id": str(dataset.pk), "name": dataset.name}]}
+        summary = {
+            "team": team.slug,
+            "users": users,
+            "datasets": [{"id": str(dataset.pk), "name": dataset.name}],
+        }
         if options["json"]:
             self.stdout.write(json.dumps(summary))
             return
         for user in users:
-            self.stdout.write(f"{user['role']:9} {user['username']:9} password={user['password']} token={user['token']}")
+            self.stdout.write(
+                f"{user['role']:9} {user['username']:9} password={user['password']} token={user['token']}"
+            )
         self.stdout.write(f"dataset  sales.csv id={dataset.pk}")
 
     def _user(self, username: str, **flags):
-        user, _ = get_user_model().objects.get_or_create(username=username, defaults={"email": f"{username}@demo.local"})
+        user, _ = get_user_model().objects.get_or_create(
+            username=username, defaults={"email": f"{username}@demo.local"}
+        )
         user.set_password(demo_password(username))
         for name, value in flags.items():
             setattr(user, name, value)
@@ -71,7 +83,9 @@ class Command(BaseCommand):
         Membership.objects.update_or_create(team=team, user=user, defaults={"role": role})
         for perm in perms:
             app_label, codename = perm.split(".")
-            user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
         return self._entry(user, role)
 
     def _admin(self) -> dict:
@@ -79,4 +93,9 @@ class Command(BaseCommand):
 
     def _entry(self, user, role: str) -> dict:
         token, _ = Token.objects.get_or_create(user=user)
-        return {"username": user.username, "password": demo_password(user.username), "token": token.key, "role": role}
+        return {
+            "username": user.username,
+            "password": demo_password(user.username),
+            "token": token.key,
+            "role": role,
+        }

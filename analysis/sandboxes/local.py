@@ -1,0 +1,678 @@
+"""The local sandbox backend: bubblewrap namespaces, rlimits, and a fresh scratch directory per run.
+
+Approved code is still untrusted code. What stands between it and the worker:
+
+- bubblewrap: new user, mount, pid, network, ipc, uts and cgroup namespaces; nested user namespaces
+  disabled when this bwrap supports it; a new session (no TIOCSTI on the worker's terminal); killed
+  with its parent; an empty environment plus a few fixed variables. bwrap itself is started with an
+  empty environment as well, so no worker secret is in any process of the sandbox.
+- An allow-list of read-only mounts: /usr (and the /bin, /lib... links into it), a few /etc files, the
+  runtime's interpreter and site-packages, the runner, and the datasets. Never /, the project
+  directory or /root: the interpreter, packages and runner appear under /opt/sandgate instead.
+- A host uid of its own when the worker is root. bwrap run by root would map the sandbox user to host
+  root, which owns the host device nodes that `--dev` binds in (`chmod 000 /dev/null` from inside would
+  change the host's /dev/null), and RLIMIT_NPROC is not enforced for root. So the child drops to a
+  dedicated unprivileged uid before bwrap starts.
+- rlimits (CPU, address space, file size, open files, processes, no core dumps) and a wall-clock
+  timeout that kills the whole process tree.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import logging
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import DatasetMount, Limits, SandboxResult
+
+logger = logging.getLogger(__name__)
+
+BWRAP = "/usr/bin/bwrap"
+RUNNER = Path(__file__).with_name("runner.py")
+TRUNCATION_MARKER = "\n[... output truncated ...]"
+
+# Where things appear inside the sandbox; none of these reveal a host path.
+SANDBOX_PYTHON = "/opt/sandgate/python"
+SANDBOX_SITE_PACKAGES = "/opt/sandgate/site-packages"
+SANDBOX_RUNNER = "/opt/sandgate/runner.py"
+SANDBOX_UID = 1000  # the uid/gid the code sees; outside it is the worker's uid or a dedicated one
+
+# Root workers run each sandbox as host uid BASE + the worker thread's id: unprivileged, owning
+# nothing on the host, and unique among concurrent runs so RLIMIT_NPROC counts only this run.
+_HOST_UID_BASE = 0x70000000
+_OPEN_FILES = 256
+_MAX_RESULT_BYTES = 64 * 1024 * 1024  # the JSON result document (PNGs included)
+_KILL_GRACE_SECONDS = 2.0
+_READ_CHUNK = 65536
+_MB = 1024 * 1024
+
+_TOP_LEVEL_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # usually links into /usr
+# ld.so.cache for the dynamic loader, localtime for pandas/datetime, fonts for matplotlib's fc-list.
+_ETC_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+
+_CLONE_NEWNS = 0x00020000
+_MS_BIND = 4096
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class LocalSandbox:
+    name = "local"
+
+    def __init__(self, runtime_dir: Path | None = None, bwrap: str = BWRAP) -> None:
+        self.runtime_dir = Path(runtime_dir or settings.SANDBOX_RUNTIME_DIR)
+        self.bwrap = bwrap
+
+    def run(self, *, code: str, datasets: list[DatasetMount], limits: Limits) -> SandboxResult:
+        runtime = inspect_runtime(self.runtime_dir)
+        options = bwrap_options(self.bwrap)
+        host_uid = _dedicated_uid() if os.geteuid() == 0 else None
+        run_dir = _make_run_dir(host_uid)
+        try:
+            return self._run_in(run_dir, code, datasets, limits, runtime, options, host_uid)
+        finally:
+            _remove_tree(run_dir)
+
+    def _run_in(
+        self,
+        run_dir: Path,
+        code: str,
+        datasets: list[DatasetMount],
+        limits: Limits,
+        runtime: Runtime,
+        options: frozenset[str],
+        host_uid: int | None,
+    ) -> SandboxResult:
+        binds = [*runtime.binds(), _Bind(str(RUNNER), SANDBOX_RUNNER), *_dataset_binds(datasets)]
+        binds, staged = _stage_unreachable(binds, run_dir / "stage") if host_uid is not None else (binds, [])
+        binds += [
+            _Bind(str(run_dir / "tmp"), "/tmp", writable=True),
+            _Bind(str(run_dir / "output"), "/output", writable=True),
+        ]
+        result_read, result_write = os.pipe()
+        command = [
+            self.bwrap,
+            *_isolation_args(options),
+            *_system_args(limits, options),
+            *_bind_args(binds),
+            *runtime.hide_args(),
+            *_env_args(runtime.library_dir),
+            "--chdir",
+            "/tmp",
+            "--remount-ro",
+            "/",  # the sandbox's root tmpfs: nothing may grow it (RAM) outside /tmp and /output
+            *runtime.command(),
+            str(result_write),
+            *runtime.sandbox_site_packages(),
+        ]
+        setup = _ChildSetup(_rlimits(limits), tuple(staged), host_uid)
+        started = time.monotonic()
+        process = _start(command, setup, result_read, result_write)
+        try:
+            with os.fdopen(result_read, "rb", buffering=0):
+                exchange = _exchange(
+                    process,
+                    code.encode("utf-8", errors="replace"),
+                    result_read,
+                    started + limits.wall_seconds,
+                    limits.output_bytes,
+                )
+        except BaseException:
+            _kill_tree(process)  # never leave a sandbox running behind an error of ours
+            process.wait()
+            raise
+        duration_ms = int((time.monotonic() - started) * 1000)
+        return _result(
+            exchange, process.returncode, limits, duration_ms, _limits_record(limits, options, host_uid)
+        )
+
+
+def _start(command: list[str], setup: _ChildSetup, result_read: int, result_write: int) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={},  # bwrap's own environment (and so /proc/1/environ inside) holds no secret
+            cwd="/",
+            pass_fds=(result_write,),  # everything else of the worker's (DB sockets...) is closed
+            start_new_session=True,  # its own process group, killed as a whole on timeout
+            # Not thread-safe in general (fork in a threaded process); it only makes system calls, and
+            # Celery's prefork pool runs one task per process.
+            preexec_fn=setup,
+        )
+    except BaseException:
+        os.close(result_read)
+        raise
+    finally:
+        os.close(result_write)  # the child has its copy; EOF on the result pipe must mean "it is done"
+
+
+# --- The runtime --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The sandbox venv as the host sees it: its base interpreter and its site-packages."""
+
+    base_prefix: Path
+    executable: Path  # the real interpreter binary, inside base_prefix
+    site_packages: tuple[Path, ...]
+
+    @property
+    def relocated(self) -> bool:
+        # A system interpreter under /usr is already mounted at its own path; anything else (pyenv
+        # under /root...) is mounted at /opt/sandgate/python so that no host path shows.
+        return not self.base_prefix.is_relative_to("/usr")
+
+    @property
+    def sandbox_prefix(self) -> str:
+        return SANDBOX_PYTHON if self.relocated else str(self.base_prefix)
+
+    @property
+    def library_dir(self) -> str | None:
+        # A relocated shared-library build finds libpython through its RUNPATH no more.
+        return f"{SANDBOX_PYTHON}/lib" if self.relocated else None
+
+    def binds(self) -> list[_Bind]:
+        binds = [_Bind(str(self.base_prefix), SANDBOX_PYTHON)] if self.relocated else []
+        return binds + [
+            _Bind(str(path), dest)
+            for path, dest in zip(self.site_packages, self.sandbox_site_packages(), strict=True)
+        ]
+
+    def sandbox_site_packages(self) -> list[str]:
+        return [
+            SANDBOX_SITE_PACKAGES if i == 0 else f"{SANDBOX_SITE_PACKAGES}-{i}"
+            for i in range(len(self.site_packages))
+        ]
+
+    def hide_args(self) -> list[str]:
+        """Cover the base interpreter's own site-packages: only the venv's packages are approved."""
+        own = sorted(self.base_prefix.glob("lib/python3*/site-packages"))
+        args: list[str] = []
+        for path in own:
+            inside = f"{self.sandbox_prefix}/{path.relative_to(self.base_prefix)}"
+            args += ["--tmpfs", inside, "--remount-ro", inside]
+        return args
+
+    def command(self) -> list[str]:
+        python = f"{self.sandbox_prefix}/{self.executable.relative_to(self.base_prefix)}"
+        # -I: ignore PYTHON* variables and the user site; -S: no site import (the runner adds the
+        # venv's site-packages itself, faster); -u: unbuffered, so output before a kill is not lost.
+        return [python, "-I", "-S", "-u", SANDBOX_RUNNER]
+
+
+@functools.cache
+def inspect_runtime(runtime_dir: Path) -> Runtime:
+    """Ask the runtime's python where its base interpreter and packages live (once per process)."""
+    python = runtime_dir / "bin" / "python"
+    if not python.exists():
+        raise ImproperlyConfigured(f"The sandbox runtime is missing: {python} does not exist.")
+    probe = (
+        "import json, os, sys, sysconfig; print(json.dumps([sys.base_prefix,"
+        " os.path.realpath(sys.executable), sysconfig.get_path('purelib'), sysconfig.get_path('platlib')]))"
+    )
+    completed = subprocess.run(
+        [str(python), "-I", "-c", probe], env={}, capture_output=True, text=True, timeout=60, check=True
+    )
+    base_prefix, executable, *libs = json.loads(completed.stdout)
+    runtime = Runtime(
+        base_prefix=Path(os.path.realpath(base_prefix)),
+        executable=Path(executable),
+        site_packages=tuple(dict.fromkeys(Path(os.path.realpath(lib)) for lib in libs if os.path.isdir(lib))),
+    )
+    if not runtime.executable.is_relative_to(runtime.base_prefix):
+        raise ImproperlyConfigured(f"The runtime interpreter {executable} is outside {base_prefix}.")
+    return runtime
+
+
+@functools.cache
+def bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options this bwrap knows (e.g. --disable-userns arrived in 0.8)."""
+    try:
+        completed = subprocess.run([bwrap, "--help"], env={}, capture_output=True, text=True, timeout=10)
+    except FileNotFoundError as exc:
+        raise ImproperlyConfigured(f"bubblewrap is not installed at {bwrap}.") from exc
+    return frozenset(re.findall(r"--[a-z0-9-]+", completed.stdout + completed.stderr))
+
+
+# --- Mounts -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Bind:
+    source: str  # host path
+    dest: str  # sandbox path
+    writable: bool = False
+
+
+def _isolation_args(options: frozenset[str]) -> list[str]:
+    args = [
+        "--unshare-all",  # user, ipc, pid, net (loopback only), uts, cgroup
+        "--unshare-user",  # --unshare-all only *tries*; --disable-userns needs it for sure
+        "--new-session",
+        "--die-with-parent",
+        "--cap-drop",
+        "ALL",
+        "--hostname",
+        "sandbox",
+        "--uid",
+        str(SANDBOX_UID),
+        "--gid",
+        str(SANDBOX_UID),
+        "--clearenv",
+    ]
+    if "--disable-userns" in options:
+        args.append("--disable-userns")
+    return args
+
+
+def _system_args(limits: Limits, options: frozenset[str]) -> list[str]:
+    args = ["--ro-bind", "/usr", "/usr"]
+    for path in (*_TOP_LEVEL_DIRS, *_ETC_PATHS):
+        if os.path.islink(path):  # mirror links (e.g. /lib -> usr/lib) rather than follow them
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    # --dev's /dev is a tmpfs nobody limits: /dev/shm gets a small one of its own (--size: bwrap 0.7+),
+    # the rest is read-only (the device nodes in it are separate mounts and stay usable).
+    if "--size" in options:
+        args += ["--size", str(limits.file_size_mb * _MB), "--tmpfs", "/dev/shm"]
+    args += ["--remount-ro", "/dev"]
+    return args
+
+
+def _bind_args(binds: Iterable[_Bind]) -> list[str]:
+    args: list[str] = []
+    for bind in binds:
+        args += ["--bind" if bind.writable else "--ro-bind", bind.source, bind.dest]
+    return args
+
+
+def _dataset_binds(datasets: Iterable[DatasetMount]) -> list[_Bind]:
+    binds = []
+    for dataset in datasets:
+        if dataset.name in ("", ".", "..") or "/" in dataset.name or "\0" in dataset.name:
+            raise ValueError(f"Invalid dataset name for /data: {dataset.name!r}")
+        source = os.path.realpath(dataset.host_path)
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"Dataset {dataset.name!r} not found at {dataset.host_path}")
+        binds.append(_Bind(source, f"/data/{dataset.name}"))
+    return binds
+
+
+def _stage_unreachable(binds: list[_Bind], stage_dir: Path) -> tuple[list[_Bind], list[tuple[bytes, bytes]]]:
+    """Route binds the dedicated uid cannot reach (e.g. pyenv under /root, mode 0700) via the stage.
+
+    bwrap resolves its sources as the unprivileged uid, so such paths are first bind-mounted, as root,
+    onto mount points in the run's stage directory, inside a private mount namespace of the child
+    (see _ChildSetup). The host's own mounts never change.
+    """
+    routed, staged = [], []
+    for bind in binds:
+        if not _readable_by_others(bind.source):
+            # Staging fixes the way in, not the file's own mode: fail here, not with a puzzling
+            # PermissionError inside the user's code.
+            raise PermissionError(
+                f"{bind.source} must be readable by others: the sandbox runs as its own uid"
+            )
+        if _parents_traversable_by_others(bind.source):
+            routed.append(bind)
+            continue
+        mount_point = stage_dir / str(len(staged))
+        if os.path.isdir(bind.source):
+            mount_point.mkdir(mode=0o755)
+        else:
+            mount_point.touch(mode=0o644)
+        staged.append((os.fsencode(bind.source), os.fsencode(mount_point)))
+        routed.append(_Bind(str(mount_point), bind.dest, bind.writable))
+    return routed, staged
+
+
+def _parents_traversable_by_others(path: str) -> bool:
+    return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in Path(path).parents)
+
+
+def _readable_by_others(path: str) -> bool:
+    mode = os.stat(path).st_mode
+    needed = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+    return mode & needed == needed
+
+
+def _env_args(library_dir: str | None) -> list[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/tmp",
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        # One BLAS/OpenMP thread: each thread counts against RLIMIT_NPROC and reserves address space.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    if library_dir:
+        env["LD_LIBRARY_PATH"] = library_dir
+    args: list[str] = []
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+# --- The child, between fork and exec of bwrap ------------------------------------------------------
+
+
+def _dedicated_uid() -> int:
+    return _HOST_UID_BASE + threading.get_native_id()
+
+
+def _rlimits(limits: Limits) -> tuple[tuple[int, tuple[int, int]], ...]:
+    wanted = {
+        # Soft limit: SIGXCPU; the hard limit a second later: SIGKILL, should SIGXCPU be ignored.
+        resource.RLIMIT_CPU: (limits.cpu_seconds, limits.cpu_seconds + 1),
+        resource.RLIMIT_AS: (limits.memory_mb * _MB,) * 2,
+        resource.RLIMIT_FSIZE: (limits.file_size_mb * _MB,) * 2,
+        resource.RLIMIT_NOFILE: (_OPEN_FILES,) * 2,
+        resource.RLIMIT_NPROC: (limits.max_processes,) * 2,
+        resource.RLIMIT_CORE: (0, 0),
+    }
+    return tuple((which, _within_hard_limit(which, value)) for which, value in wanted.items())
+
+
+def _within_hard_limit(which: int, value: tuple[int, int]) -> tuple[int, int]:
+    # An unprivileged worker cannot raise its own hard limits; never ask for more than it has.
+    hard = resource.getrlimit(which)[1]
+    if os.geteuid() == 0 or hard == resource.RLIM_INFINITY:
+        return value
+    return (min(value[0], hard), min(value[1], hard))
+
+
+@dataclass(frozen=True)
+class _ChildSetup:
+    """The preexec_fn: runs in the forked child, so it only makes system calls (no imports, no locks)."""
+
+    rlimits: tuple[tuple[int, tuple[int, int]], ...]
+    staged: tuple[tuple[bytes, bytes], ...]
+    host_uid: int | None
+
+    def __call__(self) -> None:
+        if self.staged:
+            _bind_in_private_mount_namespace(self.staged)
+        for which, value in self.rlimits:
+            resource.setrlimit(which, value)
+        if self.host_uid is not None:
+            os.setgroups([])
+            os.setgid(self.host_uid)
+            os.setuid(self.host_uid)
+
+
+def _bind_in_private_mount_namespace(staged: Iterable[tuple[bytes, bytes]]) -> None:
+    _check(_libc.unshare(_CLONE_NEWNS))
+    # Private first, so that nothing below propagates back into the host's mount table.
+    _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None))
+    for source, mount_point in staged:
+        _check(_libc.mount(source, mount_point, None, _MS_BIND, None))
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+# --- Talking to the process ----------------------------------------------------------------------
+
+
+class _Capped:
+    """Keeps the first `limit` bytes of a stream and remembers whether more came."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        if len(chunk) > room:
+            self.truncated = True
+        if room > 0:
+            self.data += chunk[:room]
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        return text + TRUNCATION_MARKER if self.truncated else text
+
+
+@dataclass
+class _Exchange:
+    stdout: _Capped
+    stderr: _Capped
+    result: _Capped
+    timed_out: bool = False
+
+
+def _exchange(
+    process: subprocess.Popen, code: bytes, result_fd: int, deadline: float, output_bytes: int
+) -> _Exchange:
+    """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the deadline."""
+    exchange = _Exchange(_Capped(output_bytes), _Capped(output_bytes), _Capped(_MAX_RESULT_BYTES))
+    readers = {
+        process.stdout.fileno(): exchange.stdout,
+        process.stderr.fileno(): exchange.stderr,
+        result_fd: exchange.result,
+    }
+    pending = memoryview(code)
+    with selectors.DefaultSelector() as selector:
+        for fd in readers:
+            os.set_blocking(fd, False)
+            selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(process.stdin.fileno(), False)
+        selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
+        while selector.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if exchange.timed_out:
+                    break  # killed, and still not all EOF after the grace period: stop reading
+                exchange.timed_out = True
+                _kill_tree(process)
+                deadline = time.monotonic() + _KILL_GRACE_SECONDS
+                continue
+            for key, _ in selector.select(remaining):
+                if key.fd in readers:
+                    _read_into(selector, key.fd, readers[key.fd])
+                else:
+                    pending = _write_code(selector, process, pending)
+    _close_pipes(process)
+    _wait_within(process, deadline, exchange)
+    return exchange
+
+
+def _read_into(selector: selectors.BaseSelector, fd: int, sink: _Capped) -> None:
+    chunk = os.read(fd, _READ_CHUNK)
+    if chunk:
+        sink.feed(chunk)  # past the cap this only drains, so the writer never blocks on a full pipe
+    else:
+        selector.unregister(fd)
+
+
+def _write_code(
+    selector: selectors.BaseSelector, process: subprocess.Popen, pending: memoryview
+) -> memoryview:
+    try:
+        pending = pending[os.write(process.stdin.fileno(), pending[:_READ_CHUNK]) :]
+    except BrokenPipeError:
+        pending = pending[:0]  # the sandbox died before reading everything; its exit status says why
+    if not pending:
+        selector.unregister(process.stdin.fileno())
+        process.stdin.close()  # EOF: the runner's read() returns
+    return pending
+
+
+def _close_pipes(process: subprocess.Popen) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream and not stream.closed:
+            stream.close()
+
+
+def _wait_within(process: subprocess.Popen, deadline: float, exchange: _Exchange) -> None:
+    # Every pipe reached EOF, yet the code can still be running (it closed its streams): the deadline
+    # still applies.
+    try:
+        process.wait(timeout=max(deadline - time.monotonic(), 0.001))
+    except subprocess.TimeoutExpired:
+        exchange.timed_out = True
+        _kill_tree(process)
+        process.wait()
+
+
+def _kill_tree(process: subprocess.Popen) -> None:
+    # The group holds both bwrap processes; the inner one is pid 1 of the sandbox's pid namespace, and
+    # when it dies the kernel kills everything else in there, double-forked daemons included.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+# --- The result ------------------------------------------------------------------------------------
+
+
+_SIGNAL_REASONS = {
+    signal.SIGXCPU: "the CPU time limit was reached",
+    signal.SIGKILL: "the CPU time hard limit, the wall-clock timeout or the kernel (out of memory)",
+    signal.SIGXFSZ: "the file size limit was reached",
+    signal.SIGSEGV: "a crash, often memory exhaustion inside native code",
+}
+
+
+def _result(
+    exchange: _Exchange, returncode: int, limits: Limits, duration_ms: int, record: dict
+) -> SandboxResult:
+    payload = _parse_payload(exchange.result)
+    results = payload.get("results", []) if payload else []
+    error = payload.get("error") if payload else None
+    if exchange.timed_out:
+        error = error or {
+            "name": "SandboxTimeout",
+            "value": f"the code ran past the wall-clock limit of {limits.wall_seconds} s and was stopped",
+            "traceback": "",
+        }
+    elif payload is None:
+        error = _killed_error(returncode)
+    return SandboxResult(
+        stdout=exchange.stdout.text(),
+        stderr=exchange.stderr.text(),
+        results=results,
+        error=error,
+        timed_out=exchange.timed_out,
+        duration_ms=duration_ms,
+        limits=record,
+    )
+
+
+def _parse_payload(channel: _Capped) -> dict | None:
+    if channel.truncated or not channel.data:
+        return None
+    try:
+        payload = json.loads(channel.data)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _killed_error(returncode: int) -> dict:
+    # bwrap reports a child killed by signal N as exit status 128 + N.
+    signum = returncode - 128 if returncode > 128 else -returncode if returncode < 0 else 0
+    if not signum:
+        value = f"the sandbox exited with status {returncode} without a result"
+    else:
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = "unknown"
+        reason = _SIGNAL_REASONS.get(signum)
+        value = f"the process was killed (signal {signum}, {name})" + (f": {reason}" if reason else "")
+    return {"name": "SandboxError", "value": value, "traceback": ""}
+
+
+def _limits_record(limits: Limits, options: frozenset[str], host_uid: int | None) -> dict:
+    """What was in force for this run, with the caveats spelled out for the execution record."""
+    uid = host_uid if host_uid is not None else os.getuid()
+    caveats = [
+        "cpu_seconds (RLIMIT_CPU) and memory_mb (RLIMIT_AS, address space rather than resident memory) "
+        "apply per process; there is no cgroup, so max_processes processes could use that many times more",
+        "file_size_mb caps each file; the total size written to /tmp and /output is not capped",
+        "no seccomp filter: every system call the namespaces allow is available",
+    ]
+    if host_uid is None:
+        caveats.append(
+            f"max_processes (RLIMIT_NPROC) counts every process and thread of host uid {uid}, "
+            "the worker's own included"
+        )
+    if uid == 0:
+        caveats.append("the sandbox runs as host root: RLIMIT_NPROC is not enforced")
+    return {
+        "backend": "local",
+        "cpu_seconds": limits.cpu_seconds,
+        "wall_seconds": limits.wall_seconds,
+        "memory_mb": limits.memory_mb,
+        "file_size_mb": limits.file_size_mb,
+        "output_bytes": limits.output_bytes,
+        "max_processes": limits.max_processes if uid != 0 else None,
+        "open_files": _OPEN_FILES,
+        "core_dumps": False,
+        "network": False,
+        "user_namespaces_disabled": "--disable-userns" in options,
+        "host_uid": uid,
+        "caveats": caveats,
+    }
+
+
+# --- Clean-up ----------------------------------------------------------------------------------------
+
+
+def _make_run_dir(host_uid: int | None) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="sandgate-run-"))
+    for name in ("tmp", "output"):
+        (root / name).mkdir(mode=0o700)
+        if host_uid is not None:
+            os.chown(root / name, host_uid, host_uid)
+    (root / "stage").mkdir(mode=0o711)
+    if host_uid is not None:
+        root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through to tmp/ and output/
+    return root
+
+
+def _remove_tree(root: Path) -> None:
+    """Delete the run directory; only ever called once every process of the sandbox is gone."""
+    if os.geteuid() != 0:
+        # The code may have chmod-ed its own directories shut. Reopen real directories only: a
+        # symlink planted in /tmp must never make us chmod something on the host.
+        for parent, dirnames, _ in os.walk(root):
+            for name in dirnames:
+                path = os.path.join(parent, name)
+                if not os.path.islink(path):
+                    os.chmod(path, 0o700)
+    shutil.rmtree(root, onerror=lambda _func, path, exc: logger.warning("cannot remove %s: %s", path, exc[1]))

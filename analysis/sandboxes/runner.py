@@ -1,0 +1,183 @@
+"""Runs one approved analysis INSIDE the sandbox, with the sandbox runtime's own Python.
+
+Started as `python -I -S -u runner.py RESULT_FD SITE_PACKAGES...`:
+- the code arrives as UTF-8 bytes on stdin, never as a file path;
+- the user's prints go straight to fd 1/2, which the host captures and caps;
+- the results come back as ONE JSON document on RESULT_FD, a separate pipe, so nothing the code prints
+  can be mistaken for the protocol.
+
+This file is not a security boundary (bubblewrap and the rlimits are); it only shapes the output like
+E2B's: results with png/html/text and an error with name/value/traceback. It uses the standard library
+only and imports as little as possible up front, so that a trivial script starts fast.
+"""
+
+import sys
+
+FILENAME = "<analysis>"
+# ast.PyCF_ONLY_AST, spelled out so that the `ast` module (and what it imports) is not needed.
+_ONLY_AST = 0x400
+
+
+def main() -> int:
+    result_fd = int(sys.argv[1])
+    sys.path.extend(sys.argv[2:])  # -S skipped site; the runtime's site-packages come from the host.
+    source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    sys.meta_path.insert(0, _PyplotShowIsANoOp())
+    results: list[dict] = []
+    error = None
+    try:
+        value = _execute(source, _fresh_main_namespace())
+        if value is not None:
+            results.append(_format_value(value))
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            error = _describe(exc, source)
+    except BaseException as exc:  # the user's exception, whatever it is, is the result
+        error = _describe(exc, source)
+    try:
+        results.extend(_open_figures())
+    except Exception as exc:
+        error = error or _describe(exc, source)
+    _flush_user_streams()
+    _send(result_fd, {"results": results, "error": error})
+    return 0
+
+
+def _execute(source: str, namespace: dict) -> object:
+    """Run the code like a notebook cell: the value of a trailing expression is returned."""
+    tree = compile(source, FILENAME, "exec", _ONLY_AST)
+    last = None
+    if tree.body and type(tree.body[-1]).__name__ == "Expr":
+        import _ast
+
+        last = _ast.Expression(tree.body.pop().value)
+    exec(compile(tree, FILENAME, "exec"), namespace)
+    if last is None:
+        return None
+    return eval(compile(last, FILENAME, "eval"), namespace)
+
+
+def _fresh_main_namespace() -> dict:
+    # A new module registered as __main__, so pickling and `if __name__ == "__main__"` behave as in a
+    # script, while the runner's own globals stay out of the user's namespace.
+    module = type(sys)("__main__")
+    sys.modules["__main__"] = module
+    return module.__dict__
+
+
+def _remember_source(source: str) -> None:
+    # Without this, tracebacks for "<analysis>" would show file/line but not the offending line.
+    # Done only when formatting an error: linecache imports tokenize and re, too slow for every run.
+    import linecache
+
+    linecache.cache[FILENAME] = (len(source), None, source.splitlines(True), FILENAME)
+
+
+class _PyplotShowIsANoOp:
+    """Meta-path hook: when matplotlib.pyplot gets imported, replace `show` with a no-op.
+
+    Under the Agg backend `plt.show()` would only warn; figures must stay open so that they can be
+    collected after the run. Patching on import keeps matplotlib out of runs that never use it.
+    """
+
+    def find_spec(self, name: str, path: object, target: object = None) -> object:
+        if name != "matplotlib.pyplot":
+            return None
+        sys.meta_path.remove(self)
+        spec = _find_spec_elsewhere(name, path, target)
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_and_patch(module: object) -> None:
+                exec_module(module)
+                module.show = _show_nothing
+
+            spec.loader.exec_module = exec_and_patch
+        return spec
+
+
+def _find_spec_elsewhere(name: str, path: object, target: object) -> object:
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(name, path, target) if find_spec else None
+        if spec is not None:
+            return spec
+    return None
+
+
+def _show_nothing(*args: object, **kwargs: object) -> None:
+    """plt.show(): figures are collected after the run, so there is nothing to do here."""
+
+
+def _open_figures() -> list[dict]:
+    pyplot = sys.modules.get("matplotlib.pyplot")
+    if pyplot is None:  # the code never used pyplot: do not pay for importing matplotlib
+        return []
+    import base64
+    import io
+
+    images = []
+    for number in pyplot.get_fignums():
+        buffer = io.BytesIO()
+        pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
+        images.append({"png": base64.b64encode(buffer.getvalue()).decode("ascii")})
+    pyplot.close("all")
+    return images
+
+
+def _format_value(value: object) -> dict:
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(value, pandas.DataFrame):
+        # Bounded like a notebook's display, so a million-row frame does not become a huge document.
+        html = value.to_html(
+            max_rows=pandas.get_option("display.max_rows"),
+            max_cols=pandas.get_option("display.max_columns"),
+        )
+        return {"html": html, "text": str(value)}
+    return {"text": repr(value)}
+
+
+def _describe(exc: BaseException, source: str) -> dict:
+    """name/value/traceback, keeping only frames of the user's code (no runner, no library frames)."""
+    import traceback
+
+    _remember_source(source)
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == FILENAME]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
+    lines += traceback.format_exception_only(type(exc), exc)
+    return {"name": type(exc).__name__, "value": str(exc), "traceback": "".join(lines)}
+
+
+def _flush_user_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass  # the user may have closed or replaced it; their output, their loss
+
+
+def _send(result_fd: int, payload: dict) -> None:
+    with open(result_fd, "wb") as channel:
+        channel.write(_to_json(payload).encode("ascii"))
+
+
+def _to_json(value: object) -> str:
+    """JSON for what a payload holds (dicts, lists, strings, None).
+
+    Not `json.dumps`: importing json pulls in re and enum, a third of a trivial run's time.
+    """
+    from _json import encode_basestring_ascii as quote
+
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, list):
+        return "[" + ",".join(map(_to_json, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{quote(str(key))}:{_to_json(item)}" for key, item in value.items()) + "}"
+    return quote(repr(value))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
