@@ -45,6 +45,11 @@ class ApprovalRequest(models.Model):
     team = models.ForeignKey("billing.Team", on_delete=models.PROTECT, related_name="approval_requests")
     session = models.ForeignKey("analysis.Session", on_delete=models.PROTECT, related_name="requests")
     datasets = models.ManyToManyField("analysis.Dataset", blank=True, related_name="requests")
+    # A reviewer's "ask for a new version" links the new request to the rejected one (version 2, 3, ...).
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revisions"
+    )
+    version = models.PositiveIntegerField(default=1)
     budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING, db_index=True)
     provider = models.CharField(max_length=32, blank=True)

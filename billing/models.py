@@ -10,6 +10,10 @@ class Team(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
+    # Per-team overrides of settings.SANDBOX_LIMITS, e.g. {"wall_seconds": 300}.
+    sandbox_limits = models.JSONField(default=dict, blank=True)
+    # Distinct reviewers needed to approve a high-risk request.
+    high_risk_quorum = models.PositiveSmallIntegerField(default=2)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
