@@ -2,6 +2,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from approvals.apis import Pagination
@@ -23,6 +24,9 @@ from .serializers import (
 
 
 class AnalyzeApi(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "analyze"
+
     @extend_schema(request=AnalyzeInput, responses={202: AnalyzeOutput})
     def post(self, request):
         data = AnalyzeInput(data=request.data)

@@ -6,6 +6,15 @@ from billing.models import Membership
 from tests.factories import TeamFactory, member
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """transactional_db empties tables with TRUNCATE, which the audit trigger forbids: allow it here only."""
+    import pgtrigger
+
+    with pgtrigger.ignore("audit.AuditEvent:audit_forbid_truncate"):
+        return (yield)
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -58,3 +67,11 @@ def celery_worker_process(transactional_db, settings):
     worker = WorkerProcess()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()

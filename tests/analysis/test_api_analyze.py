@@ -128,3 +128,14 @@ def test_session_detail_includes_messages_in_order(as_user, analyst):
 def test_someone_elses_session_answers_404(as_user, analyst, team):
     theirs = SessionFactory(team=team)
     assert as_user(analyst).get(f"/api/sessions/{theirs.pk}").status_code == 404
+
+
+def test_analyze_is_rate_limited_per_user(as_user, analyst, settings, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"analyze": "2/min"})
+    client = as_user(analyst)
+    responses = [client.post("/api/analyze", {"query": "count rows"}, format="json") for _ in range(3)]
+    assert [r.status_code for r in responses] == [202, 202, 429]
+    assert responses[2].json()["error"]["code"] == "rate_limited"
+    assert ApprovalRequest.objects.count() == 2
