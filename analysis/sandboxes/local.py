@@ -15,10 +15,16 @@ Approved code is still untrusted code. What stands between it and the worker:
   dedicated unprivileged uid before bwrap starts.
 - rlimits (CPU, address space, file size, open files, processes, no core dumps) and a wall-clock
   timeout that kills the whole process tree.
+- a seccomp filter (seccomp.py) installed by bwrap before the runtime starts, and a memory/pids cgroup
+  per run where the host delegates one (cgroups.py).
+- size-capped tmpfs for /tmp and /output; /output's regular files come back as artifacts, validated
+  again here (base.accept_artifacts).
+- the code is re-hashed against the approved SHA-256 right before the sandbox starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import json
@@ -26,6 +32,7 @@ import logging
 import os
 import re
 import resource
+import select
 import selectors
 import shutil
 import signal
@@ -35,13 +42,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import DatasetMount, Limits, SandboxResult
+from . import cgroups, seccomp
+from .base import DatasetMount, Limits, SandboxResult, accept_artifacts, verified_code
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,7 @@ TRUNCATION_MARKER = "\n[... output truncated ...]"
 SANDBOX_PYTHON = "/opt/sandgate/python"
 SANDBOX_SITE_PACKAGES = "/opt/sandgate/site-packages"
 SANDBOX_RUNNER = "/opt/sandgate/runner.py"
+MPLCONFIGDIR = "/tmp/.matplotlib"
 SANDBOX_UID = 1000  # the uid/gid the code sees; outside it is the worker's uid or a dedicated one
 
 # Root workers run each sandbox as host uid BASE + the worker thread's id: unprivileged, owning
@@ -82,71 +91,188 @@ class LocalSandbox:
         self.runtime_dir = Path(runtime_dir or settings.SANDBOX_RUNTIME_DIR)
         self.bwrap = bwrap
 
-    def run(self, *, code: str, datasets: list[DatasetMount], limits: Limits) -> SandboxResult:
+    def run(
+        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+    ) -> SandboxResult:
+        source = verified_code(code, code_sha256)  # the bytes hashed are the bytes sent: nothing between
+        started = self.launch(limits=limits, dataset_binds=_dataset_binds(datasets))
+        try:
+            return started.execute(source)
+        finally:
+            started.destroy()
+
+    def launch(
+        self,
+        *,
+        limits: Limits,
+        dataset_binds: list[_Bind],
+        warm: bool = False,
+        host_uid: int | None = None,
+    ) -> Launched:
+        """Start a sandbox that waits for its code on stdin; `warm` pre-imports pandas and pyplot first.
+
+        Every layer (namespaces, mounts, seccomp, rlimits, cgroup) is in force from this moment on.
+        """
         runtime = inspect_runtime(self.runtime_dir)
         options = bwrap_options(self.bwrap)
-        host_uid = _dedicated_uid() if os.geteuid() == 0 else None
-        run_dir = _make_run_dir(host_uid)
+        if "--size" not in options:
+            raise ImproperlyConfigured("bubblewrap 0.7 or newer is needed (--size for the tmpfs caps).")
+        if host_uid is None and os.geteuid() == 0:
+            host_uid = _dedicated_uid()
+        run_dir = _make_run_dir()
+        cgroup = cgroups.create(memory_mb=limits.memory_mb, max_processes=limits.max_processes)
         try:
-            return self._run_in(run_dir, code, datasets, limits, runtime, options, host_uid)
-        finally:
+            return self._launch_in(run_dir, dataset_binds, limits, runtime, options, host_uid, cgroup, warm)
+        except BaseException:
+            cgroup.remove()
             _remove_tree(run_dir)
+            raise
 
-    def _run_in(
+    def _launch_in(
         self,
         run_dir: Path,
-        code: str,
-        datasets: list[DatasetMount],
+        dataset_binds: list[_Bind],
         limits: Limits,
         runtime: Runtime,
         options: frozenset[str],
         host_uid: int | None,
-    ) -> SandboxResult:
-        binds = [*runtime.binds(), _Bind(str(RUNNER), SANDBOX_RUNNER), *_dataset_binds(datasets)]
-        binds, staged = _stage_unreachable(binds, run_dir / "stage") if host_uid is not None else (binds, [])
-        binds += [
-            _Bind(str(run_dir / "tmp"), "/tmp", writable=True),
-            _Bind(str(run_dir / "output"), "/output", writable=True),
-        ]
+        cgroup: cgroups.RunCgroup,
+        warm: bool,
+    ) -> Launched:
+        binds = [*runtime.binds(), _Bind(str(RUNNER), SANDBOX_RUNNER), *dataset_binds]
+        font_binds = runtime.font_cache_binds()
+        binds += font_binds
+        if host_uid is not None:
+            binds, staged = _stage_unreachable(binds, run_dir / "stage")
+        else:
+            staged = []
+        binds, font_binds = binds[: len(binds) - len(font_binds)], binds[len(binds) - len(font_binds) :]
         result_read, result_write = os.pipe()
+        ready_read, ready_write = os.pipe() if warm else (None, None)
+        filter_fd = seccomp.program_fd() if seccomp.supported() else None
+        # A warm runner's CPU time includes the imports: its hard limit leaves room for them, and the runner
+        # lowers it to (time used so far + cpu_seconds) before the user's first line (runner.py).
+        cpu_limits = replace(limits, cpu_seconds=limits.cpu_seconds + WARM_IMPORT_CPU_SECONDS * warm)
+        warm_args = ["--warm", str(ready_write), str(limits.cpu_seconds)] if warm else []
         command = [
             self.bwrap,
             *_isolation_args(options),
             *_system_args(limits, options),
             *_bind_args(binds),
+            *_scratch_args(limits),
+            *_bind_args(font_binds),  # after the /tmp tmpfs: they go into it
             *runtime.hide_args(),
             *_env_args(runtime.library_dir),
+            *(["--seccomp", str(filter_fd)] if filter_fd is not None else []),
             "--chdir",
             "/tmp",
             "--remount-ro",
             "/",  # the sandbox's root tmpfs: nothing may grow it (RAM) outside /tmp and /output
             *runtime.command(),
+            *warm_args,
             str(result_write),
+            str(limits.artifact_count),
+            str(limits.artifact_mb * _MB),
             *runtime.sandbox_site_packages(),
         ]
-        setup = _ChildSetup(_rlimits(limits), tuple(staged), host_uid)
+        setup = _ChildSetup(_rlimits(cpu_limits), tuple(staged), host_uid, cgroup.procs_files)
+        extra_fds = tuple(fd for fd in (result_write, ready_write, filter_fd) if fd is not None)
         started = time.monotonic()
-        process = _start(command, setup, result_read, result_write)
         try:
-            with os.fdopen(result_read, "rb", buffering=0):
+            process = _start(command, setup, result_read, extra_fds)
+        except BaseException:
+            if ready_read is not None:
+                os.close(ready_read)
+            raise
+        finally:
+            for fd in extra_fds[1:]:
+                os.close(fd)
+        record = _limits_record(limits, options, host_uid, cgroup, filter_fd is not None)
+        return Launched(process, result_read, ready_read, run_dir, cgroup, limits, record, started)
+
+
+WARM_IMPORT_CPU_SECONDS = 10  # room for importing pandas and pyplot (about 1 s of CPU here) before the code
+
+
+@dataclass
+class Launched:
+    """A started sandbox, waiting for its code on stdin. Given exactly one execution, then destroyed."""
+
+    process: subprocess.Popen
+    result_read: int
+    ready_read: int | None  # warm sandboxes: readable (one byte, or EOF) once the imports are done
+    run_dir: Path
+    cgroup: cgroups.RunCgroup
+    limits: Limits
+    record: dict
+    started: float  # monotonic time of the launch
+    used: bool = False
+
+    def alive(self) -> bool:
+        return not self.used and self.process.poll() is None
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        if self.ready_read is None:
+            return True
+        return bool(select.select([self.ready_read], [], [], timeout)[0])
+
+    def execute(self, source: bytes) -> SandboxResult:
+        """Hand over the code and collect the result; the wall clock starts now, at the hand-over."""
+        if self.used:
+            raise RuntimeError("a sandbox runs exactly one execution")
+        self.used = True
+        limits, process = self.limits, self.process
+        handed_over = time.monotonic()
+        try:
+            with os.fdopen(self.result_read, "rb", buffering=0):
                 exchange = _exchange(
                     process,
-                    code.encode("utf-8", errors="replace"),
-                    result_read,
-                    started + limits.wall_seconds,
+                    source,
+                    self.result_read,
+                    handed_over + limits.wall_seconds,
                     limits.output_bytes,
+                    _result_cap(limits),
                 )
         except BaseException:
             _kill_tree(process)  # never leave a sandbox running behind an error of ours
             process.wait()
             raise
-        duration_ms = int((time.monotonic() - started) * 1000)
-        return _result(
-            exchange, process.returncode, limits, duration_ms, _limits_record(limits, options, host_uid)
-        )
+        duration_ms = int((time.monotonic() - handed_over) * 1000)
+        oom_killed = self.cgroup.oom_killed()
+        return _result(exchange, process.returncode, limits, duration_ms, self.record, oom_killed)
+
+    def destroy(self) -> None:
+        """Kill whatever is left, then remove the cgroup and the run directory. Safe to call twice."""
+        self.used = True
+        if self.process.returncode is None:
+            _kill_tree(self.process)
+            self.process.wait()
+        _close_pipes(self.process)
+        for fd in (self.result_read, self.ready_read):
+            with contextlib.suppress(OSError, TypeError):
+                os.close(fd)
+        self.ready_read = None
+        self.cgroup.remove()
+        if self.run_dir.exists():
+            _remove_tree(self.run_dir)
 
 
-def _start(command: list[str], setup: _ChildSetup, result_read: int, result_write: int) -> subprocess.Popen:
+def _result_cap(limits: Limits) -> int:
+    # The JSON result document: figures and values, plus the artifacts in base64 (4/3 of their size).
+    return _MAX_RESULT_BYTES + limits.artifact_mb * _MB * 4 // 3
+
+
+def _scratch_args(limits: Limits) -> list[str]:
+    """Size-capped tmpfs for scratch and output: in the sandbox's memory, gone when it ends."""
+    return [
+        "--size", str(limits.scratch_mb * _MB), "--tmpfs", "/tmp",
+        "--size", str(limits.artifact_mb * _MB), "--tmpfs", "/output",
+    ]  # fmt: skip
+
+
+def _start(
+    command: list[str], setup: _ChildSetup, result_read: int, extra_fds: tuple[int, ...]
+) -> subprocess.Popen:
     try:
         return subprocess.Popen(
             command,
@@ -155,7 +281,7 @@ def _start(command: list[str], setup: _ChildSetup, result_read: int, result_writ
             stderr=subprocess.PIPE,
             env={},  # bwrap's own environment (and so /proc/1/environ inside) holds no secret
             cwd="/",
-            pass_fds=(result_write,),  # everything else of the worker's (DB sockets...) is closed
+            pass_fds=extra_fds,  # everything else of the worker's (DB sockets...) is closed
             start_new_session=True,  # its own process group, killed as a whole on timeout
             # Not thread-safe in general (fork in a threaded process); it only makes system calls, and
             # Celery's prefork pool runs one task per process.
@@ -165,7 +291,7 @@ def _start(command: list[str], setup: _ChildSetup, result_read: int, result_writ
         os.close(result_read)
         raise
     finally:
-        os.close(result_write)  # the child has its copy; EOF on the result pipe must mean "it is done"
+        os.close(extra_fds[0])  # the child has its copy; EOF on the result pipe must mean "it is done"
 
 
 # --- The runtime --------------------------------------------------------------------------------
@@ -178,6 +304,7 @@ class Runtime:
     base_prefix: Path
     executable: Path  # the real interpreter binary, inside base_prefix
     site_packages: tuple[Path, ...]
+    runtime_dir: Path
 
     @property
     def relocated(self) -> bool:
@@ -199,6 +326,16 @@ class Runtime:
         return binds + [
             _Bind(str(path), dest)
             for path, dest in zip(self.site_packages, self.sandbox_site_packages(), strict=True)
+        ]
+
+    def font_cache_binds(self) -> list[_Bind]:
+        """matplotlib's font list, prebuilt by `make install`, read-only where matplotlib looks for it.
+
+        Without it every run that imports pyplot rescans the system fonts (hundreds of milliseconds).
+        """
+        cache = self.runtime_dir / "mplconfig"
+        return [
+            _Bind(str(path), f"{MPLCONFIGDIR}/{path.name}") for path in sorted(cache.glob("fontlist-*.json"))
         ]
 
     def sandbox_site_packages(self) -> list[str]:
@@ -238,6 +375,7 @@ def inspect_runtime(runtime_dir: Path) -> Runtime:
     )
     base_prefix, executable, *libs = json.loads(completed.stdout)
     runtime = Runtime(
+        runtime_dir=runtime_dir.resolve(),
         base_prefix=Path(os.path.realpath(base_prefix)),
         executable=Path(executable),
         site_packages=tuple(dict.fromkeys(Path(os.path.realpath(lib)) for lib in libs if os.path.isdir(lib))),
@@ -367,7 +505,7 @@ def _env_args(library_dir: str | None) -> list[str]:
         "HOME": "/tmp",
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp/.matplotlib",
+        "MPLCONFIGDIR": MPLCONFIGDIR,
         # One BLAS/OpenMP thread: each thread counts against RLIMIT_NPROC and reserves address space.
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
@@ -416,10 +554,12 @@ class _ChildSetup:
     rlimits: tuple[tuple[int, tuple[int, int]], ...]
     staged: tuple[tuple[bytes, bytes], ...]
     host_uid: int | None
+    cgroup_procs: tuple[bytes, ...] = ()
 
     def __call__(self) -> None:
         if self.staged:
             _bind_in_private_mount_namespace(self.staged)
+        cgroups.join(self.cgroup_procs)  # before exec: bwrap and all it starts are inside
         for which, value in self.rlimits:
             resource.setrlimit(which, value)
         if self.host_uid is not None:
@@ -474,10 +614,15 @@ class _Exchange:
 
 
 def _exchange(
-    process: subprocess.Popen, code: bytes, result_fd: int, deadline: float, output_bytes: int
+    process: subprocess.Popen,
+    code: bytes,
+    result_fd: int,
+    deadline: float,
+    output_bytes: int,
+    result_cap: int,
 ) -> _Exchange:
     """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the deadline."""
-    exchange = _Exchange(_Capped(output_bytes), _Capped(output_bytes), _Capped(_MAX_RESULT_BYTES))
+    exchange = _Exchange(_Capped(output_bytes), _Capped(output_bytes), _Capped(result_cap))
     readers = {
         process.stdout.fileno(): exchange.stdout,
         process.stderr.fileno(): exchange.stderr,
@@ -568,15 +713,22 @@ _SIGNAL_REASONS = {
 
 
 def _result(
-    exchange: _Exchange, returncode: int, limits: Limits, duration_ms: int, record: dict
+    exchange: _Exchange, returncode: int, limits: Limits, duration_ms: int, record: dict, oom_killed: bool
 ) -> SandboxResult:
     payload = _parse_payload(exchange.result)
     results = payload.get("results", []) if payload else []
     error = payload.get("error") if payload else None
+    artifacts, skipped = accept_artifacts(payload.get("artifacts") if payload else None, limits)
     if exchange.timed_out:
         error = error or {
             "name": "SandboxTimeout",
             "value": f"the code ran past the wall-clock limit of {limits.wall_seconds} s and was stopped",
+            "traceback": "",
+        }
+    elif payload is None and oom_killed:
+        error = {
+            "name": "SandboxError",
+            "value": f"the sandbox reached its memory limit of {limits.memory_mb} MB and was stopped",
             "traceback": "",
         }
     elif payload is None:
@@ -589,6 +741,8 @@ def _result(
         timed_out=exchange.timed_out,
         duration_ms=duration_ms,
         limits=record,
+        artifacts=artifacts,
+        skipped_artifacts=skipped,
     )
 
 
@@ -617,16 +771,22 @@ def _killed_error(returncode: int) -> dict:
     return {"name": "SandboxError", "value": value, "traceback": ""}
 
 
-def _limits_record(limits: Limits, options: frozenset[str], host_uid: int | None) -> dict:
+def _limits_record(
+    limits: Limits, options: frozenset[str], host_uid: int | None, cgroup: cgroups.RunCgroup, filtered: bool
+) -> dict:
     """What was in force for this run, with the caveats spelled out for the execution record."""
     uid = host_uid if host_uid is not None else os.getuid()
-    caveats = [
-        "cpu_seconds (RLIMIT_CPU) and memory_mb (RLIMIT_AS, address space rather than resident memory) "
-        "apply per process; there is no cgroup, so max_processes processes could use that many times more",
-        "file_size_mb caps each file; the total size written to /tmp and /output is not capped",
-        "no seccomp filter: every system call the namespaces allow is available",
-    ]
-    if host_uid is None:
+    caveats = []
+    if not cgroup.memory:
+        caveats.append(
+            "no memory cgroup: memory_mb (RLIMIT_AS, address space rather than resident memory) applies "
+            "per process, so max_processes processes could use that many times more"
+        )
+    if not filtered:
+        caveats.append(
+            "no seccomp filter on this architecture: every system call the namespaces allow is available"
+        )
+    if host_uid is None and not cgroup.pids:
         caveats.append(
             f"max_processes (RLIMIT_NPROC) counts every process and thread of host uid {uid}, "
             "the worker's own included"
@@ -635,33 +795,33 @@ def _limits_record(limits: Limits, options: frozenset[str], host_uid: int | None
         caveats.append("the sandbox runs as host root: RLIMIT_NPROC is not enforced")
     return {
         "backend": "local",
-        "cpu_seconds": limits.cpu_seconds,
-        "wall_seconds": limits.wall_seconds,
-        "memory_mb": limits.memory_mb,
-        "file_size_mb": limits.file_size_mb,
-        "output_bytes": limits.output_bytes,
-        "max_processes": limits.max_processes if uid != 0 else None,
+        **{name: getattr(limits, name) for name in LIMIT_NAMES},
+        "max_processes": limits.max_processes if uid != 0 or cgroup.pids else None,
         "open_files": _OPEN_FILES,
         "core_dumps": False,
         "network": False,
         "user_namespaces_disabled": "--disable-userns" in options,
+        "seccomp": seccomp.denied_syscalls() if filtered else None,
+        **cgroup.record(),
         "host_uid": uid,
         "caveats": caveats,
     }
 
 
+LIMIT_NAMES = (
+    "cpu_seconds", "wall_seconds", "memory_mb", "file_size_mb", "output_bytes", "max_processes",
+    "scratch_mb", "artifact_count", "artifact_mb",
+)  # fmt: skip
+
+
 # --- Clean-up ----------------------------------------------------------------------------------------
 
 
-def _make_run_dir(host_uid: int | None) -> Path:
+def _make_run_dir() -> Path:
+    """Only the stage for binds the dedicated uid cannot reach: scratch and output are tmpfs."""
     root = Path(tempfile.mkdtemp(prefix="sandgate-run-"))
-    for name in ("tmp", "output"):
-        (root / name).mkdir(mode=0o700)
-        if host_uid is not None:
-            os.chown(root / name, host_uid, host_uid)
+    root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through to stage/
     (root / "stage").mkdir(mode=0o711)
-    if host_uid is not None:
-        root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through to tmp/ and output/
     return root
 
 

@@ -1,10 +1,16 @@
 """Runs one approved analysis INSIDE the sandbox, with the sandbox runtime's own Python.
 
-Started as `python -I -S -u runner.py RESULT_FD SITE_PACKAGES...`:
+Started as `python -I -S -u runner.py [--warm READY_FD CPU_SECONDS] RESULT_FD ARTIFACT_COUNT ARTIFACT_BYTES
+SITE_PACKAGES...`:
+- warm (a warm-pool sandbox): pandas and pyplot are imported first, one byte on READY_FD says so, and
+  RLIMIT_CPU is lowered to the CPU used so far + CPU_SECONDS before the code runs;
 - the code arrives as UTF-8 bytes on stdin, never as a file path;
 - the user's prints go straight to fd 1/2, which the host captures and caps;
 - the results come back as ONE JSON document on RESULT_FD, a separate pipe, so nothing the code prints
-  can be mistaken for the protocol.
+  can be mistaken for the protocol;
+- regular files left in /output come back in it as artifacts (base64), up to ARTIFACT_COUNT files and
+  ARTIFACT_BYTES in total; symlinks, directories and special files are listed as skipped, never opened.
+  The host validates all of this again: the user's code ran in this very process and may forge it.
 
 This file is not a security boundary (bubblewrap and the rlimits are); it only shapes the output like
 E2B's: results with png/html/text and an error with name/value/traceback. It uses the standard library
@@ -14,15 +20,24 @@ only and imports as little as possible up front, so that a trivial script starts
 import sys
 
 FILENAME = "<analysis>"
+OUTPUT = "/output"
 # ast.PyCF_ONLY_AST, spelled out so that the `ast` module (and what it imports) is not needed.
 _ONLY_AST = 0x400
 
 
 def main() -> int:
-    result_fd = int(sys.argv[1])
-    sys.path.extend(sys.argv[2:])  # -S skipped site; the runtime's site-packages come from the host.
-    source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    args = sys.argv[1:]
+    warm = args[:1] == ["--warm"]  # --warm READY_FD CPU_SECONDS: a warm-pool sandbox
+    if warm:
+        ready_fd, cpu_seconds, args = int(args[1]), int(args[2]), args[3:]
+    result_fd, max_artifacts, max_artifact_bytes = map(int, args[:3])
+    sys.path.extend(args[3:])  # -S skipped site; the runtime's site-packages come from the host.
     sys.meta_path.insert(0, _PyplotShowIsANoOp())
+    if warm:
+        _preload(ready_fd)
+    source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    if warm:
+        _limit_cpu_from_now(cpu_seconds)
     results: list[dict] = []
     error = None
     try:
@@ -39,8 +54,42 @@ def main() -> int:
     except Exception as exc:
         error = error or _describe(exc, source)
     _flush_user_streams()
-    _send(result_fd, {"results": results, "error": error})
+    try:
+        artifacts = _collect_artifacts(max_artifacts, max_artifact_bytes)
+    except Exception as exc:
+        artifacts, error = [], error or _describe(exc, source)
+    _send(result_fd, {"results": results, "error": error, "artifacts": artifacts})
     return 0
+
+
+def _preload(ready_fd: int) -> None:
+    """Import what nearly every analysis imports, then say so; the code arrives later on stdin."""
+    import io
+    import os
+
+    import matplotlib.pyplot as pyplot  # through the hook above: show() becomes a no-op
+    import pandas
+
+    # One tiny CSV read and one rendered chart load what the first real ones would (the CSV parser,
+    # pandas' plotting backend, fonts, the Agg canvas and the PNG writer); nothing of it stays open.
+    frame = pandas.read_csv(io.StringIO("a,b\n1,2\n"))
+    frame.plot(kind="bar").figure.savefig(io.BytesIO(), format="png")
+    pyplot.close("all")
+    os.write(ready_fd, b"R")
+    os.close(ready_fd)
+
+
+def _limit_cpu_from_now(cpu_seconds: int) -> None:
+    """The host set RLIMIT_CPU with room for the imports; from here on the code gets its own cpu_seconds."""
+    import os
+    import resource
+
+    used = sum(os.times()[:2])
+    soft = int(used) + 1 + cpu_seconds
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard - 1)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 1))
 
 
 def _execute(source: str, namespace: dict) -> object:
@@ -125,6 +174,58 @@ def _open_figures() -> list[dict]:
     return images
 
 
+def _collect_artifacts(max_count: int, max_bytes: int) -> list[dict]:
+    import os
+    import stat
+
+    names = sorted(os.listdir(OUTPUT))
+    if not names:
+        return []
+    import base64
+
+    artifacts: list[dict] = []
+    total = 0
+    for name in names:
+        info = os.lstat(f"{OUTPUT}/{name}")
+        reason = None
+        if not stat.S_ISREG(info.st_mode):
+            reason = "not a regular file (symlinks, directories and devices are never returned)"
+        elif sum("data" in a for a in artifacts) >= max_count:
+            reason = f"more than {max_count} files"
+        elif total + info.st_size > max_bytes:
+            reason = f"over {max_bytes} bytes in total"
+        data = _read_regular(f"{OUTPUT}/{name}", max_bytes - total) if reason is None else None
+        if reason is None and data is None:
+            reason = "changed while it was read"
+        if reason is not None:
+            artifacts.append({"name": name, "reason": reason})
+            continue
+        total += len(data)
+        artifacts.append({"name": name, "data": base64.b64encode(data).decode("ascii")})
+    return artifacts
+
+
+def _read_regular(path: str, limit: int) -> bytes | None:
+    """The file's bytes, opened without following a symlink swapped in since lstat; None if not regular."""
+    import os
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        return None  # grew past the cap
+    finally:
+        os.close(fd)
+
+
 def _format_value(value: object) -> dict:
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(value, pandas.DataFrame):
@@ -180,4 +281,9 @@ def _to_json(value: object) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # The result is sent and the user's streams are flushed: skip the interpreter's teardown, which with
+    # pandas and matplotlib loaded takes longer than a small analysis (the sandbox ends with this process).
+    import os
+
+    os._exit(status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import socket
 import textwrap
@@ -20,13 +21,25 @@ from analysis.sandboxes.local import TRUNCATION_MARKER, LocalSandbox
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TEST_LIMITS = Limits(
-    cpu_seconds=10, wall_seconds=20, memory_mb=1024, output_bytes=100_000, max_processes=64, file_size_mb=64
+    cpu_seconds=10,
+    wall_seconds=20,
+    memory_mb=1024,
+    output_bytes=100_000,
+    max_processes=64,
+    file_size_mb=64,
+    scratch_mb=64,
+    artifact_count=5,
+    artifact_mb=2,
 )
 
 
 def run(code: str, datasets: list[DatasetMount] | None = None, **limits: int) -> SandboxResult:
+    code = textwrap.dedent(code)
     return LocalSandbox().run(
-        code=textwrap.dedent(code), datasets=datasets or [], limits=replace(TEST_LIMITS, **limits)
+        code=code,
+        code_sha256=hashlib.sha256(code.encode()).hexdigest(),
+        datasets=datasets or [],
+        limits=replace(TEST_LIMITS, **limits),
     )
 
 
@@ -374,8 +387,8 @@ def test_get_sandbox_returns_the_local_backend_when_configured(settings):
     assert isinstance(get_sandbox(), LocalSandbox)
 
 
-def test_get_sandbox_refuses_e2b_until_it_exists(settings):
-    settings.SANDBOX_BACKEND = "e2b"
+def test_get_sandbox_refuses_an_unknown_backend(settings):
+    settings.SANDBOX_BACKEND = "docker"
 
-    with pytest.raises(ImproperlyConfigured, match="E2B backend not available yet"):
+    with pytest.raises(ImproperlyConfigured, match="Unknown SANDBOX_BACKEND 'docker'"):
         get_sandbox()

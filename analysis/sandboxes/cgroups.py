@@ -1,0 +1,141 @@
+"""A memory and pids cgroup per sandbox run, where the host lets the worker create one.
+
+RLIMIT_AS and RLIMIT_NPROC are per process (or per uid): four processes may each use the whole memory
+limit. A cgroup caps the sandbox as a whole. Works with cgroup v2 (a child of the worker's own cgroup,
+when memory/pids are delegated to it) and cgroup v1 (a child in each controller's hierarchy). Where
+neither is possible, the run goes on with rlimits only and its limits record says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+ROOT = Path("/sys/fs/cgroup")
+_MB = 1024 * 1024
+
+
+@dataclass
+class RunCgroup:
+    directories: list[Path] = field(default_factory=list)
+    memory: Path | None = None
+    pids: bool = False
+    version: int = 0
+
+    @property
+    def procs_files(self) -> tuple[bytes, ...]:
+        """cgroup.procs of every directory: the child writes its pid there before exec-ing bwrap."""
+        return tuple(os.fsencode(directory / "cgroup.procs") for directory in self.directories)
+
+    def record(self) -> dict:
+        return {
+            "cgroup_version": self.version or None,
+            "cgroup_memory": bool(self.memory),
+            "cgroup_pids": self.pids,
+        }
+
+    def oom_killed(self) -> bool:
+        if self.memory is None:
+            return False
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            lines = (self.memory / name).read_text().splitlines()
+        except OSError:
+            return False
+        counts = dict(line.split() for line in lines if len(line.split()) == 2)
+        return int(counts.get("oom_kill", "0")) > 0
+
+    def remove(self) -> None:
+        # Only once every process of the run is gone; the kernel may need a moment to reap them.
+        for directory in self.directories:
+            for _ in range(100):
+                try:
+                    directory.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+            else:
+                logger.warning("cannot remove cgroup %s", directory)
+
+
+def create(*, memory_mb: int, max_processes: int) -> RunCgroup:
+    name = f"sandgate-{uuid.uuid4().hex[:16]}"
+    if (ROOT / "cgroup.controllers").exists():
+        return _create_v2(name, memory_mb, max_processes)
+    return _create_v1(name, memory_mb, max_processes)
+
+
+def _own_paths() -> dict[str, str]:
+    """controller -> this process's cgroup path ("" for the v2 unified hierarchy)."""
+    paths = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _id, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            paths[controller] = path
+    return paths
+
+
+def _create_v1(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
+    cgroup = RunCgroup(version=1)
+    own = _own_paths()
+    memory = _make_child(ROOT / "memory", own.get("memory"), name)
+    if memory is not None:
+        if _write(memory / "memory.limit_in_bytes", memory_mb * _MB):
+            _write(memory / "memory.memsw.limit_in_bytes", memory_mb * _MB)  # no escape into swap
+            cgroup.memory = memory
+        cgroup.directories.append(memory)
+    pids = _make_child(ROOT / "pids", own.get("pids"), name)
+    if pids is not None:
+        cgroup.pids = _write(pids / "pids.max", max_processes)
+        cgroup.directories.append(pids)
+    return cgroup
+
+
+def _create_v2(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
+    cgroup = RunCgroup(version=2)
+    directory = _make_child(ROOT, _own_paths().get(""), name)
+    if directory is None:
+        return cgroup
+    cgroup.directories.append(directory)
+    if _write(directory / "memory.max", memory_mb * _MB):
+        _write(directory / "memory.swap.max", 0)
+        cgroup.memory = directory
+    cgroup.pids = _write(directory / "pids.max", max_processes)
+    return cgroup
+
+
+def _make_child(mount: Path, own: str | None, name: str) -> Path | None:
+    if own is None or not mount.is_dir():
+        return None
+    directory = mount / own.lstrip("/") / name
+    try:
+        directory.mkdir()
+    except OSError:
+        return None
+    return directory
+
+
+def _write(path: Path, value: int) -> bool:
+    try:
+        path.write_text(str(value))
+    except OSError:
+        return False
+    return True
+
+
+def join(procs_files: tuple[bytes, ...]) -> None:
+    """In the forked child (system calls only): move this process into the run's cgroups."""
+    pid = str(os.getpid()).encode()
+    for procs in procs_files:
+        fd = os.open(procs, os.O_WRONLY)
+        try:
+            os.write(fd, pid)
+        finally:
+            os.close(fd)
