@@ -6,8 +6,29 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class CallUsage:
+    """One billed call to the model: the first attempt ("generation") or the repair round ("repair")."""
+
+    feature: str  # "generation" | "repair", the CostSpan feature it is billed under
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class GenerationError(Exception):
-    """The provider could not produce usable code; the message is shown to the analyst."""
+    """The provider could not produce usable code; the message is shown to the analyst.
+
+    `calls` lists the model calls that did answer before the failure, so their tokens are still billed.
+    """
+
+    def __init__(self, message: str = "", *, calls: list[CallUsage] | None = None) -> None:
+        super().__init__(message)
+        self.calls: list[CallUsage] = list(calls or [])
+
+
+class GenerationConfigurationError(GenerationError):
+    """The provider refused our credentials or setup (401/403): an administrator must fix it."""
 
 
 @dataclass(frozen=True)
@@ -29,10 +50,20 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Revision:
+    """A reviewer rejected an earlier version with this feedback and asked for a new one."""
+
+    previous_code: str
+    feedback: str
+    version: int = 2
+
+
+@dataclass(frozen=True)
 class GenerationInput:
     query: str
     datasets: list[DatasetContext] = field(default_factory=list)
     history: list[Turn] = field(default_factory=list)
+    revision: Revision | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,8 @@ class GenerationOutput:
     input_tokens: int = 0
     output_tokens: int = 0
     raw_text: str = ""
+    # Every model call behind this output, each billed on its own (empty for the offline generator).
+    calls: list[CallUsage] = field(default_factory=list)
 
 
 class CodeGenerator(Protocol):

@@ -14,12 +14,14 @@ from mistralai.client import Mistral, errors
 from mistralai.client.models import TextChunk
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 
-from .base import GenerationError, GenerationInput, GenerationOutput
+from .base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput, GenerationOutput
 from .extract import ExtractionError, extract_code
 from .prompt import build_messages, build_repair_messages
 
 TEMPERATURE = 0.1
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A rejected key or a key without access: no retry helps, an administrator has to act.
+CONFIGURATION_STATUSES = frozenset({401, 403})
 # The SDK's own retries sleep for whatever Retry-After says, uncapped; we retry ourselves instead.
 _NO_SDK_RETRIES = RetryConfig("none", BackoffStrategy(0, 0, 1.0, 0), retry_connection_errors=False)
 
@@ -79,18 +81,29 @@ class MistralGenerator:
         return f"MistralGenerator(model={self.model!r}, server_url={self._server_url!r})"
 
     def generate(self, inp: GenerationInput) -> GenerationOutput:
+        completions: list[_Completion] = []
+        try:
+            return self._generate(inp=inp, completions=completions)
+        except GenerationError as error:
+            # Calls that answered are billed even when no usable code came out of them.
+            error.calls = _usages(completions=completions)
+            raise
+
+    def _generate(self, *, inp: GenerationInput, completions: list[_Completion]) -> GenerationOutput:
         messages = build_messages(inp=inp)
         with self._client() as client:
             first = self._complete(client=client, messages=messages)
+            completions.append(first)
             try:
-                return self._output(code=extract_code(first.text), completions=[first])
+                return self._output(code=extract_code(first.text), completions=completions)
             except ExtractionError as problem:
                 reason = _reason(problem=problem, completion=first)
             # One repair round: show the model its answer and what was wrong with it.
             repair = build_repair_messages(messages=messages, answer=first.text, reason=reason)
             second = self._complete(client=client, messages=repair)
+            completions.append(second)
             try:
-                return self._output(code=extract_code(second.text), completions=[first, second])
+                return self._output(code=extract_code(second.text), completions=completions)
             except ExtractionError as problem:
                 raise GenerationError(
                     "Mistral did not return usable code, even after being asked to correct it: "
@@ -116,7 +129,7 @@ class MistralGenerator:
             except errors.MistralError as error:
                 delay = self._retry_delay(error=error, attempt=attempt, waited=waited)
                 if delay is None:
-                    raise GenerationError(_status_message(error=error, model=self.model)) from error
+                    raise _status_error(error=error, model=self.model) from error
                 self._sleep(delay)
                 waited += delay
                 continue
@@ -155,7 +168,21 @@ class MistralGenerator:
             input_tokens=sum(c.input_tokens for c in completions),
             output_tokens=sum(c.output_tokens for c in completions),
             raw_text=last.text,
+            calls=_usages(completions=completions),
         )
+
+
+def _usages(*, completions: list[_Completion]) -> list[CallUsage]:
+    """The first call is billed as generation, the repair round as repair."""
+    return [
+        CallUsage(
+            feature="generation" if number == 0 else "repair",
+            model=c.model,
+            input_tokens=c.input_tokens,
+            output_tokens=c.output_tokens,
+        )
+        for number, c in enumerate(completions)
+    ]
 
 
 def _server_root(*, url: str | None) -> str | None:
@@ -217,6 +244,13 @@ def _retry_after_seconds(*, headers: object) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def _status_error(*, error: errors.MistralError, model: str) -> GenerationError:
+    message = _status_message(error=error, model=model)
+    if error.status_code in CONFIGURATION_STATUSES:
+        return GenerationConfigurationError(message)
+    return GenerationError(message)
 
 
 def _status_message(*, error: errors.MistralError, model: str) -> str:

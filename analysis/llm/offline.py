@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from string import Template
 
-from .base import DatasetContext, GenerationInput, GenerationOutput
+from .base import DatasetContext, GenerationInput, GenerationOutput, Revision
 
 PROVIDER = "offline"
 MODEL = "offline-rules-v1"
@@ -35,10 +35,14 @@ class OfflineGenerator:
 
     def generate(self, inp: GenerationInput) -> GenerationOutput:
         if inp.datasets:
-            plan = plan_question(query=inp.query, datasets=inp.datasets)
+            # A reviewer's feedback is read like part of the question ("as a bar chart", "by store").
+            wording = f"{inp.query} {inp.revision.feedback}" if inp.revision else inp.query
+            plan = plan_question(query=wording, datasets=inp.datasets)
             code = render(plan=plan, query=inp.query)
         else:
             code = _no_dataset_script(query=inp.query)
+        if inp.revision is not None:
+            code = _with_feedback_comment(code=code, revision=inp.revision)
         return GenerationOutput(code=code, provider=PROVIDER, model=MODEL, input_tokens=0, output_tokens=0)
 
 
@@ -401,6 +405,12 @@ def render(*, plan: Plan, query: str) -> str:
     lines += ["import pandas as pd", "import matplotlib.pyplot as plt", "", *_load(plan=plan)]
     lines += [f"print({_lit('Note: ' + note + '.')})" for note in plan.notes]
     return "\n".join(lines) + "\n" + body.rstrip("\n") + "\n"
+
+
+def _with_feedback_comment(*, code: str, revision: Revision) -> str:
+    header, rest = code.split("\n", 1)
+    note = f"# Version {revision.version}, after reviewer feedback: {_one_line(text=revision.feedback)}"
+    return f"{header}\n{note}\n{rest}"
 
 
 def _one_line(*, text: str, limit: int = 200) -> str:

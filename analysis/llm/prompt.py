@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .base import DatasetContext, GenerationInput, Turn
+from .base import DatasetContext, GenerationInput, Revision, Turn
 
 # Bounds that keep one prompt small and predictable whatever the dataset looks like.
 MAX_HISTORY_TURNS = 6
@@ -46,6 +46,13 @@ Your previous answer could not be used: {reason}.
 Reply again with exactly one ```python code block that contains the complete, corrected script, \
 and nothing else."""
 
+REVISION_REQUEST = """\
+A human reviewer rejected that script. Their feedback:
+{feedback}
+
+Write version {version} of the script for the same question so that it addresses this feedback. \
+Reply with exactly one ```python code block containing the complete script."""
+
 
 def build_messages(*, inp: GenerationInput) -> list[dict[str, str]]:
     """System prompt with contract and datasets, earlier turns as chat history, then the question."""
@@ -54,7 +61,20 @@ def build_messages(*, inp: GenerationInput) -> list[dict[str, str]]:
     for turn in inp.history[-MAX_HISTORY_TURNS:]:
         messages.extend(_turn_messages(turn=turn))
     messages.append({"role": "user", "content": inp.query.strip()})
+    if inp.revision is not None:
+        messages.extend(_revision_messages(revision=inp.revision))
     return messages
+
+
+def _revision_messages(*, revision: Revision) -> list[dict[str, str]]:
+    """The rejected script as the model's earlier answer, then the reviewer's feedback as the ask."""
+    return [
+        {"role": "assistant", "content": f"```python\n{revision.previous_code.strip()}\n```"},
+        {
+            "role": "user",
+            "content": REVISION_REQUEST.format(version=revision.version, feedback=revision.feedback),
+        },
+    ]
 
 
 def build_repair_messages(
@@ -114,6 +134,16 @@ def _trim(*, value: object) -> object:
         return value
     text = str(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough count (about four characters per token) that is good enough for budgeting."""
+    return (len(text) + 3) // 4
+
+
+def turn_token_estimate(*, turn: Turn) -> int:
+    """What one earlier turn adds to the prompt, as it will actually be sent (code and summary trimmed)."""
+    return sum(estimate_tokens(message["content"]) + 4 for message in _turn_messages(turn=turn))
 
 
 def _turn_messages(*, turn: Turn) -> list[dict[str, str]]:

@@ -13,7 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from analysis.llm import get_generator
-from analysis.llm.base import DatasetContext, GenerationError, GenerationInput, Turn
+from analysis.llm.base import (
+    CallUsage,
+    DatasetContext,
+    GenerationConfigurationError,
+    GenerationError,
+    GenerationInput,
+    Revision,
+    Turn,
+)
 from analysis.llm.extract import ExtractionError, extract_code
 from analysis.llm.mistral import MistralGenerator, RetryPolicy
 from tests.fakes.mistral_server import FakeMistralServer, ScriptedResponse
@@ -213,6 +221,36 @@ def test_answer_without_code_is_repaired_once_and_tokens_add_up(
     assert "exactly one ```python code block" in repair["content"]
 
 
+def test_each_call_is_reported_for_billing_also_when_both_fail(
+    generator: MistralGenerator, server: FakeMistralServer
+) -> None:
+    server.reply(content="no code", prompt_tokens=500, completion_tokens=20)
+    server.reply(content="still none", prompt_tokens=540, completion_tokens=25)
+
+    with pytest.raises(GenerationError) as caught:
+        generator.generate(QUESTION)
+
+    assert caught.value.calls == [
+        CallUsage(feature="generation", model=MODEL, input_tokens=500, output_tokens=20),
+        CallUsage(feature="repair", model=MODEL, input_tokens=540, output_tokens=25),
+    ]
+
+
+def test_a_revision_ends_with_the_rejected_code_and_the_feedback(
+    generator: MistralGenerator, server: FakeMistralServer
+) -> None:
+    server.reply(content=GOOD_ANSWER)
+    revision = Revision(previous_code="print(df)", feedback="Plot it as bars.", version=3)
+
+    generator.generate(GenerationInput(query="revenue by region", datasets=[SALES], revision=revision))
+
+    messages = _messages(server)
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[2]["content"] == "```python\nprint(df)\n```"
+    assert "Plot it as bars." in messages[3]["content"]
+    assert "version 3" in messages[3]["content"]
+
+
 def test_syntax_error_twice_gives_up_with_the_reason(
     generator: MistralGenerator, server: FakeMistralServer
 ) -> None:
@@ -250,6 +288,8 @@ def test_rejected_key_is_reported_without_retrying(
         MistralGenerator.from_settings(retry=FAST_RETRY).generate(QUESTION)
 
     assert str(caught.value) == "Mistral rejected the API key (check MISTRAL_API_KEY)."
+    assert isinstance(caught.value, GenerationConfigurationError)
+    assert caught.value.calls == []
     assert len(server.requests) == 1
 
 
