@@ -7,23 +7,54 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
-from pygments.lexers import PythonLexer
+from pygments.lexers import DiffLexer, PythonLexer
 
 from billing.models import Membership
 from config.exceptions import ApplicationError
 
-from . import services
-from .models import ApprovalRequest
+from . import selectors, services
+from .models import ApprovalRequest, PolicyRule
 
-CODE_FORMATTER = HtmlFormatter(linenos="table", cssclass="sg-code", wrapcode=True)
+CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
+DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
+RISK_COLOURS = {"low": "#2e7d32", "medium": "#b26a00", "high": "#c62828", "": "#666"}
+CONSOLE_CSS = """
+.sg-code-table { border-collapse: collapse; font-family: monospace; font-size: 12px; width: 100%; }
+.sg-code-table td { padding: 0 6px; vertical-align: top; border: 0; }
+.sg-code-table td.sg-no { color: #888; text-align: right; user-select: none; }
+.sg-code-table tr.sg-flagged { background: #fff3e0; }
+.sg-code-table td.sg-finding { color: #b00020; white-space: normal; font-family: sans-serif; }
+.sg-badge { color: #fff; padding: 1px 6px; border-radius: 8px; font-size: 11px; white-space: nowrap; }
+"""
 
 
 class RejectForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 80}), max_length=2000)
+
+
+class EditForm(forms.Form):
+    code = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        max_length=100_000,
+        strip=False,
+    )
+
+
+def badge(text: str, colour: str) -> str:
+    return format_html('<span class="sg-badge" style="background:{}">{}</span>', colour, text)
+
+
+def finding_notes(findings: list[dict]) -> str:
+    rows = ((f["severity"], f["rule"], f["message"]) for f in findings)
+    return format_html_join(mark_safe("<br>"), "[{}] {}: {}", rows)
+
+
+def waiting_colour(minutes: int) -> str:
+    return "#2e7d32" if minutes < 30 else "#b26a00" if minutes < 240 else "#c62828"
 
 
 def reviewable_teams(user):
@@ -33,17 +64,26 @@ def reviewable_teams(user):
 @admin.register(ApprovalRequest)
 class ApprovalRequestAdmin(admin.ModelAdmin):
     change_form_template = "admin/approvals/approvalrequest/change_form.html"
-    list_display = ("short_query", "team", "user", "status", "waiting", "provider", "created_at")
-    list_filter = ("status", "team", "provider")
+    list_display = ("short_query", "team", "user", "status", "risk", "version", "waiting", "created_at")
+    list_filter = ("status", "team", "risk_level", "provider")
     list_select_related = ("team", "user")
     search_fields = ("query", "user__username", "code")
     ordering = ("created_at",)
     actions = ["approve_selected", "reject_selected"]
     readonly_fields = (
         "query",
+        "risk",
+        "votes",
         "highlighted_code",
+        "diff",
+        "version",
+        "parent",
+        "edited_by",
+        "policy_reason",
         "code_sha256",
         "approved_code_sha256",
+        "approval_digest",
+        "approval_expires_at",
         "status",
         "user",
         "team",
@@ -76,12 +116,37 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     def short_query(self, obj: ApprovalRequest) -> str:
         return obj.query if len(obj.query) <= 80 else obj.query[:77] + "…"
 
-    @admin.display(description="Waiting")
+    @admin.display(description="Waiting", ordering="created_at")
     def waiting(self, obj: ApprovalRequest) -> str:
         if obj.status != ApprovalRequest.Status.PENDING_REVIEW:
             return "—"
         minutes = int((timezone.now() - obj.created_at).total_seconds() // 60)
-        return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        return badge(text, waiting_colour(minutes))
+
+    @admin.display(description="Risk", ordering="risk_level")
+    def risk(self, obj: ApprovalRequest) -> str:
+        if not obj.risk_level:
+            return "—"
+        count = len(obj.findings)
+        label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
+        return badge(label, RISK_COLOURS.get(obj.risk_level, "#666"))
+
+    @admin.display(description="Approvals")
+    def votes(self, obj: ApprovalRequest) -> str:
+        names = [v.reviewer.get_username() for v in obj.votes.select_related("reviewer")]
+        needed = services.approvals_needed(request=obj)
+        return f"{len(names)} of {needed} needed" + (f" ({', '.join(names)})" if names else "")
+
+    @admin.display(description="Changes from the previous version")
+    def diff(self, obj: ApprovalRequest) -> str:
+        if obj.parent_id is None:
+            return "—"
+        parent = obj.parent
+        text = services.code_diff(
+            old=parent.code, new=obj.code, old_label=f"v{parent.version}", new_label=f"v{obj.version}"
+        )
+        return mark_safe(highlight(text or "(no change)\n", DiffLexer(), DIFF_FORMATTER))
 
     @admin.display(description="Datasets")
     def dataset_names(self, obj: ApprovalRequest) -> str:
@@ -89,18 +154,41 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
 
     @admin.display(description="Code")
     def highlighted_code(self, obj: ApprovalRequest) -> str:
+        """The code highlighted line by line, each policy finding beside the line it is about."""
         if not obj.code:
             return "—"
-        style = CODE_FORMATTER.get_style_defs(".sg-code")
+        by_line: dict[int, list[dict]] = {}
+        for finding in obj.findings:
+            by_line.setdefault(finding["line"], []).append(finding)
+        # Pygments closes its spans at each line end, so every line below is balanced HTML.
+        lines = highlight(obj.code, PythonLexer(), CODE_FORMATTER).split("\n")[: len(obj.code.splitlines())]
+        rows = format_html_join(
+            "",
+            '<tr id="line-{0}" class="{1}"><td class="sg-no">{0}</td><td><pre>{2}</pre></td>'
+            '<td class="sg-finding">{3}</td></tr>',
+            (
+                (
+                    number,
+                    "sg-flagged" if number in by_line else "",
+                    mark_safe(html or " "),
+                    finding_notes(by_line.get(number, [])),
+                )
+                for number, html in enumerate(lines, start=1)
+            ),
+        )
+        style = CODE_FORMATTER.get_style_defs(".sg-code") + CONSOLE_CSS
         return format_html(
-            "<style>{}</style>{}",
+            '<style>{}</style><div class="sg-code"><table class="sg-code-table">{}</table></div>',
             mark_safe(style),
-            mark_safe(highlight(obj.code, PythonLexer(), CODE_FORMATTER)),
+            rows,
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Decisions go through the Approve/Reject forms, never through a raw save.
         extra = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.code:
+            extra["card"] = selectors.approval_request_card(request=obj)
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self):
@@ -109,6 +197,8 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 "<uuid:pk>/approve/", self.admin_site.admin_view(self.approve_view), name="approvals_approve"
             ),
             path("<uuid:pk>/reject/", self.admin_site.admin_view(self.reject_view), name="approvals_reject"),
+            path("<uuid:pk>/edit/", self.admin_site.admin_view(self.edit_view), name="approvals_edit"),
+            path("<uuid:pk>/revise/", self.admin_site.admin_view(self.revise_view), name="approvals_revise"),
         ]
         return urls + super().get_urls()
 
@@ -139,6 +229,36 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return redirect(reverse("admin:approvals_approvalrequest_change", args=[pk]))
         return self._reject_page(request, [obj], form)
 
+    def revise_view(self, request, pk):
+        """Ask for a new version of a rejected request: generated again with the rejection as feedback."""
+        obj = get_object_or_404(self.get_queryset(request), pk=pk)
+        if request.method == "POST" and self._decide(request, obj, services.approval_request_revise):
+            self.message_user(request, "A new version is being generated.", messages.SUCCESS)
+        return redirect(reverse("admin:approvals_approvalrequest_change", args=[pk]))
+
+    def edit_view(self, request, pk):
+        """The reviewer's edit: saved as the next version, which is checked and reviewed again."""
+        obj = get_object_or_404(self.get_queryset(request), pk=pk)
+        form = EditForm(request.POST or None, initial={"code": obj.code})
+        if request.method == "POST" and form.is_valid():
+            try:
+                new = services.approval_request_edit(
+                    request=obj, reviewer=request.user, code=form.cleaned_data["code"]
+                )
+            except ApplicationError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                saved = f"Saved as version {new.version} ({new.get_status_display().lower()})."
+                self.message_user(request, saved, messages.SUCCESS)
+                return redirect(reverse("admin:approvals_approvalrequest_change", args=[new.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "original": obj,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/approvals/approvalrequest/edit.html", context)
+
     def _reject_page(self, request, objs, form):
         context = {
             **self.admin_site.each_context(request),
@@ -166,3 +286,35 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         if done:
             self.message_user(request, f"Rejected {done} request(s).", messages.SUCCESS)
         return None
+
+
+class PolicyRuleForm(forms.ModelForm):
+    class Meta:
+        model = PolicyRule
+        fields = ("enabled", "severity", "allowed_modules")
+
+
+@admin.register(PolicyRule)
+class PolicyRuleAdmin(admin.ModelAdmin):
+    """The policy check's rules: admins switch them on and off, set severities and the import allow-list."""
+
+    form = PolicyRuleForm
+    list_display = ("code", "description", "enabled", "severity")
+    list_editable = ("enabled", "severity")
+    readonly_fields = ("code", "description", "updated_at")
+    fields = ("code", "description", "enabled", "severity", "allowed_modules", "updated_at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: PolicyRule, form, change) -> None:
+        services.policy_rule_update(
+            rule=obj,
+            actor=request.user,
+            enabled=obj.enabled,
+            severity=obj.severity,
+            allowed_modules=obj.allowed_modules,
+        )

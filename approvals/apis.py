@@ -5,7 +5,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import selectors, services
-from .serializers import ApprovalRequestSerializer, ApproveInput, RequestListInput
+from .serializers import (
+    ApprovalRequestDetailSerializer,
+    ApprovalRequestSerializer,
+    ApproveInput,
+    RequestListInput,
+)
 
 
 class Pagination(LimitOffsetPagination):
@@ -25,14 +30,14 @@ class RequestListApi(APIView):
 
 
 class RequestDetailApi(APIView):
-    @extend_schema(responses=ApprovalRequestSerializer)
+    @extend_schema(responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
         approval_request = selectors.approval_request_get(user=request.user, request_id=request_id)
-        return Response(ApprovalRequestSerializer(approval_request).data)
+        return Response(ApprovalRequestDetailSerializer(approval_request).data)
 
 
 class ApproveApi(APIView):
-    @extend_schema(request=ApproveInput, responses=ApprovalRequestSerializer)
+    @extend_schema(request=ApproveInput, responses=ApprovalRequestDetailSerializer)
     def post(self, request):
         data = ApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -47,4 +52,15 @@ class ApproveApi(APIView):
                 request=approval_request, reviewer=request.user, reason=args["reason"]
             )
         approval_request = selectors.approval_request_get(user=request.user, request_id=approval_request.pk)
-        return Response(ApprovalRequestSerializer(approval_request).data, status=status.HTTP_200_OK)
+        return Response(ApprovalRequestDetailSerializer(approval_request).data, status=status.HTTP_200_OK)
+
+
+class ReviseApi(APIView):
+    """A reviewer who rejected a request (with a reason) asks for a new version that addresses it."""
+
+    @extend_schema(request=None, responses={202: ApprovalRequestSerializer})
+    def post(self, request, request_id):
+        rejected = selectors.approval_request_get(user=request.user, request_id=request_id)
+        revision = services.approval_request_revise(request=rejected, reviewer=request.user)
+        revision = selectors.approval_request_get(user=request.user, request_id=revision.pk)
+        return Response(ApprovalRequestSerializer(revision).data, status=status.HTTP_202_ACCEPTED)

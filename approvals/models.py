@@ -10,11 +10,13 @@ class ApprovalRequest(models.Model):
     class Status(models.TextChoices):
         GENERATING = "generating", "Generating"
         GENERATION_FAILED = "generation_failed", "Generation failed"
+        POLICY_BLOCKED = "policy_blocked", "Blocked by policy"
         PENDING_REVIEW = "pending_review", "Pending review"
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded by an edit"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -24,6 +26,8 @@ class ApprovalRequest(models.Model):
     FINAL_STATUSES = frozenset(
         {
             Status.GENERATION_FAILED,
+            Status.POLICY_BLOCKED,
+            Status.SUPERSEDED,
             Status.REJECTED,
             Status.CANCELLED,
             Status.EXPIRED,
@@ -32,6 +36,11 @@ class ApprovalRequest(models.Model):
             Status.TIMED_OUT,
         }
     )
+
+    class Risk(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     query = models.TextField()
@@ -50,6 +59,18 @@ class ApprovalRequest(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="revisions"
     )
     version = models.PositiveIntegerField(default=1)
+    # The reviewer whose edit produced this version; they may not be the one who approves it.
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The static policy check of this version's code (approvals/policy.py).
+    risk_level = models.CharField(max_length=8, choices=Risk.choices, blank=True, db_index=True)
+    findings = models.JSONField(default=list, blank=True)  # [{rule, severity, line, message}]
+    policy_reason = models.TextField(blank=True)  # why the policy blocked it, shown to the analyst
+    # SHA-256 over the code's hash, the datasets' hashes and the limits, bound when approved (see
+    # services.approval_digest); the worker recomputes it and refuses to run on any difference.
+    approval_digest = models.CharField(max_length=64, blank=True)
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
     budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING, db_index=True)
     provider = models.CharField(max_length=32, blank=True)
@@ -83,3 +104,50 @@ class ApprovalRequest(models.Model):
     @property
     def is_offline(self) -> bool:
         return self.provider == "offline"
+
+
+class ApprovalVote(models.Model):
+    """One reviewer's approval of one version; a high-risk request needs the team's quorum of these."""
+
+    request = models.ForeignKey(ApprovalRequest, on_delete=models.PROTECT, related_name="votes")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Copied from the request so the database itself can refuse a vote on one's own request.
+    requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    approval_digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "reviewer"], name="one_vote_per_reviewer"),
+            models.CheckConstraint(
+                condition=~models.Q(reviewer=models.F("requester")), name="voter_is_not_requester"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} approved {self.request_id}"
+
+
+class PolicyRule(models.Model):
+    """An admin's setting for one rule of the policy check; rules without a row use their defaults."""
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High (needs the team's quorum)"
+        CRITICAL = "critical", "Critical (blocks before review)"
+
+    code = models.SlugField(max_length=40, primary_key=True)
+    description = models.CharField(max_length=200, blank=True)
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    # Only for the "import-not-allowed" rule: one module per line ("os.path" allows only that submodule).
+    allowed_modules = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code

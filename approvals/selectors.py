@@ -5,7 +5,8 @@ from django.db.models import Q, QuerySet
 from billing.models import Membership
 from config.exceptions import NotFound
 
-from .models import ApprovalRequest
+from .models import ApprovalRequest, PolicyRule
+from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, describe_code
 
 OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
@@ -22,7 +23,7 @@ def approval_request_visible_q(*, user, prefix: str = "") -> Q:
 def approval_request_list(*, user, status: str | None = None) -> QuerySet[ApprovalRequest]:
     qs = (
         ApprovalRequest.objects.filter(approval_request_visible_q(user=user))
-        .select_related("user", "reviewer", "team", "execution")
+        .select_related("user", "reviewer", "team", "execution", "parent")
         .prefetch_related("datasets")
     )
     if status:
@@ -36,3 +37,72 @@ def approval_request_get(*, user, request_id) -> ApprovalRequest:
         return approval_request_list(user=user).get(pk=request_id)
     except (ApprovalRequest.DoesNotExist, ValueError):
         raise NotFound("Request not found.") from None
+
+
+def policy_config() -> PolicyConfig:
+    """The policy as the admins set it; a rule without a row keeps its default."""
+    rows = {rule.code: rule for rule in PolicyRule.objects.all()}
+    severities = {}
+    for rule in RULES:
+        row = rows.get(rule.code)
+        if row is None or row.enabled:
+            severities[rule.code] = row.severity if row else rule.severity
+    imports = rows.get("import-not-allowed")
+    allowed = imports.allowed_modules.split() if imports and imports.allowed_modules.strip() else None
+    return PolicyConfig(allowed_modules=frozenset(allowed or DEFAULT_ALLOWED_MODULES), severities=severities)
+
+
+def approval_request_card(*, request: ApprovalRequest) -> dict:
+    """What a reviewer needs to decide: reads, writes, libraries, charts, cost, risk, and the diff."""
+    from .services import approvals_needed, code_diff
+
+    seen = describe_code(code=request.code)
+    datasets = list(request.datasets.all())
+    by_path = {f"/data/{d.name}": d for d in datasets}
+    known_columns = {c.get("name") for d in datasets for c in d.columns}
+    columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
+    parent = request.parent
+    return {
+        "reads": {
+            "datasets": [
+                {"path": path, "name": path.removeprefix("/data/"), "selected": path in by_path}
+                for path in seen["paths"]
+            ],
+            "columns": columns,
+        },
+        "writes": seen["writes"],
+        "libraries": seen["libraries"],
+        "charts": {"expected": _charts_expected(seen["charts"]), "calls": seen["charts"]},
+        "cost": {
+            "estimateUsd": float(request.budget_estimate),
+            "remainingBudgetUsd": None,
+            "note": "Team budgets are not tracked yet, so the remaining budget is not shown.",
+        },
+        "risk": {
+            "level": request.risk_level,
+            "findings": request.findings,
+            "approvalsNeeded": approvals_needed(request=request),
+            "approvals": [v.reviewer.username for v in request.votes.select_related("reviewer")],
+        },
+        "diff": None
+        if parent is None
+        else {
+            "previousRequestId": str(parent.pk),
+            "previousVersion": parent.version,
+            "previousCodeSha256": parent.code_sha256,
+            "unified": code_diff(
+                old=parent.code,
+                new=request.code,
+                old_label=f"v{parent.version}",
+                new_label=f"v{request.version}",
+            ),
+        },
+    }
+
+
+def _charts_expected(calls: list[dict]) -> int:
+    """Figures the run should produce: each figure created, or one when something is drawn without one."""
+    created = sum(
+        1 for c in calls if c["call"].rsplit(".", 1)[-1] in ("figure", "subplots", "subplot_mosaic")
+    )
+    return created or (1 if calls else 0)

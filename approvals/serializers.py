@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from .models import ApprovalRequest
+from .selectors import approval_request_card
 
 
 class ExecutionSummarySerializer(serializers.Serializer):
@@ -30,6 +31,13 @@ class DatasetRefSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class FindingSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    severity = serializers.CharField()
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
 class ApprovalRequestSerializer(serializers.Serializer):
     requestId = serializers.UUIDField(source="id")
     query = serializers.CharField()
@@ -54,6 +62,13 @@ class ApprovalRequestSerializer(serializers.Serializer):
     execution = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at")
     decidedAt = serializers.DateTimeField(source="decided_at", allow_null=True)
+    version = serializers.IntegerField()
+    parentId = serializers.UUIDField(source="parent_id", allow_null=True)
+    editedById = serializers.IntegerField(source="edited_by_id", allow_null=True)
+    riskLevel = serializers.CharField(source="risk_level")
+    findings = FindingSerializer(many=True)
+    policyReason = serializers.CharField(source="policy_reason")
+    approvalExpiresAt = serializers.DateTimeField(source="approval_expires_at", allow_null=True)
 
     def get_decision(self, obj: ApprovalRequest) -> dict | None:
         return DecisionSerializer(obj).data if obj.decided_at else None
@@ -61,6 +76,32 @@ class ApprovalRequestSerializer(serializers.Serializer):
     def get_execution(self, obj: ApprovalRequest) -> dict | None:
         execution = getattr(obj, "execution", None)
         return ExecutionSummarySerializer(execution).data if execution else None
+
+
+class VersionSerializer(serializers.Serializer):
+    requestId = serializers.UUIDField(source="id")
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    code = serializers.CharField()
+    codeSha256 = serializers.CharField(source="code_sha256")
+
+
+class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
+    """One request with its approval card and, for an edited or revised version, the previous one."""
+
+    card = serializers.SerializerMethodField()
+    previousVersion = serializers.SerializerMethodField()
+    nextVersionId = serializers.SerializerMethodField()
+
+    def get_card(self, obj: ApprovalRequest) -> dict:
+        return approval_request_card(request=obj)
+
+    def get_previousVersion(self, obj: ApprovalRequest) -> dict | None:
+        return VersionSerializer(obj.parent).data if obj.parent_id else None
+
+    def get_nextVersionId(self, obj: ApprovalRequest) -> str | None:
+        newest = obj.revisions.order_by("-version").values_list("pk", flat=True).first()
+        return str(newest) if newest else None
 
 
 class RequestListInput(serializers.Serializer):

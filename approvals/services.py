@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import json
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,9 +15,11 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import Membership
 from billing.selectors import membership_role
-from config.exceptions import Conflict, Forbidden
+from config.exceptions import ApplicationError, Conflict, Forbidden
 
-from .models import ApprovalRequest
+from .models import ApprovalRequest, ApprovalVote, PolicyRule
+from .policy import RULES_BY_CODE, PolicyResult, policy_check
+from .selectors import policy_config
 
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
@@ -45,18 +51,77 @@ def approval_request_transition(
     return request
 
 
+def approval_digest(*, code_sha256: str, datasets: list[tuple[str, str]], limits: dict) -> str:
+    """What an approval binds: the code's hash, each dataset's (name, hash), and the run's limits."""
+    payload = {
+        "code_sha256": code_sha256,
+        "datasets": sorted([name, sha] for name, sha in datasets),
+        "limits": limits,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def request_limits(*, request: ApprovalRequest) -> dict:
+    """The sandbox limits a run of this request gets: the settings, overridden per team."""
+    from dataclasses import asdict
+
+    from analysis.sandboxes.base import Limits
+
+    return asdict(Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits))
+
+
+def approval_request_digest(*, request: ApprovalRequest) -> str:
+    return approval_digest(
+        code_sha256=code_sha256(request.code),
+        datasets=[(d.name, d.sha256) for d in request.datasets.all()],
+        limits=request_limits(request=request),
+    )
+
+
+def _policy_fields(*, code: str) -> tuple[PolicyResult, dict]:
+    """Check the code with the admins' policy; the result and the fields to store on the request."""
+    result = policy_check(code=code, config=policy_config())
+    fields = {
+        "code": code,
+        "code_sha256": code_sha256(code),
+        "findings": [f.as_dict() for f in result.findings],
+        "risk_level": result.risk_level,
+        "policy_reason": result.reason,
+    }
+    return result, fields
+
+
+def _audit_policy(*, request: ApprovalRequest, result: PolicyResult, actor=None) -> None:
+    details = {
+        "code_sha256": request.code_sha256,
+        "risk_level": result.risk_level,
+        "findings": [f.as_dict() for f in result.findings],
+    }
+    audit_log(action=Action.POLICY_CHECKED, actor=actor, team=request.team, target=request, details=details)
+    if result.blocked:
+        audit_log(
+            action=Action.POLICY_BLOCKED,
+            actor=actor,
+            team=request.team,
+            target=request,
+            details={"code_sha256": request.code_sha256, "reason": result.reason},
+        )
+
+
 @transaction.atomic
 def approval_request_generation_succeed(
     *, request: ApprovalRequest, code: str, provider: str, model: str
 ) -> ApprovalRequest:
+    """Store the generated code and check it: critical findings block it, the rest waits for review."""
+    result, fields = _policy_fields(code=code)
     request = approval_request_transition(
         request=request,
         source=(Status.GENERATING,),
-        target=Status.PENDING_REVIEW,
-        code=code,
-        code_sha256=code_sha256(code),
+        target=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         provider=provider,
         model=model,
+        **fields,
     )
     audit_log(
         action=Action.REQUEST_GENERATED,
@@ -64,7 +129,19 @@ def approval_request_generation_succeed(
         target=request,
         details={"code_sha256": request.code_sha256, "provider": provider, "model": model},
     )
+    _audit_policy(request=request, result=result)
+    _notify_if_waiting(request=request)
     return request
+
+
+def _notify_if_waiting(*, request: ApprovalRequest) -> None:
+    if request.status != Status.PENDING_REVIEW:
+        return
+    from .tasks import notify_reviewers_by_email, notify_reviewers_by_webhook
+
+    request_id = str(request.pk)
+    for task in (notify_reviewers_by_email, notify_reviewers_by_webhook):
+        transaction.on_commit(lambda task=task: task.delay(request_id))  # routed to "generate" in settings
 
 
 @transaction.atomic
@@ -85,30 +162,99 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
         raise Forbidden("You cannot review your own request.", code="self_approval")
 
 
+def approvals_needed(*, request: ApprovalRequest) -> int:
+    """Distinct reviewers whose approval makes the request approved: the team's quorum when high risk."""
+    if request.risk_level == ApprovalRequest.Risk.HIGH:
+        return max(1, request.team.high_risk_quorum)
+    return 1
+
+
+def _check_pending(*, request: ApprovalRequest) -> None:
+    if request.status != Status.PENDING_REVIEW:
+        raise Conflict(
+            f"The request is {request.status}, so it cannot become {Status.APPROVED}.",
+            code="invalid_state",
+            extra={"status": request.status},
+        )
+
+
 @transaction.atomic
 def approval_request_approve(
     *, request: ApprovalRequest, reviewer, expected_sha256: str | None = None
 ) -> ApprovalRequest:
-    """Approve exactly the code the reviewer saw: the approval binds to its SHA-256."""
+    """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached.
+
+    The row lock makes concurrent votes count one after the other, so the last vote of a quorum always
+    sees the others.
+    """
     _check_reviewer(request=request, reviewer=reviewer)
+    request = ApprovalRequest.objects.select_for_update().select_related("team").get(pk=request.pk)
+    _check_pending(request=request)
     if expected_sha256 and expected_sha256 != request.code_sha256:
         raise Conflict("The code changed since you looked at it; review it again.", code="code_changed")
+    if request.edited_by_id == reviewer.pk:
+        raise Forbidden("You edited this version; another reviewer must approve it.", code="own_edit")
+    digest = approval_request_digest(request=request)
+    if request.votes.filter(reviewer=reviewer).exists():
+        raise Conflict("You already approved this request; it waits for another reviewer.", code="voted")
+    ApprovalVote.objects.create(
+        request=request, reviewer=reviewer, requester_id=request.user_id, approval_digest=digest
+    )
+    votes = request.votes.filter(approval_digest=digest).count()
+    needed = approvals_needed(request=request)
+    audit_log(
+        action=Action.REQUEST_VOTED,
+        actor=reviewer,
+        team=request.team,
+        target=request,
+        details={"code_sha256": request.code_sha256, "votes": votes, "needed": needed},
+    )
+    if votes < needed:
+        return request
+    return _approve(request=request, reviewer=reviewer, digest=digest)
+
+
+def _approve(*, request: ApprovalRequest, reviewer, digest: str) -> ApprovalRequest:
+    now = timezone.now()
     request = approval_request_transition(
         request=request,
         source=(Status.PENDING_REVIEW,),
         target=Status.APPROVED,
         reviewer=reviewer,
-        decided_at=timezone.now(),
+        decided_at=now,
         approved_code_sha256=request.code_sha256,
+        approval_digest=digest,
+        approval_expires_at=now + timedelta(hours=settings.APPROVAL_TTL_HOURS),
     )
     audit_log(
         action=Action.REQUEST_APPROVED,
         actor=reviewer,
         team=request.team,
         target=request,
-        details={"code_sha256": request.approved_code_sha256},
+        details={
+            "code_sha256": request.approved_code_sha256,
+            "approval_digest": digest,
+            "reviewers": list(request.votes.values_list("reviewer__username", flat=True)),
+            "expires_at": request.approval_expires_at.isoformat(),
+        },
     )
     _after_approval(request=request, reviewer=reviewer)
+    return request
+
+
+def approval_is_expired(*, request: ApprovalRequest) -> bool:
+    return request.approval_expires_at is None or timezone.now() >= request.approval_expires_at
+
+
+@transaction.atomic
+def approval_request_expire(*, request: ApprovalRequest, source: tuple[str, ...]) -> ApprovalRequest:
+    request = approval_request_transition(request=request, source=source, target=Status.EXPIRED)
+    audit_log(
+        action=Action.REQUEST_EXPIRED,
+        team=request.team,
+        target=request,
+        details={"expires_at": str(request.approval_expires_at)},
+    )
     return request
 
 
@@ -153,3 +299,167 @@ def approval_request_cancel(*, request: ApprovalRequest, user) -> ApprovalReques
     )
     audit_log(action=Action.REQUEST_CANCELLED, actor=user, team=request.team, target=request)
     return request
+
+
+# Not (yet) among audit's Action choices; the value is stored and shown as is.
+ACTION_REQUEST_REVISED = "request.revised"
+
+
+@transaction.atomic
+def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRequest:
+    """A reviewer asks for a new version of a request they rejected with a reason.
+
+    The new request (version n+1, linked by `parent`) asks the same question on the same session and
+    datasets; its prompt carries the rejected code and the feedback; it goes through review again.
+    """
+    from analysis.models import Message, Session
+
+    _check_reviewer(request=request, reviewer=reviewer)
+    # Locked so two clicks on "ask for a new version" make one revision, not two.
+    request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != Status.REJECTED or not request.rejection_reason.strip():
+        raise Conflict(
+            "Only a request rejected with a reason can be revised.",
+            code="invalid_state",
+            extra={"status": request.status},
+        )
+    if request.revisions.exists():
+        raise Conflict("A new version of this request was already asked for.", code="already_revised")
+    revision = ApprovalRequest.objects.create(
+        query=request.query,
+        user=request.user,
+        team=request.team,
+        session=request.session,
+        parent=request,
+        version=request.version + 1,
+        budget_estimate=request.budget_estimate,
+    )
+    revision.datasets.set(request.datasets.all())
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.SYSTEM,
+        content=f"A reviewer asked for version {revision.version}: {request.rejection_reason.strip()}",
+        request=revision,
+    )
+    Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
+    audit_log(
+        action=ACTION_REQUEST_REVISED,
+        actor=reviewer,
+        team=request.team,
+        target=revision,
+        details={
+            "parent_id": str(request.pk),
+            "version": revision.version,
+            "feedback": request.rejection_reason,
+        },
+    )
+    from analysis.tasks import generate_code
+
+    transaction.on_commit(lambda: generate_code.delay(str(revision.pk)))
+    return revision
+
+
+@transaction.atomic
+def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> ApprovalRequest:
+    """A reviewer's edit becomes the next version: checked again by the policy, reviewed and approved anew.
+
+    The edited version is a new request (parent = this one, version + 1) by the same analyst; this one
+    becomes superseded, so no approval can ever apply to the code the reviewer replaced.
+    """
+    _check_reviewer(request=request, reviewer=reviewer)
+    code = code.replace("\r\n", "\n")
+    if not code.strip():
+        raise ApplicationError("The edited code is empty.", code="empty_code")
+    old = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    if old.status != Status.PENDING_REVIEW:
+        raise Conflict(
+            f"The request is {old.status}; only code waiting for review can be edited.",
+            code="invalid_state",
+            extra={"status": old.status},
+        )
+    if code == old.code:
+        raise ApplicationError("The code is unchanged.", code="unchanged")
+    approval_request_transition(request=old, source=(Status.PENDING_REVIEW,), target=Status.SUPERSEDED)
+    result, fields = _policy_fields(code=code)
+    new = ApprovalRequest.objects.create(
+        query=old.query,
+        user_id=old.user_id,
+        team_id=old.team_id,
+        session_id=old.session_id,
+        parent=old,
+        version=old.version + 1,
+        edited_by=reviewer,
+        budget_estimate=old.budget_estimate,
+        provider=old.provider,
+        model=old.model,
+        status=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
+        **fields,
+    )
+    new.datasets.set(old.datasets.all())
+    audit_log(
+        action=Action.REQUEST_EDITED,
+        actor=reviewer,
+        team=new.team,
+        target=new,
+        details={
+            "parent_id": str(old.pk),
+            "version": new.version,
+            "old_code_sha256": old.code_sha256,
+            "code_sha256": new.code_sha256,
+            "diff": code_diff(
+                old=old.code, new=new.code, old_label=f"v{old.version}", new_label=f"v{new.version}"
+            ),
+        },
+    )
+    _audit_policy(request=new, result=result, actor=reviewer)
+    _notify_if_waiting(request=new)
+    return new
+
+
+def code_diff(*, old: str, new: str, old_label: str = "before", new_label: str = "after") -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), fromfile=old_label, tofile=new_label
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+@transaction.atomic
+def policy_rule_update(
+    *, rule: PolicyRule, actor, enabled: bool, severity: str, allowed_modules: str = ""
+) -> PolicyRule:
+    """An admin's change to one rule; the before and after go to the audit log."""
+    if rule.code not in RULES_BY_CODE:
+        raise ApplicationError(f"Unknown policy rule {rule.code}.", code="unknown_rule")
+    if severity not in PolicyRule.Severity.values:
+        raise ApplicationError(f"Unknown severity {severity}.", code="invalid_severity")
+    modules = "\n".join(sorted({m.strip() for m in allowed_modules.split() if m.strip()}))
+    current = PolicyRule.objects.select_for_update().filter(pk=rule.code).first()
+    before = _rule_state(current)
+    rule, _ = PolicyRule.objects.update_or_create(
+        code=rule.code,
+        defaults={
+            "enabled": enabled,
+            "severity": severity,
+            "allowed_modules": modules,
+            "description": RULES_BY_CODE[rule.code].description,
+        },
+    )
+    after = _rule_state(rule)
+    if before != after:
+        audit_log(
+            action=Action.POLICY_RULE_CHANGED,
+            actor=actor,
+            target=rule,
+            details={"rule": rule.code, "before": before, "after": after},
+        )
+    return rule
+
+
+def _rule_state(rule: PolicyRule | None) -> dict | None:
+    if rule is None:
+        return None
+    return {
+        "enabled": rule.enabled,
+        "severity": rule.severity,
+        "allowed_modules": rule.allowed_modules.split(),
+    }

@@ -1,0 +1,127 @@
+"""The approval card in the API and the reviewer console: reads, writes, libraries, charts, cost, risk."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from analysis.llm.base import DatasetContext, GenerationInput
+from analysis.llm.offline import OfflineGenerator
+from approvals.models import ApprovalRequest, PolicyRule
+from audit.models import AuditEvent
+from tests.factories import ApprovalRequestFactory, demo_dataset
+
+CODE = """import pandas as pd
+import matplotlib.pyplot as plt
+import sklearn
+df = pd.read_csv("/data/sales.csv")
+df[["region", "revenue"]].to_csv("/output/by_region.csv")
+fig, ax = plt.subplots()
+ax.bar(df["region"], df["revenue"])
+"""
+
+
+@pytest.fixture
+def request_with_card(analyst, team):
+    from approvals.policy import policy_check
+
+    result = policy_check(code=CODE)
+    request = ApprovalRequestFactory(
+        user=analyst,
+        team=team,
+        code=CODE,
+        risk_level=result.risk_level,
+        findings=[f.as_dict() for f in result.findings],
+        budget_estimate="0.012500",
+    )
+    request.datasets.set([demo_dataset(team, rows=20)])
+    return request
+
+
+def test_the_card_says_what_the_code_reads_writes_uses_and_draws(as_user, analyst, request_with_card):
+    card = as_user(analyst).get(f"/api/requests/{request_with_card.pk}").json()["card"]
+    assert card["reads"]["datasets"] == [{"path": "/data/sales.csv", "name": "sales.csv", "selected": True}]
+    assert card["reads"]["columns"] == ["region", "revenue"]
+    assert card["writes"] == ["/output/by_region.csv"]
+    assert card["libraries"] == ["matplotlib", "pandas", "sklearn"]
+    assert card["charts"]["expected"] == 1
+    assert [c["line"] for c in card["charts"]["calls"]] == [6, 7]
+    assert card["cost"]["estimateUsd"] == pytest.approx(0.0125)
+    assert card["risk"]["level"] == "high"
+    assert card["risk"]["findings"] == [
+        {
+            "rule": "import-not-allowed",
+            "severity": "high",
+            "line": 3,
+            "message": "Imports sklearn, which is not on the allow-list.",
+        }
+    ]
+    assert card["risk"]["approvalsNeeded"] == 2
+    assert card["diff"] is None
+
+
+def test_offline_code_for_the_demo_question_has_a_full_card():
+    from approvals.policy import describe_code
+
+    sales = DatasetContext(
+        name="sales.csv",
+        path="/data/sales.csv",
+        row_count=10,
+        columns=[
+            {"name": "date", "dtype": "object"},
+            {"name": "region", "dtype": "object"},
+            {"name": "revenue", "dtype": "float64"},
+        ],
+    )
+    inp = GenerationInput(query="plot monthly revenue by region", datasets=[sales], history=[])
+    seen = describe_code(code=OfflineGenerator().generate(inp).code)
+    assert seen["paths"] == ["/data/sales.csv"]
+    assert {"date", "region", "revenue"} <= set(seen["subscripts"])
+    assert seen["libraries"] == ["matplotlib", "pandas"]
+    assert seen["charts"]
+
+
+@pytest.fixture
+def staff_reviewer(reviewer):
+    reviewer.is_staff = True
+    reviewer.save()
+    reviewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_approvalrequest", "change_approvalrequest"])
+    )
+    return reviewer
+
+
+def test_the_console_shows_each_finding_beside_its_line_and_the_card(
+    client, staff_reviewer, request_with_card
+):
+    client.force_login(staff_reviewer)
+    html = client.get(f"/admin/approvals/approvalrequest/{request_with_card.pk}/change/").content.decode()
+    assert 'id="line-3" class="sg-flagged"' in html
+    assert "[high] import-not-allowed: Imports sklearn" in html
+    assert "Approval card" in html and "/output/by_region.csv" in html
+    assert "0 of 2 needed" in html
+    assert "Edit the code" in html
+
+
+def test_the_queue_filters_by_risk_and_shows_badges(client, staff_reviewer, analyst, team, request_with_card):
+    low = ApprovalRequestFactory(user=analyst, team=team, risk_level="low", query="a low risk question")
+    client.force_login(staff_reviewer)
+    html = client.get("/admin/approvals/approvalrequest/?risk_level__exact=high").content.decode()
+    assert request_with_card.query in html and low.query not in html
+    assert "high · 1 finding" in html
+    assert "sg-badge" in html
+
+
+def test_a_policy_rule_changed_in_the_admin_is_audited(admin_client, admin_user):
+    response = admin_client.post(
+        "/admin/approvals/policyrule/network/change/",
+        {"enabled": "on", "severity": "high", "allowed_modules": ""},
+    )
+    assert response.status_code == 302
+    assert PolicyRule.objects.get(code="network").severity == "high"
+    (event,) = AuditEvent.objects.filter(action="policy.rule_changed")
+    assert event.actor == admin_user
+    assert (event.details["before"]["severity"], event.details["after"]["severity"]) == ("critical", "high")
+
+
+def test_superseded_and_blocked_are_final_states():
+    final = ApprovalRequest.FINAL_STATUSES
+    assert ApprovalRequest.Status.POLICY_BLOCKED in final and ApprovalRequest.Status.SUPERSEDED in final

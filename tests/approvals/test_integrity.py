@@ -1,0 +1,103 @@
+"""What an approval binds (code, datasets, limits), how long it lasts, and that a run happens once."""
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from analysis.models import Execution
+from analysis.services import execution_run, execution_start
+from approvals.models import ApprovalRequest
+from approvals.services import approval_request_approve
+from audit.models import AuditEvent
+from tests.factories import ApprovalRequestFactory, demo_dataset
+
+Status = ApprovalRequest.Status
+Action = AuditEvent.Action
+
+
+@pytest.fixture
+def approved(analyst, reviewer, team):
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    request.datasets.set([demo_dataset(team, rows=20)])
+    return approval_request_approve(request=request, reviewer=reviewer)
+
+
+def start(request, analyst) -> Execution:
+    execution, _ = execution_start(request=request, user=analyst)
+    return execution
+
+
+def refused_with(execution: Execution, text: str) -> None:
+    assert execution.status == Execution.Status.FAILED
+    assert text in execution.error["value"]
+    (event,) = AuditEvent.objects.filter(action=Action.EXECUTION_REFUSED)
+    assert text in event.details["reason"]
+
+
+def test_the_approval_binds_code_datasets_and_limits(approved):
+    assert len(approved.approval_digest) == 64
+    assert approved.approval_expires_at > timezone.now()
+
+
+def test_code_changed_after_approval_is_refused(approved, analyst):
+    execution = start(approved, analyst)
+    ApprovalRequest.objects.filter(pk=approved.pk).update(code="import os\nos.system('id')\n")
+    refused_with(execution_run(execution_id=execution.pk), "is not the approved one")
+    approved.refresh_from_db()
+    assert approved.status == Status.FAILED
+
+
+def test_a_dataset_changed_on_disk_after_approval_is_refused(approved, analyst):
+    execution = start(approved, analyst)
+    dataset = approved.datasets.get()
+    with open(dataset.file.path, "ab") as fh:
+        fh.write(b"2025-12-31,North,Widget,1,1000000\n")
+    refused_with(execution_run(execution_id=execution.pk), "datasets or limits changed")
+
+
+def test_limits_changed_after_approval_are_refused(approved, analyst):
+    execution = start(approved, analyst)
+    approved.team.sandbox_limits = {"wall_seconds": 5}
+    approved.team.save()
+    refused_with(execution_run(execution_id=execution.pk), "datasets or limits changed")
+
+
+def test_an_expired_approval_is_refused_when_the_run_starts(approved, analyst, settings):
+    execution = start(approved, analyst)
+    with time_machine.travel(timezone.now() + timedelta(hours=settings.APPROVAL_TTL_HOURS, minutes=1)):
+        execution = execution_run(execution_id=execution.pk)
+    assert execution.status == Execution.Status.FAILED
+    assert execution.error["name"] == "ApprovalExpired"
+    approved.refresh_from_db()
+    assert approved.status == Status.EXPIRED
+    (expired,) = AuditEvent.objects.filter(action=Action.REQUEST_EXPIRED)
+    assert expired.request_id == approved.pk
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_REFUSED).count() == 1
+
+
+def test_the_approval_lasts_the_configured_hours(analyst, reviewer, team, settings):
+    settings.APPROVAL_TTL_HOURS = 2
+    request = ApprovalRequestFactory(user=analyst, team=team)
+    before = timezone.now()
+    request = approval_request_approve(request=request, reviewer=reviewer)
+    assert timedelta(hours=2) <= request.approval_expires_at - before < timedelta(hours=2, seconds=5)
+
+
+def test_a_double_execute_and_a_redelivered_task_run_the_code_once(approved, as_user, analyst):
+    body = {"requestId": str(approved.pk)}
+    first = as_user(analyst).post("/api/execute", body, format="json")
+    second = as_user(analyst).post("/api/execute", body, format="json")
+    assert first.json()["executionId"] == second.json()["executionId"]
+    execution_id = first.json()["executionId"]
+
+    ran = execution_run(execution_id=execution_id)
+    redelivered = execution_run(execution_id=execution_id)
+
+    assert ran.status == Execution.Status.SUCCEEDED, ran.error
+    assert "hello from the sandbox" in ran.stdout
+    assert redelivered is None
+    assert Execution.objects.filter(request=approved).count() == 1
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_STARTED).count() == 1
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_FINISHED).count() == 1

@@ -1,0 +1,136 @@
+"""Reviewers hear about waiting requests: an email, and a signed Slack-compatible webhook."""
+
+import hashlib
+import hmac
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from django.core import mail
+
+from analysis.llm.base import GenerationOutput
+from analysis.llm.offline import OfflineGenerator
+from analysis.services import analysis_submit, request_generate_code
+from approvals import tasks
+from approvals.services import approval_request_edit
+from billing.models import Membership
+from tests.factories import ApprovalRequestFactory, demo_dataset, member
+
+SECRET = "webhook-test-secret"
+
+
+class Receiver:
+    """A real HTTP server on a free local port that records each POST."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((dict(self.headers), body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/review"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver(settings):
+    server = Receiver()
+    settings.SANDGATE_REVIEW_WEBHOOK_URL = server.url
+    settings.SANDGATE_REVIEW_WEBHOOK_SECRET = SECRET
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def reviewers(team, reviewer):
+    reviewer.email = "rita@example.com"
+    reviewer.save()
+    other = member(team, Membership.Role.REVIEWER, user__email="sam@example.com")
+    member(team, Membership.Role.ANALYST, user__email="analyst@example.com")
+    return [reviewer, other]
+
+
+def test_reviewers_of_the_team_get_an_email_but_not_the_requester(team, reviewers):
+    requester = reviewers[1]  # a reviewer asking a question of their own
+    request = ApprovalRequestFactory(
+        user=requester, team=team, risk_level="medium", query="revenue by region"
+    )
+    tasks.notify_reviewers_by_email(str(request.pk))
+    (email,) = mail.outbox
+    assert email.to == ["rita@example.com"]
+    assert "revenue by region" in email.subject
+    assert f"/admin/approvals/approvalrequest/{request.pk}/change/" in email.body
+    assert "risk medium" in email.body
+
+
+def test_the_webhook_posts_a_signed_slack_compatible_payload(team, analyst, receiver):
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="high", query="top products")
+    tasks.notify_reviewers_by_webhook(str(request.pk))
+    ((headers, body),) = receiver.received
+    timestamp = headers["X-Sandgate-Timestamp"]
+    expected = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Sandgate-Signature"], f"sha256={expected}")
+    payload = json.loads(body)
+    assert "top products" in payload["text"]
+    assert payload["blocks"][0]["type"] == "section"
+    assert payload["blocks"][-1]["elements"][0]["url"].endswith(f"/approvalrequest/{request.pk}/change/")
+
+
+def test_no_webhook_is_sent_without_a_url_or_for_a_request_no_longer_waiting(
+    team, analyst, receiver, settings
+):
+    decided = ApprovalRequestFactory(user=analyst, team=team, status="rejected")
+    tasks.notify_reviewers_by_webhook(str(decided.pk))
+    settings.SANDGATE_REVIEW_WEBHOOK_URL = ""
+    tasks.notify_reviewers_by_webhook(str(ApprovalRequestFactory(user=analyst, team=team).pk))
+    assert receiver.received == []
+
+
+def test_entering_review_enqueues_both_notifications_after_commit(
+    analyst, team, monkeypatch, django_capture_on_commit_callbacks
+):
+    demo_dataset(team, rows=20)
+    code = "import pandas as pd\nprint(pd.read_csv('/data/sales.csv').shape)\n"
+    monkeypatch.setattr(
+        OfflineGenerator,
+        "generate",
+        lambda self, inp: GenerationOutput(code=code, provider="offline", model="m"),
+    )
+    sent = []
+    for task in (tasks.notify_reviewers_by_email, tasks.notify_reviewers_by_webhook):
+        monkeypatch.setattr(task, "delay", lambda request_id, name=task.name: sent.append((name, request_id)))
+    request = analysis_submit(user=analyst, query="shape of sales.csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        request = request_generate_code(request_id=request.pk)
+    assert sorted(sent) == [
+        ("approvals.tasks.notify_reviewers_by_email", str(request.pk)),
+        ("approvals.tasks.notify_reviewers_by_webhook", str(request.pk)),
+    ]
+
+
+def test_an_edited_version_notifies_the_other_reviewers(
+    team, analyst, reviewers, django_capture_on_commit_callbacks, monkeypatch
+):
+    editor = reviewers[0]
+    request = ApprovalRequestFactory(user=analyst, team=team, code="print(1)\n")
+    with django_capture_on_commit_callbacks() as callbacks:
+        edited = approval_request_edit(request=request, reviewer=editor, code="print(2)\n")
+    assert len(callbacks) == 2
+    tasks.notify_reviewers_by_email(str(edited.pk))
+    (email,) = mail.outbox
+    assert email.to == ["sam@example.com"]  # not the editor, who may not approve their own edit

