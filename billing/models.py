@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +15,8 @@ class Team(models.Model):
     sandbox_limits = models.JSONField(default=dict, blank=True)
     # Distinct reviewers needed to approve a high-risk request.
     high_risk_quorum = models.PositiveSmallIntegerField(default=2)
+    # Above a budget's soft threshold, generate with this cheaper model instead (empty: never downgrade).
+    budget_downgrade_model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -53,6 +56,8 @@ class CostSpan(models.Model):
     output_tokens = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
     cost_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    # No Price row for the model: priced like the dearest model and flagged, never silently free.
+    unpriced = models.BooleanField(default=False)
     tenant = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="cost_spans")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="cost_spans"
@@ -72,3 +77,129 @@ class CostSpan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.feature} {self.model} ${self.cost_usd}"
+
+
+class Price(models.Model):
+    """What one unit costs, in USD: an LLM model's tokens, or the sandbox's vCPU- and GiB-seconds."""
+
+    class Kind(models.TextChoices):
+        LLM = "llm", "LLM model"
+        SANDBOX = "sandbox", "Sandbox"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LLM)
+    # The model name for LLM prices ("mistral-large-latest"); the backend for sandbox prices ("local", "e2b").
+    name = models.CharField(max_length=100, unique=True)
+    input_usd_per_mtok = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    output_usd_per_mtok = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    usd_per_vcpu_second = models.DecimalField(max_digits=14, decimal_places=10, default=0)
+    usd_per_gib_second = models.DecimalField(max_digits=14, decimal_places=10, default=0)
+    source = models.CharField(max_length=300, help_text="Where the price comes from (a URL or a contract).")
+    as_of = models.DateField(help_text="The day the source said so.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+class Budget(models.Model):
+    """A hard spending limit for a team, or for one user within a team, per UTC calendar period."""
+
+    class Scope(models.TextChoices):
+        TEAM = "team", "Team"
+        USER = "user", "User"
+
+    class Period(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly (from Monday)"
+        MONTHLY = "monthly", "Monthly"
+        TOTAL = "total", "Total (never resets)"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.TEAM)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="budgets")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
+    limit_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    soft_threshold = models.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.800"),
+        help_text="Warn above this share of the limit.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team", "scope", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(scope="team", user__isnull=True) | models.Q(scope="user", user__isnull=False)
+                ),
+                name="budget_user_matches_scope",
+            ),
+            models.CheckConstraint(condition=models.Q(limit_usd__gte=0), name="budget_limit_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        who = self.team.slug if self.user_id is None else f"{self.user} in {self.team.slug}"
+        return f"{self.period} budget of {who}: ${self.limit_usd}"
+
+
+class BudgetPeriod(models.Model):
+    """One budget's running totals for one period; created on first use, locked by reservations."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="periods")
+    period_start = models.DateTimeField()
+    spent_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    reserved_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    # Whether the soft-threshold warning went out for this period (sent once).
+    warned = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period_start"], name="one_row_per_budget_period"),
+            models.CheckConstraint(condition=models.Q(reserved_usd__gte=0), name="reserved_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} from {self.period_start:%Y-%m-%d}"
+
+
+class Reservation(models.Model):
+    """Money held against budgets before an LLM call or a run, settled with the actual cost afterwards."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SETTLED = "settled", "Settled"
+        RELEASED = "released", "Released"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="reservations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reservations"
+    )
+    request = models.ForeignKey(
+        "approvals.ApprovalRequest",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reservations",
+    )
+    feature = models.CharField(max_length=20, choices=CostSpan.Feature.choices)
+    amount_usd = models.DecimalField(max_digits=14, decimal_places=8)
+    actual_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    # The BudgetPeriod rows holding the amount, in lock order (ascending primary key).
+    period_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    # The sweeper releases an active reservation after this: its owner (a worker) is presumed dead.
+    lease_expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.feature} ${self.amount_usd} ({self.status})"

@@ -1,8 +1,16 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from .models import Membership, Team
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import Budget, BudgetPeriod, CostSpan, Membership, Team
+from .periods import period_end, period_start
 
 ASKING_ROLES = (Membership.Role.ANALYST, Membership.Role.REVIEWER)
 
@@ -16,3 +24,165 @@ def team_list_for_user(*, user, roles: tuple[str, ...] | None = None) -> QuerySe
 
 def membership_role(*, user, team: Team) -> str | None:
     return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+# --- budgets and spend ------------------------------------------------------------------------
+
+SPEND_GROUPS = {
+    "user": "user__username",
+    "team": "tenant__slug",
+    "model": "model",
+    "feature": "feature",
+    "day": "day",
+}
+USD_PLACES = Decimal("0.00000001")  # as CostSpan.cost_usd stores it, on every database
+SEEING_TEAM_SPEND = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget: Budget
+    spent: Decimal
+    reserved: Decimal
+    resets_at: datetime | None
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.budget.limit_usd - self.spent - self.reserved, Decimal(0))
+
+    @property
+    def above_soft_threshold(self) -> bool:
+        return self.spent + self.reserved >= self.budget.limit_usd * self.budget.soft_threshold
+
+
+def budget_status_list(*, user, team: Team | None = None, now=None) -> list[BudgetStatus]:
+    """Every active budget that applies to the user (their teams' and their own), with current totals."""
+    now = now or timezone.now()
+    teams = (
+        [team.pk] if team is not None else list(team_list_for_user(user=user).values_list("pk", flat=True))
+    )
+    budgets = list(
+        Budget.objects.filter(team_id__in=teams, is_active=True)
+        .filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+        .select_related("team", "user")
+        .order_by("team__slug", "scope", "pk")
+    )
+    starts = {b.pk: period_start(period=b.period, at=now) for b in budgets}
+    wanted = Q(pk__in=[])
+    for budget_id, start in starts.items():
+        wanted |= Q(budget_id=budget_id, period_start=start)
+    rows = {p.budget_id: p for p in BudgetPeriod.objects.filter(wanted)}
+    statuses = []
+    for b in budgets:
+        row = rows.get(b.pk)
+        statuses.append(
+            BudgetStatus(
+                budget=b,
+                spent=row.spent_usd if row else Decimal(0),
+                reserved=row.reserved_usd if row else Decimal(0),
+                resets_at=period_end(period=b.period, start=starts[b.pk]),
+            )
+        )
+    return statuses
+
+
+def budget_warning(*, user, team: Team) -> dict | None:
+    """The soft-threshold warning shown with analyze/execute answers, or None below every threshold."""
+    above = [s for s in budget_status_list(user=user, team=team) if s.above_soft_threshold]
+    if not above:
+        return None
+    worst = max(above, key=lambda s: (s.spent + s.reserved) / (s.budget.limit_usd or Decimal(1)))
+    used = worst.spent + worst.reserved
+    return {
+        "scope": worst.budget.scope,
+        "limitUsd": str(worst.budget.limit_usd),
+        "usedUsd": str(used),
+        "remainingUsd": str(worst.remaining),
+        "resetsAt": worst.resets_at.isoformat() if worst.resets_at else None,
+        "message": (
+            f"{int(worst.budget.soft_threshold * 100)}% of the {worst.budget.period} "
+            f"{worst.budget.scope} budget is used (${used:.2f} of ${worst.budget.limit_usd:.2f})."
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class GenerationModel:
+    model: str
+    downgraded_from: str = ""
+
+
+def generation_model_for(*, team: Team, user=None) -> GenerationModel:
+    """The model to generate with: the team's cheaper model once a budget is above its soft threshold."""
+    model = settings.MISTRAL_MODEL
+    cheaper = team.budget_downgrade_model
+    if not cheaper or cheaper == model:
+        return GenerationModel(model=model)
+    statuses = budget_status_list(user=user, team=team) if user is not None else []
+    if any(s.above_soft_threshold for s in statuses):
+        return GenerationModel(model=cheaper, downgraded_from=model)
+    return GenerationModel(model=model)
+
+
+def cost_span_list_visible(*, user) -> QuerySet[CostSpan]:
+    """Analysts see their own spend; reviewers and auditors their teams' spend."""
+    overseen = team_list_for_user(user=user, roles=SEEING_TEAM_SPEND)
+    return CostSpan.objects.filter(Q(tenant__in=overseen) | Q(user=user))
+
+
+def spend_report(*, user, group_by: str, start=None, end=None) -> list[dict]:
+    spans = cost_span_list_visible(user=user)
+    if start is not None:
+        spans = spans.filter(timestamp__gte=start)
+    if end is not None:
+        spans = spans.filter(timestamp__lt=end)
+    key = SPEND_GROUPS[group_by]
+    rows = (
+        spans.annotate(day=TruncDate("timestamp", tzinfo=UTC))
+        .values(key)
+        .annotate(
+            cost=Sum("cost_usd"),
+            calls=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            seconds=Sum("seconds"),
+            unpriced=Count("id", filter=Q(unpriced=True)),
+        )
+        .order_by(key)
+    )
+    return [
+        {
+            group_by: str(row[key]) if row[key] is not None else "",
+            "costUsd": str(Decimal(row["cost"]).quantize(USD_PLACES)),
+            "calls": row["calls"],
+            "inputTokens": row["input_tokens"],
+            "outputTokens": row["output_tokens"],
+            "seconds": round(row["seconds"] or 0, 3),
+            "unpricedCalls": row["unpriced"],
+        }
+        for row in rows
+    ]
+
+
+def spend_daily_by_team(*, teams: QuerySet[Team], days: int = 30, now=None) -> dict[Team, list[tuple]]:
+    """Each team's spend per UTC day over the last `days` days, zeros included (for the admin chart)."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        CostSpan.objects.filter(tenant__in=teams, timestamp__date__gte=first)
+        .annotate(day=TruncDate("timestamp", tzinfo=UTC))
+        .values("tenant_id", "day")
+        .annotate(cost=Sum("cost_usd"))
+    )
+    totals = {(r["tenant_id"], r["day"]): r["cost"] for r in rows}
+    dates = [first + timedelta(days=n) for n in range(days)]
+    return {t: [(d, totals.get((t.pk, d), Decimal(0))) for d in dates] for t in teams.order_by("slug")}
+
+
+def spend_top_spenders(*, teams: QuerySet[Team], start, limit: int = 10) -> list[dict]:
+    return list(
+        CostSpan.objects.filter(tenant__in=teams, timestamp__gte=start, user__isnull=False)
+        .values("user__username", "tenant__slug")
+        .annotate(cost=Sum("cost_usd"), calls=Count("id"))
+        .order_by("-cost")[:limit]
+    )

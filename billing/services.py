@@ -1,51 +1,163 @@
+"""Writes of billing: pricing cost spans, and holding money against budgets.
+
+Estimate → reserve → settle. Before an LLM call or a run, `budget_reserve` holds the estimate against every
+budget that applies (the team's, the user's) in one short transaction: one conditional
+`UPDATE … SET reserved = reserved + x WHERE spent + reserved + x <= limit` per budget period row, in
+ascending primary-key order, so two reservers never wait on each other in opposite orders (no deadlock), and
+no interleaving can pass a limit. The work then runs with no transaction held; `budget_settle` moves the
+hold to `spent` with the actual cost, once per reservation (a redelivered task settles nothing twice). The
+sweeper releases reservations whose lease expired: their owner died.
+"""
+
 from __future__ import annotations
 
+import functools
 import logging
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
-from .models import CostSpan
-from .prices import (
-    ESTIMATED_OUTPUT_TOKENS,
-    ESTIMATED_PROMPT_OVERHEAD_TOKENS,
-    LLM_PRICES_PER_MTOK,
-    SANDBOX_USD_PER_GIB_SECOND,
-    SANDBOX_USD_PER_VCPU_SECOND,
-)
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import audit_log
+from config.exceptions import ApplicationError
+
+from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
+from .periods import period_end, period_start
 
 logger = logging.getLogger(__name__)
+Action = AuditEvent.Action
+Feature = CostSpan.Feature
 MILLION = Decimal(1_000_000)
+CENT = Decimal("0.01")
+
+# Rough sizes for the up-front estimate: a prompt with dataset context, and an answer of a few dozen lines.
+ESTIMATED_PROMPT_OVERHEAD_TOKENS = 900
+ESTIMATED_OUTPUT_TOKENS = 600
+# A generation may take a first call and one repair round: hold enough for both.
+ESTIMATED_GENERATION_CALLS = 2
+# Only when no price row exists at all (e.g. an emptied table): deliberately dear, never free.
+UNPRICED_LLM_USD_PER_MTOK = (Decimal("10"), Decimal("30"))
+UNPRICED_SANDBOX_USD = (Decimal("0.000014"), Decimal("0.0000045"))
+# Which cost spans settle a reservation of each feature.
+SETTLED_BY = {
+    Feature.GENERATION: (Feature.GENERATION, Feature.REPAIR),
+    Feature.REPAIR: (Feature.GENERATION, Feature.REPAIR),
+    Feature.EXECUTION: (Feature.EXECUTION,),
+}
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Priced:
+    cost: Decimal
+    unpriced: bool
+
+
+def _llm_price(model: str) -> tuple[Decimal, Decimal, bool]:
+    price = Price.objects.filter(kind=Price.Kind.LLM, name=model).first()
+    if price is not None:
+        return price.input_usd_per_mtok, price.output_usd_per_mtok, False
+    # Never silently free: an unknown model is priced like the dearest one we know, and flagged.
+    dearest = (
+        Price.objects.filter(kind=Price.Kind.LLM)
+        .order_by(F("input_usd_per_mtok") + F("output_usd_per_mtok"))
+        .last()
+    )
+    if dearest is None:
+        return (*UNPRICED_LLM_USD_PER_MTOK, True)
+    return dearest.input_usd_per_mtok, dearest.output_usd_per_mtok, True
+
+
+def llm_price(*, model: str, input_tokens: int, output_tokens: int) -> Priced:
+    price_in, price_out, unpriced = _llm_price(model)
+    return Priced((price_in * input_tokens + price_out * output_tokens) / MILLION, unpriced)
 
 
 def llm_cost(*, model: str, input_tokens: int, output_tokens: int) -> Decimal:
-    price_in, price_out = LLM_PRICES_PER_MTOK.get(model, LLM_PRICES_PER_MTOK["mistral-large-latest"])
-    return (price_in * input_tokens + price_out * output_tokens) / MILLION
+    return llm_price(model=model, input_tokens=input_tokens, output_tokens=output_tokens).cost
 
 
-def sandbox_cost(*, seconds: float, memory_mb: int, vcpus: int = 1) -> Decimal:
+def sandbox_price(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Priced:
+    prices = Price.objects.filter(kind=Price.Kind.SANDBOX)
+    price = prices.filter(name=backend or settings.SANDBOX_BACKEND).first()
+    unpriced = price is None
+    price = price or prices.order_by(F("usd_per_vcpu_second") + F("usd_per_gib_second")).last()
+    per_vcpu, per_gib = (
+        (price.usd_per_vcpu_second, price.usd_per_gib_second) if price else UNPRICED_SANDBOX_USD
+    )
     secs = Decimal(str(round(seconds, 3)))
     gib = Decimal(memory_mb) / Decimal(1024)
-    return secs * (SANDBOX_USD_PER_VCPU_SECOND * vcpus + SANDBOX_USD_PER_GIB_SECOND * gib)
+    return Priced(secs * (per_vcpu * vcpus + per_gib * gib), unpriced)
+
+
+def sandbox_cost(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Decimal:
+    return sandbox_price(seconds=seconds, memory_mb=memory_mb, vcpus=vcpus, backend=backend).cost
+
+
+def generation_cost_estimate(*, query: str, model: str) -> Decimal:
+    prompt_tokens = ESTIMATED_PROMPT_OVERHEAD_TOKENS + len(query) // 4
+    one_call = llm_cost(model=model, input_tokens=prompt_tokens, output_tokens=ESTIMATED_OUTPUT_TOKENS)
+    return one_call * ESTIMATED_GENERATION_CALLS
+
+
+def execution_cost_estimate(*, team: Team) -> Decimal:
+    """A full-length run at the team's limits: the most one run can cost."""
+    limits = {**settings.SANDBOX_LIMITS, **(team.sandbox_limits or {})}
+    return sandbox_cost(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
 
 
 def request_cost_estimate(*, query: str, model: str, wall_seconds: int, memory_mb: int) -> Decimal:
-    """What a request may cost at most: one generation plus a full-length run."""
-    prompt_tokens = ESTIMATED_PROMPT_OVERHEAD_TOKENS + len(query) // 4
-    generation = llm_cost(model=model, input_tokens=prompt_tokens, output_tokens=ESTIMATED_OUTPUT_TOKENS)
+    """What a request may cost at most: one generation (with its repair round) plus a full-length run."""
+    generation = generation_cost_estimate(query=query, model=model)
     return generation + sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
+
+
+@transaction.atomic
+def price_save(*, price: Price, actor, changed: list[str]) -> Price:
+    """Save a price edited in the admin, audited with its new values."""
+    price.save()
+    audit_log(
+        action=Action.PRICE_CHANGED,
+        actor=actor,
+        target=price,
+        details={
+            "name": price.name,
+            "changed": changed,
+            "input_usd_per_mtok": str(price.input_usd_per_mtok),
+            "output_usd_per_mtok": str(price.output_usd_per_mtok),
+            "usd_per_vcpu_second": str(price.usd_per_vcpu_second),
+            "usd_per_gib_second": str(price.usd_per_gib_second),
+            "source": price.source,
+            "as_of": str(price.as_of),
+        },
+    )
+    return price
+
+
+# --- cost spans -------------------------------------------------------------------------------
 
 
 def cost_span_record_llm(
     *, request, user, provider: str, model: str, input_tokens: int, output_tokens: int, feature: str
 ) -> CostSpan:
-    if model not in LLM_PRICES_PER_MTOK:
-        # Never silently free: price an unknown model like the dearest one and say so.
-        logger.warning("No price for model %s; priced as mistral-large-latest", model)
+    priced = llm_price(model=model, input_tokens=input_tokens, output_tokens=output_tokens)
+    if priced.unpriced:
+        logger.warning("No price for model %s; priced like the dearest model and flagged", model)
     return CostSpan.objects.create(
         provider=provider,
         model=model,
         input_tokens=input_tokens,
         output_tokens=output_tokens,
-        cost_usd=llm_cost(model=model, input_tokens=input_tokens, output_tokens=output_tokens),
+        cost_usd=priced.cost,
+        unpriced=priced.unpriced,
         tenant=request.team,
         user=user,
         feature=feature,
@@ -54,13 +166,306 @@ def cost_span_record_llm(
 
 
 def cost_span_record_execution(*, request, backend: str, seconds: float, memory_mb: int) -> CostSpan:
+    priced = sandbox_price(seconds=seconds, memory_mb=memory_mb, backend=backend)
     return CostSpan.objects.create(
         provider=backend,
         model="sandbox",
         seconds=seconds,
-        cost_usd=sandbox_cost(seconds=seconds, memory_mb=memory_mb),
+        cost_usd=priced.cost,
+        unpriced=priced.unpriced,
         tenant=request.team,
         user=request.user,
-        feature=CostSpan.Feature.EXECUTION,
+        feature=Feature.EXECUTION,
         request=request,
     )
+
+
+# --- budgets ----------------------------------------------------------------------------------
+
+
+class BudgetExceeded(ApplicationError):
+    """402: the hold does not fit under a budget's hard limit; nothing ran."""
+
+    def __init__(self, *, budget: Budget, period: BudgetPeriod, amount: Decimal):
+        resets_at = period_end(period=budget.period, start=period.period_start)
+        who = "your" if budget.scope == Budget.Scope.USER else f"team {budget.team.slug}'s"
+        super().__init__(
+            f"This would cost up to ${amount.quantize(CENT)}; {who} {budget.period} budget of "
+            f"${budget.limit_usd.quantize(CENT)} has ${max(_remaining(budget, period), 0).quantize(CENT)} "
+            "left." + (f" It resets at {resets_at:%Y-%m-%d %H:%M} UTC." if resets_at else ""),
+            code="budget_exceeded",
+            status_code=402,
+            extra={
+                "scope": budget.scope,
+                "limitUsd": str(budget.limit_usd),
+                "spentUsd": str(period.spent_usd),
+                "reservedUsd": str(period.reserved_usd),
+                "resetsAt": resets_at.isoformat() if resets_at else None,
+            },
+        )
+        self.budget = budget
+        self.amount = amount
+
+
+class _Refused(Exception):
+    def __init__(self, budget: Budget, period_id: int):
+        self.budget, self.period_id = budget, period_id
+
+
+def _remaining(budget: Budget, period: BudgetPeriod) -> Decimal:
+    return budget.limit_usd - period.spent_usd - period.reserved_usd
+
+
+def budgets_applicable(*, team: Team, user) -> list[Budget]:
+    user_budgets = Q(scope=Budget.Scope.USER, user_id=getattr(user, "pk", None))
+    return list(
+        Budget.objects.filter(Q(scope=Budget.Scope.TEAM) | user_budgets, team=team, is_active=True)
+        .select_related("team")
+        .order_by("pk")
+    )
+
+
+def budget_periods_current(*, budgets: list[Budget], now) -> list[tuple[BudgetPeriod, Budget]]:
+    """Each budget's row for the period containing `now`, created on first use; in ascending pk order."""
+    if not budgets:
+        return []
+    starts = {b.pk: period_start(period=b.period, at=now) for b in budgets}
+    wanted = Q()
+    for budget_id, start in starts.items():
+        wanted |= Q(budget_id=budget_id, period_start=start)
+    rows = {p.budget_id: p for p in BudgetPeriod.objects.filter(wanted)}
+    if len(rows) < len(budgets):
+        missing = [BudgetPeriod(budget_id=pk, period_start=s) for pk, s in starts.items() if pk not in rows]
+        BudgetPeriod.objects.bulk_create(missing, ignore_conflicts=True)  # a racing creator wins: fine
+        rows = {p.budget_id: p for p in BudgetPeriod.objects.filter(wanted)}
+    by_id = {b.pk: b for b in budgets}
+    return sorted(((p, by_id[p.budget_id]) for p in rows.values()), key=lambda pair: pair[0].pk)
+
+
+def budget_reserve(
+    *, team: Team, user, feature: str, amount: Decimal, request=None, lease_seconds: int | None = None
+) -> Reservation:
+    """Hold `amount` against every applicable budget, or raise BudgetExceeded (402) and hold nothing."""
+    now = timezone.now()
+    periods = budget_periods_current(budgets=budgets_applicable(team=team, user=user), now=now)
+    lease = timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS)
+    try:
+        with transaction.atomic():
+            # The reservation row first, the hot budget rows last: their locks are held for the shortest time.
+            reservation = Reservation.objects.create(
+                team=team,
+                user=user if getattr(user, "pk", None) else None,
+                request=request,
+                feature=feature,
+                amount_usd=amount,
+                period_ids=[p.pk for p, _ in periods],
+                lease_expires_at=now + lease,
+            )
+            for period, budget in periods:  # ascending pk: every reserver locks in the same order
+                _hold(period_id=period.pk, budget=budget, amount=amount)
+    except _Refused as refused:
+        period = BudgetPeriod.objects.get(pk=refused.period_id)
+        raise BudgetExceeded(budget=refused.budget, period=period, amount=amount) from None
+    _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
+    return reservation
+
+
+def _hold(*, period_id: int, budget: Budget, amount: Decimal) -> None:
+    held = (
+        BudgetPeriod.objects.filter(pk=period_id)
+        .alias(used=F("spent_usd") + F("reserved_usd"))
+        .filter(used__lte=budget.limit_usd - amount)
+        .update(reserved_usd=F("reserved_usd") + amount)
+    )
+    if held != 1:
+        raise _Refused(budget, period_id)
+
+
+def budget_settle(*, reservation_id, actual: Decimal) -> bool:
+    """Charge the actual cost and drop the hold, once: a second call for the same reservation does nothing.
+
+    A reservation the sweeper released meanwhile (its owner was slow, not dead) is charged the difference.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock order everywhere: the reservation row, then budget periods by ascending pk.
+        reservation = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
+        if reservation is None or reservation.status == Reservation.Status.SETTLED:
+            return False
+        was_active = reservation.status == Reservation.Status.ACTIVE
+        charged = Decimal(0) if was_active else (reservation.actual_usd or Decimal(0))
+        Reservation.objects.filter(pk=reservation.pk).update(
+            status=Reservation.Status.SETTLED, actual_usd=actual, finished_at=now
+        )
+        _move(
+            period_ids=reservation.period_ids,
+            held=reservation.amount_usd if was_active else 0,
+            spent=actual - charged,
+        )
+    return True
+
+
+def _move(*, period_ids: list[int], held: Decimal, spent: Decimal) -> None:
+    for period_id in sorted(period_ids):
+        BudgetPeriod.objects.filter(pk=period_id).update(
+            reserved_usd=F("reserved_usd") - held, spent_usd=F("spent_usd") + spent
+        )
+
+
+def reservation_actual_cost(*, reservation: Reservation) -> Decimal:
+    """What the work behind a reservation cost: the sum of its request's cost spans of that feature."""
+    if reservation.request_id is None:
+        return Decimal(0)
+    spans = CostSpan.objects.filter(
+        request_id=reservation.request_id, feature__in=SETTLED_BY[reservation.feature]
+    )
+    return spans.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+
+
+def budget_settle_request(*, request, feature: str) -> int:
+    """Settle the request's open reservations of `feature` with what its cost spans say it cost."""
+    open_statuses = (Reservation.Status.ACTIVE, Reservation.Status.RELEASED)
+    settled = 0
+    for reservation in Reservation.objects.filter(request=request, feature=feature, status__in=open_statuses):
+        settled += budget_settle(
+            reservation_id=reservation.pk, actual=reservation_actual_cost(reservation=reservation)
+        )
+    return settled
+
+
+def budget_lease_renew(*, request, feature: str) -> int:
+    """A worker starting the work says it is alive: the sweeper leaves its reservation alone."""
+    return Reservation.objects.filter(
+        request=request, feature=feature, status=Reservation.Status.ACTIVE
+    ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS))
+
+
+def reservation_release(*, reservation_id) -> bool:
+    """Drop a hold whose owner died, charging only what its cost spans already say was spent."""
+    with transaction.atomic():
+        reservation = (
+            Reservation.objects.select_for_update()
+            .filter(pk=reservation_id, status=Reservation.Status.ACTIVE)
+            .first()
+        )
+        if reservation is None:
+            return False
+        actual = reservation_actual_cost(reservation=reservation)
+        Reservation.objects.filter(pk=reservation.pk).update(
+            status=Reservation.Status.RELEASED, actual_usd=actual, finished_at=timezone.now()
+        )
+        _move(period_ids=reservation.period_ids, held=reservation.amount_usd, spent=actual)
+    return True
+
+
+def reservation_sweep(*, now=None) -> int:
+    """Release every active reservation whose lease expired (the periodic sweeper)."""
+    now = now or timezone.now()
+    expired = Reservation.objects.filter(status=Reservation.Status.ACTIVE, lease_expires_at__lt=now)
+    released = sum(reservation_release(reservation_id=pk) for pk in expired.values_list("pk", flat=True))
+    if released:
+        logger.warning("released %s reservation(s) whose owner died", released)
+    return released
+
+
+def audit_budget_refusals(func):
+    """Audit a 402 after the refused transaction rolled back (inside it, the event would roll back too)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except BudgetExceeded as refusal:
+            # Inside a caller's transaction (auto-execution on approval) this rolls back with it.
+            _audit_refusal(refusal=refusal, actor=kwargs.get("user"))
+            raise
+
+    return wrapper
+
+
+@transaction.atomic
+def _audit_refusal(*, refusal: BudgetExceeded, actor) -> None:
+    audit_log(
+        action=Action.BUDGET_REFUSED,
+        actor=actor,
+        team=refusal.budget.team,
+        target=refusal.budget,
+        details={"amount_usd": str(refusal.amount), **refusal.extra},
+    )
+
+
+# --- soft threshold ---------------------------------------------------------------------------
+
+
+def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], amount: Decimal, actor) -> None:
+    for period, budget in periods:
+        threshold = budget.limit_usd * budget.soft_threshold
+        if period.spent_usd + period.reserved_usd + amount < threshold:
+            continue  # cheap check on the values read before the hold: most reservations stop here
+        with transaction.atomic():
+            crossed = (
+                BudgetPeriod.objects.filter(pk=period.pk, warned=False)
+                .alias(used=F("spent_usd") + F("reserved_usd"))
+                .filter(used__gte=threshold)
+                .update(warned=True)
+            )
+            if crossed:
+                _announce_soft_threshold(budget=budget, period=period, actor=actor)
+
+
+def _announce_soft_threshold(*, budget: Budget, period: BudgetPeriod, actor) -> None:
+    period.refresh_from_db()
+    details = {
+        "scope": budget.scope,
+        "user": budget.user.get_username() if budget.user_id else None,
+        "limit_usd": str(budget.limit_usd),
+        "spent_usd": str(period.spent_usd),
+        "reserved_usd": str(period.reserved_usd),
+        "soft_threshold": str(budget.soft_threshold),
+    }
+    audit_log(
+        action=Action.BUDGET_SOFT_THRESHOLD, actor=actor, team=budget.team, target=budget, details=details
+    )
+    recipients = list(
+        Membership.objects.filter(team=budget.team, role=Membership.Role.REVIEWER)
+        .exclude(user__email="")
+        .values_list("user__email", flat=True)
+    )
+    if recipients:
+        transaction.on_commit(lambda: _mail_soft_threshold(budget=budget, details=details, to=recipients))
+
+
+def _mail_soft_threshold(*, budget: Budget, details: dict, to: list[str]) -> None:
+    share = int(budget.soft_threshold * 100)
+    who = f"{details['user']} in team {budget.team.slug}" if details["user"] else f"team {budget.team.slug}"
+    send_mail(
+        subject=f"[Sandgate] {who} passed {share}% of its {budget.period} budget",
+        message=(
+            f"The {budget.period} budget of {who} is ${budget.limit_usd}: ${details['spent_usd']} spent and "
+            f"${details['reserved_usd']} held for work in progress. Requests over the limit will be refused."
+        ),
+        from_email=None,
+        recipient_list=to,
+        fail_silently=True,
+    )
+
+
+@transaction.atomic
+def budget_save(*, budget: Budget, actor, changed: list[str]) -> Budget:
+    budget.save()
+    audit_log(
+        action=Action.BUDGET_CHANGED,
+        actor=actor,
+        team=budget.team,
+        target=budget,
+        details={
+            "changed": changed,
+            "scope": budget.scope,
+            "user": budget.user.get_username() if budget.user_id else None,
+            "period": budget.period,
+            "limit_usd": str(budget.limit_usd),
+            "soft_threshold": str(budget.soft_threshold),
+            "is_active": budget.is_active,
+        },
+    )
+    return budget
