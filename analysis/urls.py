@@ -1,0 +1,28 @@
+"""The analysts' pages, at the site root."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="analysis/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("ask/", views.ask, name="ask"),
+    path("sessions/<uuid:session_id>/", views.session_detail, name="session"),
+    path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/",
+        views.request_status,
+        name="request-status",
+    ),
+    path("sessions/<uuid:session_id>/requests/<uuid:request_id>/run/", views.request_run, name="request-run"),
+    path("sessions/<uuid:session_id>/notebook.ipynb", views.session_notebook, name="session-notebook"),
+    path("sessions/<uuid:session_id>/script.py", views.session_script, name="session-script"),
+    path("datasets/", views.datasets, name="datasets"),
+    path("datasets/<uuid:dataset_id>/", views.dataset_detail, name="dataset"),
+]

@@ -1,0 +1,204 @@
+"""The analysts' pages: thin views over the analysis services (writes) and selectors (reads)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template import loader
+from django.urls import reverse
+from django.views.decorators.csrf import requires_csrf_token
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from approvals.models import ApprovalRequest
+from approvals.selectors import approval_request_list
+from config.exceptions import ApplicationError, NotFound, error_body
+
+from . import exports, presenters, selectors, services
+from .forms import AskForm, DatasetUploadForm, FollowUpForm
+
+
+def _or_404(selector, **kwargs):
+    try:
+        return selector(**kwargs)
+    except NotFound as exc:
+        raise Http404(exc.message) from None
+
+
+def _session_requests(session) -> list[ApprovalRequest]:
+    return list(
+        ApprovalRequest.objects.filter(session=session)
+        .select_related("reviewer", "execution")
+        .prefetch_related("datasets")
+        .order_by("created_at")
+    )
+
+
+def _own_request(*, user, session_id, request_id) -> ApprovalRequest:
+    """A request of one of the user's own sessions; anything else is a 404."""
+    session = _or_404(selectors.session_get, user=user, session_id=session_id)
+    try:
+        return approval_request_list(user=user).filter(session=session).get(pk=request_id)
+    except ApprovalRequest.DoesNotExist:
+        raise Http404("Request not found.") from None
+
+
+@login_required
+@require_GET
+def home(request):
+    user = request.user
+    context = {
+        "sessions": selectors.session_list(user=user)[:20],
+        "pending": approval_request_list(user=user)
+        .filter(user=user, status__in=presenters.IN_PROGRESS)
+        .select_related("session")[:20],
+        "budget": presenters.budget_meter(user=user),
+    }
+    return render(request, "analysis/home.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ask(request):
+    datasets = selectors.dataset_list(user=request.user)
+    form = AskForm(request.POST or None, datasets=datasets)
+    if request.method == "POST" and form.is_valid():
+        submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"] or None)
+        if submitted is not None:
+            return redirect("session", session_id=submitted.session_id)
+    return render(request, "analysis/ask.html", {"form": form, "has_datasets": datasets.exists()})
+
+
+def _submit(request, form, **kwargs) -> ApprovalRequest | None:
+    try:
+        return services.analysis_submit(user=request.user, query=form.cleaned_data["query"], **kwargs)
+    except ApplicationError as exc:
+        form.add_error(None, exc.message)
+        return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_detail(request, session_id):
+    session = _or_404(selectors.session_get, user=request.user, session_id=session_id)
+    form = FollowUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if _submit(request, form, session_id=session.pk) is not None:
+            return redirect("session", session_id=session.pk)
+    turns = [presenters.turn(r) for r in _session_requests(session)]
+    return render(request, "analysis/session.html", {"session": session, "turns": turns, "form": form})
+
+
+@login_required
+@require_GET
+def request_status(request, session_id, request_id):
+    """One question's card; htmx polls it every second until the request reaches a final state."""
+    approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
+    if not request.htmx:  # a person opening the fragment's address gets the whole conversation
+        return redirect(f"{reverse('session', args=[session_id])}#req-{approval.pk}")
+    return render(request, "analysis/_turn.html", {"turn": presenters.turn(approval)})
+
+
+@login_required
+@require_POST
+def request_run(request, session_id, request_id):
+    approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
+    try:
+        services.execution_start(request=approval, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("session", session_id=session_id)
+
+
+@login_required
+@require_GET
+def session_notebook(request, session_id):
+    session = _or_404(selectors.session_get, user=request.user, session_id=session_id)
+    text = exports.session_notebook(session=session, requests=_session_requests(session))
+    return _download(text, f"sandgate-{session.pk}.ipynb", "application/x-ipynb+json")
+
+
+@login_required
+@require_GET
+def session_script(request, session_id):
+    session = _or_404(selectors.session_get, user=request.user, session_id=session_id)
+    text = exports.session_script(session=session, requests=_session_requests(session))
+    return _download(text, f"sandgate-{session.pk}.py", "text/x-python")
+
+
+def _download(text: str, filename: str, content_type: str) -> HttpResponse:
+    response = HttpResponse(text, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def datasets(request):
+    form = DatasetUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        dataset = _upload(request, form)
+        if dataset is not None:
+            messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            return redirect("dataset", dataset_id=dataset.pk)
+    context = {"form": form, "datasets": selectors.dataset_list(user=request.user).select_related("team")}
+    return render(request, "analysis/datasets.html", context, status=400 if form.errors else 200)
+
+
+def _upload(request, form):
+    from billing.selectors import ASKING_ROLES, team_list_for_user
+
+    team = team_list_for_user(user=request.user, roles=ASKING_ROLES).order_by("slug").first()
+    if team is None:
+        form.add_error(None, "Only analysts and reviewers of a team can upload datasets.")
+        return None
+    upload = form.cleaned_data["file"]
+    try:
+        return services.dataset_create(
+            team=team,
+            name=upload.name,
+            content=upload.read(),
+            user=request.user,
+            allow_sample_sharing=form.cleaned_data["allow_sample_sharing"],
+        )
+    except ApplicationError as exc:
+        form.add_error("file", exc.message)
+        return None
+
+
+@login_required
+@require_GET
+def dataset_detail(request, dataset_id):
+    dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
+    preview = selectors.dataset_preview(dataset=dataset)
+    return render(request, "analysis/dataset.html", {"dataset": dataset, "preview": preview})
+
+
+# --- error pages: friendly HTML for people, the API's JSON shape under /api/ ------------------
+
+
+def _error(request, status: int, code: str, message: str, template: str):
+    if request.path.startswith("/api/"):
+        return JsonResponse(error_body(code, message), status=status)
+    return HttpResponse(loader.get_template(template).render({"request": request}), status=status)
+
+
+@requires_csrf_token
+def bad_request(request, exception=None):
+    return _error(request, 400, "bad_request", "Bad request.", "400.html")
+
+
+@requires_csrf_token
+def permission_denied(request, exception=None):
+    return _error(request, 403, "forbidden", "You do not have permission to do this.", "403.html")
+
+
+@requires_csrf_token
+def page_not_found(request, exception=None):
+    return _error(request, 404, "not_found", "Not found.", "404.html")
+
+
+@requires_csrf_token
+def server_error(request):
+    return _error(request, 500, "server_error", "Something went wrong on our side.", "500.html")
