@@ -13,13 +13,20 @@ up: install migrate
 	$(VENV)/bin/celery -A config worker -Q generate,execute,celery --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT) --noreload
 
-install: $(VENV)/.installed $(RUNTIME)/.installed /usr/bin/bwrap
+install: $(VENV)/.installed $(RUNTIME)/.installed /usr/bin/bwrap /usr/bin/chromium
 
 /usr/bin/bwrap:
 	@command -v bwrap >/dev/null || { \
 	  echo "Installing bubblewrap (the local sandbox)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq bubblewrap; }
+
+# Debian's chromium for the browser test (Playwright drives it; no `playwright install` download).
+/usr/bin/chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing chromium (the browser test's headless browser)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

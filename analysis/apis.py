@@ -1,4 +1,5 @@
 from django.db.models import Prefetch
+from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -8,12 +9,14 @@ from rest_framework.views import APIView
 from approvals.apis import Pagination
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_get
+from billing.selectors import budget_warning
 from config.exceptions import ApplicationError
 
 from . import selectors, services
 from .serializers import (
     AnalyzeInput,
     AnalyzeOutput,
+    ArtifactSerializer,
     DatasetSerializer,
     ExecuteInput,
     ExecuteOutput,
@@ -39,7 +42,11 @@ class AnalyzeApi(APIView):
             dataset_ids=args.get("datasetIds"),
             team_id=args.get("teamId"),
         )
-        return Response(AnalyzeOutput(approval_request).data, status=status.HTTP_202_ACCEPTED)
+        body = {
+            **AnalyzeOutput(approval_request).data,
+            "budgetWarning": budget_warning(user=request.user, team=approval_request.team),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class ExecuteApi(APIView):
@@ -53,14 +60,35 @@ class ExecuteApi(APIView):
         if session_id is not None and session_id != approval_request.session_id:
             raise ApplicationError("sessionId does not match the request's session.", code="session_mismatch")
         execution, _created = services.execution_start(request=approval_request, user=request.user)
-        return Response(ExecuteOutput(execution).data, status=status.HTTP_202_ACCEPTED)
+        body = {
+            **ExecuteOutput(execution).data,
+            "budgetWarning": budget_warning(user=request.user, team=approval_request.team),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class ExecutionDetailApi(APIView):
     @extend_schema(responses=ExecutionSerializer)
     def get(self, request, execution_id):
         execution = selectors.execution_get(user=request.user, execution_id=execution_id)
-        return Response(ExecutionSerializer(execution).data)
+        artifacts = ArtifactSerializer(execution.artifacts.all(), many=True).data
+        return Response({**ExecutionSerializer(execution).data, "artifacts": artifacts})
+
+
+class ArtifactDownloadApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, execution_id, name):
+        artifact = services.artifact_download(user=request.user, execution_id=execution_id, name=name)
+        # Always an attachment, never rendered: an HTML artifact must not run in Sandgate's origin.
+        response = FileResponse(
+            artifact.file.open("rb"),
+            as_attachment=True,
+            filename=artifact.name,
+            content_type=artifact.content_type,
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+        return response
 
 
 class SessionListApi(APIView):
@@ -94,3 +122,11 @@ class DatasetListApi(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.dataset_list(user=request.user), request, view=self)
         return paginator.get_paginated_response(DatasetSerializer(page, many=True).data)
+
+
+class SessionArchiveApi(APIView):
+    @extend_schema(request=None, responses=SessionSerializer)
+    def post(self, request, session_id):
+        session = selectors.session_get(user=request.user, session_id=session_id)
+        session = services.session_archive(session=session, user=request.user)
+        return Response(SessionSerializer(session).data)

@@ -114,3 +114,30 @@ class Execution(models.Model):
 
     def __str__(self) -> str:
         return f"execution {self.id} ({self.status})"
+
+
+def artifact_upload_to(instance: "Artifact", filename: str) -> str:
+    # Stored under a random name: the user-chosen name is only a label, never a path.
+    return f"artifacts/{instance.execution_id}/{uuid.uuid4().hex}"
+
+
+class Artifact(models.Model):
+    """A file the approved code wrote under /output, returned by the sandbox within its caps."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.PROTECT, related_name="artifacts")
+    name = models.CharField(max_length=128)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    content_type = models.CharField(max_length=100, default="application/octet-stream")
+    file = models.FileField(upload_to=artifact_upload_to, max_length=500)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "name"], name="artifact_name_unique_per_execution")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

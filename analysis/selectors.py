@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from approvals.models import ApprovalRequest
@@ -7,7 +8,8 @@ from approvals.selectors import approval_request_visible_q
 from billing.selectors import team_list_for_user
 from config.exceptions import NotFound
 
-from .llm.base import DatasetContext, Turn
+from .llm.base import DatasetContext, Revision, Turn
+from .llm.prompt import turn_token_estimate
 from .models import Dataset, Execution, Session
 
 SAMPLE_ROWS_SHARED = 5
@@ -27,6 +29,29 @@ def session_get(*, user, session_id) -> Session:
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(team__in=team_list_for_user(user=user))
+
+
+def dataset_get(*, user, dataset_id) -> Dataset:
+    try:
+        return dataset_list(user=user).get(pk=dataset_id)
+    except (Dataset.DoesNotExist, ValueError):
+        raise NotFound("Dataset not found.") from None
+
+
+def dataset_preview_path(dataset: Dataset) -> str:
+    """The first rows, profiled at upload, kept beside the file (outside what the sandbox mounts)."""
+    return f"datasets/{dataset.team_id}/{dataset.id}/preview.json"
+
+
+def dataset_preview(*, dataset: Dataset) -> list[list]:
+    import json
+
+    storage = dataset.file.storage
+    path = dataset_preview_path(dataset)
+    if not storage.exists(path):
+        return []
+    with storage.open(path, "rb") as fh:
+        return json.load(fh)
 
 
 def execution_get(*, user, execution_id) -> Execution:
@@ -57,15 +82,50 @@ def _sample_rows(dataset: Dataset) -> list[dict] | None:
     return list(csv.DictReader(lines))[:SAMPLE_ROWS_SHARED]
 
 
-def session_history(*, request: ApprovalRequest) -> list[Turn]:
-    """Earlier questions of the same session that produced code, oldest first."""
+def session_history(*, request: ApprovalRequest, token_budget: int | None = None) -> list[Turn]:
+    """Earlier questions of the same session that produced code, oldest first, trimmed to a token budget.
+
+    When the session is too long for the budget, the oldest turns are dropped first: the newest
+    turns are what a follow-up like "now split that by product" refers to.
+    """
+    budget = settings.SANDGATE_HISTORY_TOKEN_BUDGET if token_budget is None else token_budget
     earlier = (
         ApprovalRequest.objects.filter(session_id=request.session_id, created_at__lt=request.created_at)
         .exclude(code="")
+        .exclude(pk__in=_ancestor_ids(request=request))  # earlier versions come in as the revision
         .select_related("execution")
         .order_by("created_at")
     )
-    return [Turn(query=r.query, code=r.code, result_summary=_result_summary(r)) for r in earlier]
+    turns = [Turn(query=r.query, code=r.code, result_summary=_result_summary(r)) for r in earlier]
+    return _newest_within_budget(turns=turns, budget=budget)
+
+
+def _newest_within_budget(*, turns: list[Turn], budget: int) -> list[Turn]:
+    kept: list[Turn] = []
+    used = 0
+    for turn in reversed(turns):
+        used += turn_token_estimate(turn=turn)
+        if used > budget:
+            break
+        kept.append(turn)
+    return kept[::-1]
+
+
+def _ancestor_ids(*, request: ApprovalRequest) -> list:
+    ids = []
+    parent_id = request.parent_id
+    while parent_id is not None and parent_id not in ids:
+        ids.append(parent_id)
+        parent_id = ApprovalRequest.objects.filter(pk=parent_id).values_list("parent_id", flat=True).first()
+    return ids
+
+
+def request_revision(*, request: ApprovalRequest) -> Revision | None:
+    """For version 2, 3, ...: the rejected version's code and the reviewer's feedback on it."""
+    parent = request.parent
+    if parent is None:
+        return None
+    return Revision(previous_code=parent.code, feedback=parent.rejection_reason, version=request.version)
 
 
 def _result_summary(request: ApprovalRequest) -> str:

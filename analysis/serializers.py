@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.urls import reverse
 from rest_framework import serializers
 
 from approvals.serializers import ApprovalRequestSerializer
@@ -61,6 +62,17 @@ class ExecutionSerializer(serializers.Serializer):
     startedAt = serializers.DateTimeField(source="started_at", allow_null=True)
     finishedAt = serializers.DateTimeField(source="finished_at", allow_null=True)
     durationMs = serializers.IntegerField(source="duration_ms", allow_null=True)
+
+
+class ArtifactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    contentType = serializers.CharField(source="content_type")
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, artifact) -> str:
+        return reverse("api:artifact-download", args=[artifact.execution_id, artifact.name])
 
 
 class MessageSerializer(serializers.Serializer):

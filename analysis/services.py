@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import mimetypes
 import re
 import time
+from dataclasses import asdict
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -14,6 +18,9 @@ from django.utils import timezone
 
 from approvals.models import ApprovalRequest
 from approvals.services import (
+    approval_digest,
+    approval_is_expired,
+    approval_request_expire,
     approval_request_generation_fail,
     approval_request_generation_succeed,
     approval_request_transition,
@@ -22,37 +29,65 @@ from approvals.services import (
 from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Team
-from billing.selectors import ASKING_ROLES, team_list_for_user
-from billing.services import cost_span_record_execution, cost_span_record_llm, request_cost_estimate
+from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
+from billing.services import (
+    audit_budget_refusals,
+    budget_lease_renew,
+    budget_reserve,
+    budget_settle_request,
+    cost_span_record_execution,
+    cost_span_record_llm,
+    execution_cost_estimate,
+    generation_cost_estimate,
+    request_cost_estimate,
+)
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
 
-from .datasets import profile_csv
+from . import dataset_formats, tracing
 from .llm import get_generator
-from .llm.base import GenerationError, GenerationInput
-from .models import Dataset, Execution, Message, Session
+from .llm.base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput
+from .llm.prompt import build_messages
+from .models import Artifact, Dataset, Execution, Message, Session
 from .sandboxes import get_sandbox
-from .sandboxes.base import DatasetMount, Limits, SandboxResult
-from .selectors import dataset_context, session_history
+from .sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
+from .selectors import dataset_context, dataset_preview_path, execution_get, request_revision, session_history
 
 logger = logging.getLogger(__name__)
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,120}\.(csv)$")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,120}\.(csv|xlsx|parquet|json)$", re.IGNORECASE)
 
 
 # --- datasets ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def dataset_create(*, team: Team, name: str, content: bytes, user=None) -> Dataset:
+def dataset_create(
+    *, team: Team, name: str, content: bytes, user=None, allow_sample_sharing: bool = False
+) -> Dataset:
+    """Validate, profile (XLSX/Parquet/JSON inside the sandbox, before any transaction), then store."""
     if not SAFE_NAME.match(name):
-        raise ApplicationError("Dataset names are plain file names ending in .csv.", code="invalid_dataset")
+        accepted = dataset_formats.ACCEPTED
+        message = f"Dataset names are plain file names ending in {accepted}."
+        raise ApplicationError(message, code="invalid_dataset")
     if len(content) > settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024:
-        raise ApplicationError("The file is too large.", code="dataset_too_large")
+        limit = settings.SANDGATE_MAX_DATASET_MB
+        raise ApplicationError(f"The file is too large: the limit is {limit} MB.", code="dataset_too_large")
+    if Dataset.objects.filter(team=team, name=name).exists():
+        message = f"Your team already has a dataset named “{name}”; rename the file."
+        raise Conflict(message, code="dataset_name_taken")
     try:
-        row_count, columns = profile_csv(content)
+        dataset_formats.check_content(name=name, content=content)
+        profile = dataset_formats.profile(name=name, content=content)
     except ValueError as exc:
         raise ApplicationError(str(exc), code="invalid_dataset") from exc
+    with transaction.atomic():
+        return _dataset_store(
+            team=team, name=name, content=content, user=user, profile=profile, share=allow_sample_sharing
+        )
+
+
+def _dataset_store(*, team: Team, name: str, content: bytes, user, profile, share: bool) -> Dataset:
+    row_count, columns = profile.row_count, profile.columns
     dataset = Dataset(
         team=team,
         name=name,
@@ -60,9 +95,11 @@ def dataset_create(*, team: Team, name: str, content: bytes, user=None) -> Datas
         sha256=hashlib.sha256(content).hexdigest(),
         row_count=row_count,
         columns=columns,
+        allow_sample_sharing=share,
         uploaded_by=user,
     )
     dataset.file.save(name, ContentFile(content), save=False)
+    dataset.file.storage.save(dataset_preview_path(dataset), ContentFile(json.dumps(profile.preview)))
     dataset.save()
     audit_log(
         action=Action.DATASET_UPLOADED,
@@ -72,6 +109,58 @@ def dataset_create(*, team: Team, name: str, content: bytes, user=None) -> Datas
         details={"name": name, "sha256": dataset.sha256, "size": dataset.size},
     )
     return dataset
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+# Not (yet) among audit's Action choices; the values are stored and shown as is.
+ACTION_SESSION_ARCHIVED = "session.archived"
+ACTION_SESSION_EXPIRED = "session.expired"
+
+
+@transaction.atomic
+def session_archive(*, session: Session, user) -> Session:
+    """The analyst closes a conversation; follow-ups then start a new session. Archiving twice is a no-op."""
+    if session.user_id != user.pk:
+        raise Forbidden("Only the person who started a session can archive it.", code="not_your_session")
+    archived = Session.objects.filter(pk=session.pk, status=Session.Status.ACTIVE).update(
+        status=Session.Status.ARCHIVED
+    )
+    session.refresh_from_db()
+    if archived == 1:
+        audit_log(action=ACTION_SESSION_ARCHIVED, actor=user, team=session.team, target=session)
+    elif session.status != Session.Status.ARCHIVED:
+        raise Conflict(f"The session is {session.status}.", code="session_closed")
+    return session
+
+
+def session_idle_cutoff():
+    return timezone.now() - timedelta(hours=settings.SESSION_IDLE_EXPIRY_HOURS)
+
+
+def session_expire_idle(*, limit: int = 1000) -> int:
+    """Expire active sessions idle for longer than SESSION_IDLE_EXPIRY_HOURS; returns how many."""
+    cutoff = session_idle_cutoff()
+    idle = Session.objects.filter(status=Session.Status.ACTIVE, last_activity_at__lt=cutoff)
+    ids = list(idle.values_list("pk", flat=True)[:limit])
+    return sum(_session_expire(session_id=pk, cutoff=cutoff) for pk in ids)
+
+
+@transaction.atomic
+def _session_expire(*, session_id, cutoff) -> int:
+    # Conditional: a question asked meanwhile (fresh last_activity_at) keeps the session alive.
+    expired = Session.objects.filter(
+        pk=session_id, status=Session.Status.ACTIVE, last_activity_at__lt=cutoff
+    ).update(status=Session.Status.EXPIRED)
+    if expired == 1:
+        session = Session.objects.select_related("team").get(pk=session_id)
+        audit_log(
+            action=ACTION_SESSION_EXPIRED,
+            team=session.team,
+            target=session,
+            details={"idle_hours": settings.SESSION_IDLE_EXPIRY_HOURS},
+        )
+    return expired
 
 
 # --- asking -----------------------------------------------------------------------------------
@@ -110,6 +199,8 @@ def _session_for(*, user, team: Team, session_id, query: str) -> Session:
         raise NotFound("Session not found.")
     if session.status != Session.Status.ACTIVE:
         raise Conflict(f"The session is {session.status}; start a new one.", code="session_closed")
+    if session.last_activity_at < session_idle_cutoff():  # idle too long; the periodic task marks it later
+        raise Conflict("The session expired after being idle; start a new one.", code="session_closed")
     return session
 
 
@@ -132,6 +223,7 @@ def _datasets_for(
     return list(team_datasets) if team_datasets.count() == 1 else []
 
 
+@audit_budget_refusals
 @transaction.atomic
 def analysis_submit(
     *, user, query: str, session_id=None, dataset_ids: list | None = None, team_id=None
@@ -156,6 +248,14 @@ def analysis_submit(
         ),
     )
     request.datasets.set(datasets)
+    # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
+    budget_reserve(
+        team=team,
+        user=user,
+        feature=CostSpan.Feature.GENERATION,
+        amount=generation_cost_estimate(query=query, model=_generation_model_name(team=team, user=user)),
+        request=request,
+    )
     Message.objects.create(session=session, role=Message.Role.USER, content=query, request=request)
     Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
     audit_log(
@@ -171,50 +271,134 @@ def analysis_submit(
     return request
 
 
+def _generation_model_name(*, team: Team, user) -> str:
+    if not settings.MISTRAL_API_KEY:
+        return "offline-rules-v1"
+    return generation_model_for(team=team, user=user).model
+
+
 # --- generating -------------------------------------------------------------------------------
 
 
 def request_generate_code(*, request_id) -> ApprovalRequest | None:
     """Ask the LLM (or the offline generator) for code; runs in the `generate` worker."""
-    request = ApprovalRequest.objects.select_related("team", "user").filter(pk=request_id).first()
+    request = ApprovalRequest.objects.select_related("team", "user", "parent").filter(pk=request_id).first()
     if request is None or request.status != Status.GENERATING:
         return None  # a redelivered task, or a request cancelled meanwhile
     generator = get_generator()
+    choice = generation_model_for(team=request.team, user=request.user)
+    if choice.downgraded_from and generator.provider == "mistral":
+        generator.model = choice.model  # above a budget's soft threshold: the team's cheaper model
+    budget_lease_renew(request=request, feature=CostSpan.Feature.GENERATION)
     inp = GenerationInput(
         query=request.query,
         datasets=[dataset_context(dataset=d) for d in request.datasets.all()],
         history=session_history(request=request),
+        revision=request_revision(request=request),
     )
-    try:
-        output = generator.generate(inp)
-    except GenerationError as exc:
-        return approval_request_generation_fail(request=request, reason=str(exc))
-    with transaction.atomic():
+    trace = tracing.request_trace(request=request, name="generate")
+    with trace, _traced_generation(generator=generator, inp=inp) as traced:
+        try:
+            output = generator.generate(inp)
+        except GenerationError as exc:
+            traced.update(level="ERROR", status_message=str(exc))
+            return _request_generation_failed(request=request, error=exc, provider=generator.provider)
+        with transaction.atomic():
+            spans = _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
+            with tracing.span("policy-check", input={"code_sha256": code_sha256(output.code)}) as checked:
+                request = approval_request_generation_succeed(
+                    request=request, code=output.code, provider=output.provider, model=output.model
+                )
+                tracing.policy_span_finish(span=checked, request=request)
+            budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
+            label = "offline generator" if output.provider == "offline" else output.model
+            if choice.downgraded_from and output.provider == "mistral":
+                label += f" (downgraded from {choice.downgraded_from}: a budget is above its soft threshold)"
+            Message.objects.create(
+                session_id=request.session_id,
+                role=Message.Role.ASSISTANT,
+                content=f"Generated code with the {label}; {_next_step(request)}",
+                request=request,
+            )
+        traced.update(
+            output=output.code,
+            model=output.model,
+            usage_details={"input": output.input_tokens, "output": output.output_tokens},
+            cost_details={"total": float(sum(span.cost_usd for span in spans))},
+        )
+    return request
+
+
+# Shown to analysts when the provider refuses our credentials; admins get the details (audit, ERROR log).
+GENERATION_MISCONFIGURED_MESSAGE = (
+    "Code generation is not configured correctly; an administrator has been told."
+)
+# Not (yet) among audit's Action choices; the value is stored and shown as is.
+ACTION_GENERATION_MISCONFIGURED = "generation.misconfigured"
+
+
+def _traced_generation(*, generator, inp: GenerationInput):
+    return tracing.generation(
+        "code-generation",
+        model=getattr(generator, "model", ""),
+        input=build_messages(inp=inp),
+        provider=generator.provider,
+    )
+
+
+def _calls_of(output) -> list[CallUsage]:
+    # A generator that reports no per-call usage (the offline rules) still leaves one span.
+    if output.calls:
+        return output.calls
+    usage = CallUsage(
+        feature=CostSpan.Feature.GENERATION,
+        model=output.model,
+        input_tokens=output.input_tokens,
+        output_tokens=output.output_tokens,
+    )
+    return [usage]
+
+
+def _llm_cost_spans_record(
+    *, request: ApprovalRequest, provider: str, calls: list[CallUsage]
+) -> list[CostSpan]:
+    """One cost span per model call: the first as generation, the repair round as repair."""
+    return [
         cost_span_record_llm(
             request=request,
             user=request.user,
-            provider=output.provider,
-            model=output.model,
-            input_tokens=output.input_tokens,
-            output_tokens=output.output_tokens,
-            feature=CostSpan.Feature.GENERATION,
+            provider=provider,
+            model=call.model,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            feature=call.feature,
         )
-        request = approval_request_generation_succeed(
-            request=request, code=output.code, provider=output.provider, model=output.model
-        )
-        label = "offline generator" if output.provider == "offline" else output.model
-        Message.objects.create(
-            session_id=request.session_id,
-            role=Message.Role.ASSISTANT,
-            content=f"Generated code with the {label}; waiting for a reviewer's approval.",
-            request=request,
-        )
-    return request
+        for call in calls
+    ]
+
+
+@transaction.atomic
+def _request_generation_failed(
+    *, request: ApprovalRequest, error: GenerationError, provider: str
+) -> ApprovalRequest:
+    _llm_cost_spans_record(request=request, provider=provider, calls=error.calls)
+    budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
+    if not isinstance(error, GenerationConfigurationError):
+        return approval_request_generation_fail(request=request, reason=str(error))
+    logger.error("Code generation is misconfigured (request %s): %s", request.pk, error)
+    audit_log(
+        action=ACTION_GENERATION_MISCONFIGURED,
+        team=request.team,
+        target=request,
+        details={"provider": provider, "reason": str(error)},
+    )
+    return approval_request_generation_fail(request=request, reason=GENERATION_MISCONFIGURED_MESSAGE)
 
 
 # --- executing --------------------------------------------------------------------------------
 
 
+@audit_budget_refusals
 @transaction.atomic
 def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]:
     """Queue the one execution of an approved request. Calling it again returns the same execution."""
@@ -228,6 +412,14 @@ def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]
             code="not_approved",
             extra={"status": request.status},
         )
+    # Over a budget: 402 here, nothing queued, and the request stays approved.
+    budget_reserve(
+        team=request.team,
+        user=request.user,
+        feature=CostSpan.Feature.EXECUTION,
+        amount=execution_cost_estimate(team=request.team),
+        request=request,
+    )
     execution = Execution.objects.create(
         request=request, code_sha256=request.approved_code_sha256, backend=settings.SANDBOX_BACKEND
     )
@@ -245,6 +437,12 @@ def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]
     return execution, True
 
 
+def _next_step(request: ApprovalRequest) -> str:
+    if request.status == Status.POLICY_BLOCKED:
+        return f"the policy check blocked it before review: {request.policy_reason}"
+    return "waiting for a reviewer's approval."
+
+
 @transaction.atomic
 def _execution_claim(*, execution_id) -> Execution | None:
     """Claim the run exactly once; a redelivered task finds nothing to claim."""
@@ -259,12 +457,25 @@ def _execution_claim(*, execution_id) -> Execution | None:
     return execution
 
 
-def _integrity_error(*, execution: Execution) -> str | None:
+def _integrity_error(*, execution: Execution, limits: Limits) -> str | None:
+    """Recompute what the approval bound (code, datasets as stored on disk now, limits); None if unchanged."""
     request = execution.request
     actual = code_sha256(request.code)
     if not (actual == request.approved_code_sha256 == execution.code_sha256):
         return f"The code's SHA-256 ({actual[:12]}…) is not the approved one; refusing to run it."
+    datasets = [(d.name, _file_sha256(d.file.path)) for d in request.datasets.all()]
+    digest = approval_digest(code_sha256=actual, datasets=datasets, limits=asdict(limits))
+    if digest != request.approval_digest:
+        return "The datasets or limits changed since the approval; refusing to run it."
     return None
+
+
+def _file_sha256(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return "missing"
 
 
 def execution_run(*, execution_id) -> Execution | None:
@@ -273,19 +484,67 @@ def execution_run(*, execution_id) -> Execution | None:
     if execution is None:
         return None
     request = execution.request
-    limits = Limits(**settings.SANDBOX_LIMITS)
+    budget_lease_renew(request=request, feature=CostSpan.Feature.EXECUTION)
+    limits = Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits)
     mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in request.datasets.all()]
-    refusal = _integrity_error(execution=execution)
+    if approval_is_expired(request=request):
+        reason = "The approval expired before the run."
+        return _execution_refuse(execution=execution, reason=reason, expired=True)
+    refusal = _integrity_error(execution=execution, limits=limits)
     if refusal is not None:
         return _execution_refuse(execution=execution, reason=refusal)
     started = time.monotonic()
-    try:
-        result = get_sandbox().run(code=request.code, datasets=mounts, limits=limits)
-    except Exception as exc:  # the sandbox itself broke: the run still must end, visibly
-        logger.exception("sandbox failure for execution %s", execution_id)
-        result = SandboxResult(error={"name": "SandboxError", "value": str(exc), "traceback": ""})
-    result.duration_ms = result.duration_ms or int((time.monotonic() - started) * 1000)
+    with tracing.execution_span(request=request, backend=execution.backend) as traced:
+        try:
+            result = get_sandbox().run(
+                code=request.code, code_sha256=execution.code_sha256, datasets=mounts, limits=limits
+            )
+        except CodeIntegrityError as exc:  # the backend's own last-moment re-hash
+            return _execution_refuse(execution=execution, reason=str(exc))
+        except Exception as exc:  # the sandbox itself broke: the run still must end, visibly
+            logger.exception("sandbox failure for execution %s", execution_id)
+            result = SandboxResult(error={"name": "SandboxError", "value": str(exc), "traceback": ""})
+        result.duration_ms = result.duration_ms or int((time.monotonic() - started) * 1000)
+        result.limits = _limits_in_force(limits=limits, team=request.team, record=result.limits)
+        status = _final_status(result)
+        tracing.execution_span_finish(span=traced, status=status, duration_ms=result.duration_ms)
     return _execution_finish(execution=execution, result=result, limits=limits)
+
+
+def _limits_in_force(*, limits: Limits, team: Team, record: dict) -> dict:
+    """The limits applied (settings, then the team's overrides) plus what the backend says it enforced."""
+    overrides = sorted(k for k, v in (team.sandbox_limits or {}).items() if getattr(limits, k, None) == v)
+    return {**asdict(limits), **record, "team_overrides": overrides}
+
+
+def _artifacts_store(*, execution: Execution, result: SandboxResult) -> None:
+    for produced in result.artifacts:
+        artifact = Artifact(
+            execution=execution,
+            name=produced.name,
+            size=len(produced.content),
+            sha256=produced.sha256,
+            content_type=mimetypes.guess_type(produced.name)[0] or "application/octet-stream",
+        )
+        artifact.file.save(produced.name, ContentFile(produced.content), save=False)
+        artifact.save()
+
+
+@transaction.atomic
+def artifact_download(*, user, execution_id, name: str) -> Artifact:
+    """An artifact of an execution the user may see; every download is audited."""
+    execution = execution_get(user=user, execution_id=execution_id)
+    artifact = Artifact.objects.filter(execution=execution, name=name).first()
+    if artifact is None:
+        raise NotFound("Artifact not found.")
+    audit_log(
+        action=Action.ARTIFACT_DOWNLOADED,
+        actor=user,
+        team=execution.request.team,
+        target=execution,
+        details={"name": artifact.name, "sha256": artifact.sha256, "size": artifact.size},
+    )
+    return artifact
 
 
 def _final_status(result: SandboxResult) -> str:
@@ -308,6 +567,7 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         duration_ms=result.duration_ms,
     )
     execution.refresh_from_db()
+    _artifacts_store(execution=execution, result=result)
     request = approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=status)
     cost_span_record_execution(
         request=request,
@@ -315,11 +575,17 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         seconds=result.duration_ms / 1000,
         memory_mb=limits.memory_mb,
     )
+    budget_settle_request(request=request, feature=CostSpan.Feature.EXECUTION)
     audit_log(
         action=Action.EXECUTION_FINISHED,
         team=request.team,
         target=execution,
-        details={"status": status, "duration_ms": result.duration_ms, "code_sha256": execution.code_sha256},
+        details={
+            "status": status,
+            "duration_ms": result.duration_ms,
+            "code_sha256": execution.code_sha256,
+            "artifacts": [{"name": a.name, "sha256": a.sha256} for a in result.artifacts],
+        },
     )
     Message.objects.create(
         session_id=request.session_id,
@@ -332,12 +598,16 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
 
 
 @transaction.atomic
-def _execution_refuse(*, execution: Execution, reason: str) -> Execution:
-    error = {"name": "IntegrityError", "value": reason, "traceback": ""}
+def _execution_refuse(*, execution: Execution, reason: str, expired: bool = False) -> Execution:
+    error = {"name": "ApprovalExpired" if expired else "IntegrityError", "value": reason, "traceback": ""}
     Execution.objects.filter(pk=execution.pk).update(
         status=Execution.Status.FAILED, error=error, finished_at=timezone.now(), duration_ms=0
     )
-    approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
+    if expired:
+        approval_request_expire(request=execution.request, source=(Status.RUNNING,))
+    else:
+        approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
+    budget_settle_request(request=execution.request, feature=CostSpan.Feature.EXECUTION)
     audit_log(
         action=Action.EXECUTION_REFUSED,
         team=execution.request.team,

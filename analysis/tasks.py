@@ -13,3 +13,8 @@ def generate_code(request_id: str) -> None:
 @shared_task(name="analysis.tasks.run_execution", acks_late=True)
 def run_execution(execution_id: str) -> None:
     services.execution_run(execution_id=execution_id)
+
+
+@shared_task(name="analysis.tasks.expire_idle_sessions")
+def expire_idle_sessions() -> int:
+    return services.session_expire_idle()

@@ -28,7 +28,9 @@ def database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, queues: str = "generate,execute"):
+    def __init__(self):
+        queues = ",".join(sorted({r["queue"] for r in settings.CELERY_TASK_ROUTES.values()}))
+        queues += f",{settings.CELERY_TASK_DEFAULT_QUEUE}"
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",

@@ -25,10 +25,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "pgtrigger",
     "billing",
     "audit",
     "analysis",
     "approvals",
+    "django_htmx",
 ]
 
 MIDDLEWARE = [
@@ -38,7 +40,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: audit events written during a request record its IP, user agent and user.
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -66,6 +71,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file: wait for the other's write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    if env("DATABASE_SSLMODE", default=""):
+        DATABASES["default"].setdefault("OPTIONS", {})["sslmode"] = env("DATABASE_SSLMODE")
+    if env.bool("DATABASE_POOLER", default=False):
+        # Supabase's pooler (Supavisor, transaction mode) hands each transaction to any server connection:
+        # no prepared statements, no server-side cursors, and short-lived client connections.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=30)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -90,7 +105,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+# The analysts' login page; the admin keeps its own.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -103,7 +121,10 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Per-user rates of endpoints that cost money, counted in CACHES (Redis with several web processes).
+    "DEFAULT_THROTTLE_RATES": {"analyze": env("SANDGATE_ANALYZE_RATE", default="30/min")},
 }
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sandgate API",
     "DESCRIPTION": "Ask a data question; a reviewer approves the generated code; it runs in a sandbox.",
@@ -117,12 +138,13 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 
 def filesystem_broker_options(folder: Path) -> dict:
     """kombu's filesystem transport: messages are files in one folder, shared by web and worker."""
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
 
@@ -137,14 +159,32 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ROUTES = {
     "analysis.tasks.generate_code": {"queue": "generate"},
     "analysis.tasks.run_execution": {"queue": "execute"},
+    # Reviewer notifications: the generate workers are idle while people review; no extra queue to deploy.
+    "approvals.tasks.notify_reviewers_by_email": {"queue": "generate"},
+    "approvals.tasks.notify_reviewers_by_webhook": {"queue": "generate"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    # Chains pending audit events and anchors the chain head in AUDIT_HEAD_FILE (`celery -A config beat`).
+    "audit-chain": {
+        "task": "audit.tasks.audit_chain",
+        "schedule": env.float("AUDIT_CHAIN_SECONDS", default=60.0),
+    },
+    # Marks sessions idle longer than SESSION_IDLE_EXPIRY_HOURS as expired.
+    "session-expire-idle": {"task": "analysis.tasks.expire_idle_sessions", "schedule": 3600.0},
+    # Releases budget reservations whose lease expired: the worker holding them died.
+    "budget-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
+}
 
 # --- Code generation --------------------------------------------------------------------------
 MISTRAL_API_KEY = env("MISTRAL_API_KEY", default="")
 MISTRAL_MODEL = env("MISTRAL_MODEL", default="mistral-large-latest")
 MISTRAL_SERVER_URL = env("MISTRAL_SERVER_URL", default="")
 MISTRAL_TIMEOUT_SECONDS = env.float("MISTRAL_TIMEOUT_SECONDS", default=60.0)
+# Earlier turns of a session sent with a follow-up question, oldest dropped first beyond this.
+SANDGATE_HISTORY_TOKEN_BUDGET = env.int("SANDGATE_HISTORY_TOKEN_BUDGET", default=4000)
+# A session with no activity for this long expires (follow-ups then start a new session).
+SESSION_IDLE_EXPIRY_HOURS = env.float("SESSION_IDLE_EXPIRY_HOURS", default=72.0)
 
 # --- Sandbox ----------------------------------------------------------------------------------
 SANDBOX_BACKEND = env("SANDBOX_BACKEND", default="local")
@@ -156,8 +196,25 @@ SANDBOX_LIMITS = {
     "output_bytes": env.int("SANDBOX_OUTPUT_BYTES", default=1_000_000),
     "max_processes": env.int("SANDBOX_MAX_PROCESSES", default=64),
     "file_size_mb": env.int("SANDBOX_FILE_SIZE_MB", default=64),
+    "scratch_mb": env.int("SANDBOX_SCRATCH_MB", default=256),
+    "artifact_count": env.int("SANDBOX_ARTIFACT_COUNT", default=20),
+    "artifact_mb": env.int("SANDBOX_ARTIFACT_MB", default=20),
 }
+# Task time limits sit above the sandbox's wall timeout (which ends the run first, cleanly); Redis must
+# not redeliver an unacknowledged long task before its hard limit has passed.
+CELERY_TASK_SOFT_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 60
+CELERY_TASK_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 120
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
 E2B_API_KEY = env("E2B_API_KEY", default="")
+# Empty: the SDK's defaults (E2B's cloud). Set both to point the SDK elsewhere (self-hosted, a test fake).
+E2B_API_URL = env("E2B_API_URL", default="")
+E2B_SANDBOX_URL = env("E2B_SANDBOX_URL", default="")
+E2B_TEMPLATE = env("E2B_TEMPLATE", default="code-interpreter-v1")
+# E2B's own kill switch for a sandbox (at least the run's wall limit + 30 s), should ours never arrive.
+E2B_TIMEOUT_SECONDS = env.int("E2B_TIMEOUT_SECONDS", default=300)
+# Started-and-imported local sandboxes kept ready per worker process (0: none); see "Sandbox security".
+SANDBOX_WARM_POOL_SIZE = env.int("SANDBOX_WARM_POOL_SIZE", default=2)
 
 # --- Tracing ----------------------------------------------------------------------------------
 LANGFUSE_PUBLIC_KEY = env("LANGFUSE_PUBLIC_KEY", default="")
@@ -169,6 +226,27 @@ LANGFUSE_BASE_URL = env("LANGFUSE_BASE_URL", default="https://cloud.langfuse.com
 SANDGATE_EXECUTE_ON_APPROVAL = env.bool("SANDGATE_EXECUTE_ON_APPROVAL", default=False)
 SANDGATE_MAX_QUERY_CHARS = env.int("SANDGATE_MAX_QUERY_CHARS", default=4000)
 SANDGATE_MAX_DATASET_MB = env.int("SANDGATE_MAX_DATASET_MB", default=50)
+
+# --- Approval workflow ------------------------------------------------------------------------
+# An approval not run within this many hours expires; the worker checks it when the run starts.
+APPROVAL_TTL_HOURS = env.float("APPROVAL_TTL_HOURS", default=24.0)
+# Links in reviewer notifications point here.
+SANDGATE_PUBLIC_URL = env("SANDGATE_PUBLIC_URL", default="http://127.0.0.1:8000")
+# Optional Slack-compatible webhook told about each request waiting for review, signed with the secret.
+SANDGATE_REVIEW_WEBHOOK_URL = env("SANDGATE_REVIEW_WEBHOOK_URL", default="")
+SANDGATE_REVIEW_WEBHOOK_SECRET = env("SANDGATE_REVIEW_WEBHOOK_SECRET", default="")
+# Reviewer emails: EMAIL_URL like smtp+tls://user:pass@smtp.example.com:587; default prints to the console.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Sandgate <sandgate@localhost>")
+
+# --- Budgets ----------------------------------------------------------------------------------
+# How long a budget reservation may stay unsettled before the sweeper presumes its worker dead and releases
+# it. Longer than the longest queue wait plus generation or run; a worker renews it when it starts.
+BUDGET_LEASE_SECONDS = env.int("BUDGET_LEASE_SECONDS", default=3600)
+
+# --- Audit ------------------------------------------------------------------------------------
+# Append-only file of chain heads (position, sequence, hash, time); keep it outside the database.
+AUDIT_HEAD_FILE = Path(env("AUDIT_HEAD_FILE", default=str(VAR_DIR / "audit-heads.log")))
 
 LOGGING = {
     "version": 1,

@@ -18,3 +18,12 @@ MEDIA_ROOT = Path(env("SANDGATE_MEDIA_ROOT", default=str(VAR_DIR / "test-media")
 # Tests get their own filesystem broker folder, so a running dev worker never takes their tasks.
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "broker-test")
+
+# Queues named per test run (the worker process inherits the variable), so concurrent test runs and dev
+# workers sharing one broker never take each other's tasks.
+QUEUE_SUFFIX = os.environ.setdefault("SANDGATE_TEST_QUEUE_SUFFIX", f".test{os.getpid()}")
+CELERY_TASK_ROUTES = {
+    name: {**route, "queue": route["queue"] + QUEUE_SUFFIX}
+    for name, route in CELERY_TASK_ROUTES.items()  # noqa: F405
+}
+CELERY_TASK_DEFAULT_QUEUE = "celery" + QUEUE_SUFFIX

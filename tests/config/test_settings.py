@@ -37,7 +37,9 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 def test_local_settings_refuse_debug_off_without_a_secret_key():
-    result = manage("check", DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false", DJANGO_SECRET_KEY="")
+    result = manage(
+        "check", DJANGO_SETTINGS_MODULE="config.settings.local", DJANGO_DEBUG="false", DJANGO_SECRET_KEY=""
+    )
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY" in result.stderr
 
