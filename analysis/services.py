@@ -113,9 +113,6 @@ def _dataset_store(*, team: Team, name: str, content: bytes, user, profile, shar
 
 # --- sessions ---------------------------------------------------------------------------------
 
-# Not (yet) among audit's Action choices; the values are stored and shown as is.
-ACTION_SESSION_ARCHIVED = "session.archived"
-ACTION_SESSION_EXPIRED = "session.expired"
 
 
 @transaction.atomic
@@ -128,7 +125,7 @@ def session_archive(*, session: Session, user) -> Session:
     )
     session.refresh_from_db()
     if archived == 1:
-        audit_log(action=ACTION_SESSION_ARCHIVED, actor=user, team=session.team, target=session)
+        audit_log(action=Action.SESSION_ARCHIVED, actor=user, team=session.team, target=session)
     elif session.status != Session.Status.ARCHIVED:
         raise Conflict(f"The session is {session.status}.", code="session_closed")
     return session
@@ -155,7 +152,7 @@ def _session_expire(*, session_id, cutoff) -> int:
     if expired == 1:
         session = Session.objects.select_related("team").get(pk=session_id)
         audit_log(
-            action=ACTION_SESSION_EXPIRED,
+            action=Action.SESSION_EXPIRED,
             team=session.team,
             target=session,
             details={"idle_hours": settings.SESSION_IDLE_EXPIRY_HOURS},
@@ -333,8 +330,6 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
 GENERATION_MISCONFIGURED_MESSAGE = (
     "Code generation is not configured correctly; an administrator has been told."
 )
-# Not (yet) among audit's Action choices; the value is stored and shown as is.
-ACTION_GENERATION_MISCONFIGURED = "generation.misconfigured"
 
 
 def _traced_generation(*, generator, inp: GenerationInput):
@@ -387,7 +382,7 @@ def _request_generation_failed(
         return approval_request_generation_fail(request=request, reason=str(error))
     logger.error("Code generation is misconfigured (request %s): %s", request.pk, error)
     audit_log(
-        action=ACTION_GENERATION_MISCONFIGURED,
+        action=Action.GENERATION_MISCONFIGURED,
         team=request.team,
         target=request,
         details={"provider": provider, "reason": str(error)},

@@ -301,8 +301,6 @@ def approval_request_cancel(*, request: ApprovalRequest, user) -> ApprovalReques
     return request
 
 
-# Not (yet) among audit's Action choices; the value is stored and shown as is.
-ACTION_REQUEST_REVISED = "request.revised"
 
 
 @transaction.atomic
@@ -343,7 +341,7 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
     )
     Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
     audit_log(
-        action=ACTION_REQUEST_REVISED,
+        action=Action.REQUEST_REVISED,
         actor=reviewer,
         team=request.team,
         target=revision,
