@@ -27,3 +27,4 @@ CELERY_TASK_ROUTES = {
     for name, route in CELERY_TASK_ROUTES.items()  # noqa: F405
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery" + QUEUE_SUFFIX
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise
