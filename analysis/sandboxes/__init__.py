@@ -14,10 +14,13 @@ def get_sandbox() -> Sandbox:
     backend = settings.SANDBOX_BACKEND
     if backend == "local":
         from .local import LocalSandbox  # imported here: it loads libc and probes nothing until run()
+        from .warm import worker_pool
 
-        return LocalSandbox()
+        return worker_pool() or LocalSandbox()  # the warm pool exists in Celery workers only
     if backend == "e2b":
-        raise ImproperlyConfigured("E2B backend not available yet")
+        from .e2b import E2BSandbox  # imported here: the SDK is only loaded where it is used
+
+        return E2BSandbox()
     raise ImproperlyConfigured(f"Unknown SANDBOX_BACKEND {backend!r}: expected 'local' or 'e2b'.")
 
 

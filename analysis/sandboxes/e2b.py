@@ -1,0 +1,227 @@
+"""The E2B backend: each run in a fresh Firecracker microVM of E2B's, through the `e2b-code-interpreter` SDK.
+
+One run is one sandbox: create it (no Internet access, a lifetime of its own as a backstop), upload the
+datasets to /data/<name>, run the approved code once in its Jupyter kernel, map the kernel's output into
+the same `SandboxResult` as the local backend, and kill the sandbox whatever happened. SDK errors
+(a rejected key, the rate limit, timeouts, E2B being unavailable) become failed executions whose error
+says what went wrong; none of them escapes to the worker.
+
+Limits: the wall clock (`run_code`'s timeout) and the output caps are enforced here; CPU, memory,
+processes and disk are bounded by the template's VM size, not per run, and the execution's limits record
+says so. Files under /output are not collected as artifacts by this backend (yet).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+
+import httpx
+from django.conf import settings
+from e2b import (
+    AuthenticationException,
+    RateLimitException,
+    SandboxException,
+    ServiceBusyException,
+    TimeoutException,
+)
+from e2b_code_interpreter import Execution
+from e2b_code_interpreter import Sandbox as CodeInterpreter
+
+from .base import DatasetMount, Limits, SandboxResult, verified_code
+from .local import TRUNCATION_MARKER
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TEMPLATE = "code-interpreter-v1"
+# The sandbox outlives the run's wall limit by this much at least, so that E2B itself kills it should our
+# own kill never arrive (the worker died, the network broke).
+_LIFETIME_MARGIN_SECONDS = 30
+_REQUEST_TIMEOUT_SECONDS = 30.0  # each control-plane / upload request
+_MAX_RESULTS_BYTES = 64 * 1024 * 1024  # figures and values together, as the local backend's result pipe
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours its tracebacks
+_NOT_ENFORCED = ("cpu_seconds", "memory_mb", "max_processes", "file_size_mb", "scratch_mb")
+
+
+class E2BSandbox:
+    name = "e2b"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        api_url: str | None = None,
+        sandbox_url: str | None = None,
+        template: str | None = None,
+        lifetime_seconds: int | None = None,
+    ) -> None:
+        self.api_key = api_key if api_key is not None else settings.E2B_API_KEY
+        # Empty means the SDK's own default (E2B's cloud, or its E2B_DOMAIN).
+        self.api_url = api_url or settings.E2B_API_URL or None
+        self.sandbox_url = sandbox_url or settings.E2B_SANDBOX_URL or None
+        self.template = template or settings.E2B_TEMPLATE or DEFAULT_TEMPLATE
+        self.lifetime_seconds = lifetime_seconds or settings.E2B_TIMEOUT_SECONDS
+
+    def run(
+        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+    ) -> SandboxResult:
+        source = verified_code(code, code_sha256)  # before any network call: nothing else may run
+        uploads = _uploads(datasets)
+        started = time.monotonic()
+        sandbox = None
+        phase = "create"
+        try:
+            sandbox = self._create(limits)
+            phase = "upload"
+            _upload(sandbox, uploads)
+            phase = "run"
+            execution = sandbox.run_code(
+                source.decode("utf-8"), timeout=limits.wall_seconds, request_timeout=_REQUEST_TIMEOUT_SECONDS
+            )
+            result = _result(execution, limits)
+        except (
+            AuthenticationException,
+            ServiceBusyException,
+            SandboxException,
+            httpx.HTTPError,
+            ConnectionError,
+        ) as exc:
+            result = _failure(exc, phase, limits)
+        finally:
+            if sandbox is not None:
+                _kill(sandbox)
+        result.duration_ms = int((time.monotonic() - started) * 1000)
+        result.limits = self._limits_record(limits)
+        return result
+
+    def _create(self, limits: Limits) -> CodeInterpreter:
+        return CodeInterpreter.create(
+            template=self.template,
+            timeout=self._lifetime(limits),
+            allow_internet_access=False,  # as the local sandbox: the code reaches nothing outside
+            envs={},
+            metadata={"app": "sandgate"},
+            api_key=self.api_key or None,
+            api_url=self.api_url,
+            sandbox_url=self.sandbox_url,
+            request_timeout=_REQUEST_TIMEOUT_SECONDS,
+        )
+
+    def _lifetime(self, limits: Limits) -> int:
+        return max(self.lifetime_seconds, limits.wall_seconds + _LIFETIME_MARGIN_SECONDS)
+
+    def _limits_record(self, limits: Limits) -> dict:
+        return {
+            "backend": "e2b",
+            "template": self.template,
+            "wall_seconds": limits.wall_seconds,
+            "output_bytes": limits.output_bytes,
+            **dict.fromkeys(_NOT_ENFORCED),
+            "artifact_count": None,
+            "artifact_mb": None,
+            "network": False,
+            "sandbox_lifetime_seconds": self._lifetime(limits),
+            "caveats": [
+                "E2B bounds CPU, memory, processes and disk by the template's microVM size, not per run: "
+                + ", ".join(_NOT_ENFORCED)
+                + " are not enforced by Sandgate",
+                "files under /output are not returned as artifacts by the E2B backend",
+            ],
+        }
+
+
+# --- Before the sandbox ------------------------------------------------------------------------------
+
+
+def _uploads(datasets: list[DatasetMount]) -> list[tuple[str, str]]:
+    """(host path, sandbox path) for each dataset, checked before a sandbox is paid for."""
+    uploads = []
+    for dataset in datasets:
+        if dataset.name in ("", ".", "..") or "/" in dataset.name or "\0" in dataset.name:
+            raise ValueError(f"Invalid dataset name for /data: {dataset.name!r}")
+        if not os.path.isfile(dataset.host_path):
+            raise FileNotFoundError(f"Dataset {dataset.name!r} not found at {dataset.host_path}")
+        uploads.append((dataset.host_path, f"/data/{dataset.name}"))
+    return uploads
+
+
+def _upload(sandbox: CodeInterpreter, uploads: list[tuple[str, str]]) -> None:
+    # As root: /data does not exist in the template and / is root's. File objects are streamed
+    # (octet-stream on envd 0.5.7+), not read into memory.
+    for host_path, sandbox_path in uploads:
+        with open(host_path, "rb") as handle:
+            sandbox.files.write(sandbox_path, handle, user="root", request_timeout=_REQUEST_TIMEOUT_SECONDS)
+
+
+def _kill(sandbox: CodeInterpreter) -> None:
+    try:
+        sandbox.kill(request_timeout=_REQUEST_TIMEOUT_SECONDS)
+    except Exception:  # E2B's own lifetime limit (set at creation) ends it anyway
+        logger.warning("could not kill E2B sandbox %s", sandbox.sandbox_id, exc_info=True)
+
+
+# --- The result ------------------------------------------------------------------------------------
+
+
+def _result(execution: Execution, limits: Limits) -> SandboxResult:
+    error = execution.error
+    if error is not None:
+        error = _error(error.name, error.value, _ANSI.sub("", error.traceback or ""))
+    return SandboxResult(
+        stdout=_capped("".join(execution.logs.stdout), limits.output_bytes),
+        stderr=_capped("".join(execution.logs.stderr), limits.output_bytes),
+        results=_results(execution.results),
+        error=error,
+    )
+
+
+def _results(results: list) -> list[dict]:
+    """E2B's results in the local backend's shape: png, html (+ text), or text; bounded in total."""
+    shaped, total = [], 0
+    for result in results:
+        if result.png:
+            item = {"png": result.png}
+        elif result.html:
+            item = {"html": result.html, "text": result.text or ""}
+        elif result.text is not None:
+            item = {"text": result.text}
+        else:
+            continue  # formats the app does not show (svg, latex, charts' data…)
+        total += sum(len(value) for value in item.values())
+        if total > _MAX_RESULTS_BYTES:
+            shaped.append({"text": "[... further results dropped: over the size limit ...]"})
+            break
+        shaped.append(item)
+    return shaped
+
+
+def _capped(text: str, limit: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore") + TRUNCATION_MARKER
+
+
+def _error(name: str, value: str, traceback: str = "") -> dict:
+    return {"name": name, "value": value, "traceback": traceback}
+
+
+def _failure(exc: Exception, phase: str, limits: Limits) -> SandboxResult:
+    """An SDK error as a clear failed (or timed-out) execution."""
+    if isinstance(exc, AuthenticationException):
+        value = f"E2B rejected the API key (check E2B_API_KEY): {exc}"
+        return SandboxResult(error=_error("SandboxError", value))
+    if isinstance(exc, RateLimitException):
+        value = f"E2B's rate limit was reached, even after retrying; try again later ({exc})"
+        return SandboxResult(error=_error("SandboxError", value))
+    if isinstance(exc, ServiceBusyException):
+        value = f"E2B has no capacity right now; try again later ({exc})"
+        return SandboxResult(error=_error("SandboxError", value))
+    if isinstance(exc, TimeoutException | httpx.TimeoutException) and phase == "run":
+        value = f"the code ran past the wall-clock limit of {limits.wall_seconds} s and was stopped"
+        return SandboxResult(error=_error("SandboxTimeout", value), timed_out=True)
+    logger.warning("E2B sandbox failed while trying to %s", phase, exc_info=exc)
+    value = f"the E2B sandbox failed while trying to {phase} ({type(exc).__name__}: {exc})"
+    return SandboxResult(error=_error("SandboxError", value))

@@ -1,0 +1,328 @@
+"""A local stand-in for E2B: one real HTTP server speaking the control-plane API, envd and the Jupyter server.
+
+The real `e2b-code-interpreter` SDK is pointed at it with `api_url` and `sandbox_url` (E2B_API_URL /
+E2B_SANDBOX_URL). With a sandbox URL set, the SDK sends envd calls (`POST /files`, `GET /health`) and
+Jupyter calls (`POST /execute`) to that one URL, telling them apart by the `E2b-Sandbox-Port` header
+(49983 envd, 49999 Jupyter); both carry `E2b-Sandbox-Id` and the sandbox's `X-Access-Token`.
+
+Routes, as the SDK 2.x uses them:
+- `POST /v2/sandboxes` (X-API-KEY) → 201 `{sandboxID, templateID, clientID, envdVersion, envdAccessToken,
+  domain}`; 401/429 scripted with `fail_create`.
+- `POST /files?path=…&username=…`: `application/octet-stream` (envd ≥ 0.5.7) or `multipart/form-data`
+  → `[{"name", "type": "file", "path"}]`.
+- `POST /execute` → 200, NDJSON streamed with chunked encoding, one JSON object per line, exactly as the
+  code-interpreter template's server writes them: `number_of_executions`, `stdout`/`stderr`
+  (`text`, `timestamp`), `result` (`text`, `png`, `html`, …, `is_main_result`, `extra`), `error`
+  (`name`, `value`, `traceback`), and a final `{"type": "end_of_execution"}`.
+- `DELETE /sandboxes/{id}` → 204 (404 when unknown).
+
+    with FakeE2BServer() as server:
+        server.execution(stdout=["hello\\n"], results=[{"png": PNG_B64}])
+        ...  # E2BSandbox(api_url=server.url, sandbox_url=server.url, api_key=server.api_key)
+        assert server.killed == [server.created[0]]
+"""
+
+from __future__ import annotations
+
+import email.parser
+import json
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+ENVD_PORT = "49983"
+JUPYTER_PORT = "49999"
+MAX_HANG_SECONDS = 10.0  # a forgotten hang cannot block a test run for longer
+
+
+@dataclass(frozen=True)
+class ScriptedExecution:
+    """What one `POST /execute` answers: output lines in order, or an HTTP error, or a hang."""
+
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    results: list[dict] = field(default_factory=list)  # Result fields: text, png, html, is_main_result…
+    error: dict | None = None  # {"name", "value", "traceback"}
+    status: int = 200
+    hang: bool = False  # send the first line, then hold the stream open without ending it
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+
+class FakeE2BServer:
+    def __init__(self, *, api_key: str = "e2b_fake_key", envd_version: str = "0.5.8") -> None:
+        self.api_key = api_key
+        self.envd_version = envd_version
+        self.access_token = uuid.uuid4().hex
+        self.created: list[str] = []
+        self.killed: list[str] = []
+        self.files: dict[str, bytes] = {}  # path -> content, as uploaded
+        self.upload_status = 200  # e.g. 507: envd's "not enough space"
+        self._create_failures: deque[tuple[int, dict[str, str]]] = deque()
+        self._executions: deque[ScriptedExecution] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> FakeE2BServer:
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd.daemon_threads = True
+        httpd.fake = self  # type: ignore[attr-defined]
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-e2b", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FakeE2BServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the fake E2B server is not running")
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- scripting -------------------------------------------------------------------------------
+    def execution(self, **kwargs: Any) -> None:
+        with self._lock:
+            self._executions.append(ScriptedExecution(**kwargs))
+
+    def fail_create(self, *, status: int, headers: dict[str, str] | None = None) -> None:
+        with self._lock:
+            self._create_failures.append((status, headers or {}))
+
+    # --- inspection ------------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def requests_to(self, method: str, path_prefix: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    # --- used by the handler ---------------------------------------------------------------------
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _next_create_failure(self) -> tuple[int, dict[str, str]] | None:
+        with self._lock:
+            return self._create_failures.popleft() if self._create_failures else None
+
+    def _next_execution(self) -> ScriptedExecution:
+        with self._lock:
+            return self._executions.popleft() if self._executions else ScriptedExecution()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeE2B/1.0"
+
+    @property
+    def fake(self) -> FakeE2BServer:
+        return self.server.fake  # type: ignore[attr-defined]
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    # --- routing ---------------------------------------------------------------------------------
+    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+        request = self._record()
+        if request.path == "/v2/sandboxes":
+            self._create(request)
+        elif request.path == "/files" and self._envd_call(request, ENVD_PORT):
+            self._upload(request)
+        elif request.path == "/execute" and self._envd_call(request, JUPYTER_PORT):
+            self._execute()
+
+    def do_GET(self) -> None:  # noqa: N802
+        request = self._record()
+        if request.path == "/health" and self._envd_call(request, ENVD_PORT):
+            self._send(204)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        request = self._record()
+        sandbox_id = request.path.removeprefix("/sandboxes/")
+        if not request.path.startswith("/sandboxes/") or not self._api_key_ok(request):
+            return
+        with self.fake._lock:
+            known = sandbox_id in self.fake.created and sandbox_id not in self.fake.killed
+            if known:
+                self.fake.killed.append(sandbox_id)
+        if known:
+            self._send(204)
+        else:
+            self._send_json(404, {"code": 404, "message": f"sandbox {sandbox_id} not found"})
+
+    # --- control plane ---------------------------------------------------------------------------
+    def _create(self, request: RecordedRequest) -> None:
+        if not self._api_key_ok(request):
+            return
+        failure = self.fake._next_create_failure()
+        if failure is not None:
+            status, headers = failure
+            self._send_json(status, {"code": status, "message": "scripted failure"}, headers)
+            return
+        sandbox_id = f"i{uuid.uuid4().hex[:19]}"
+        with self.fake._lock:
+            self.fake.created.append(sandbox_id)
+        body = {
+            "sandboxID": sandbox_id,
+            "templateID": request.json.get("templateID", "code-interpreter-v1"),
+            "clientID": "6532622b",
+            "envdVersion": self.fake.envd_version,
+            "envdAccessToken": self.fake.access_token,
+            "domain": None,
+        }
+        self._send_json(201, body)
+
+    def _api_key_ok(self, request: RecordedRequest) -> bool:
+        if request.headers.get("x-api-key") == self.fake.api_key:
+            return True
+        self._send_json(401, {"code": 401, "message": "Invalid API key"})
+        return False
+
+    # --- envd and Jupyter ------------------------------------------------------------------------
+    def _envd_call(self, request: RecordedRequest, port: str) -> bool:
+        """The proxy's routing checks: a live sandbox, the right port, envd's access token."""
+        sandbox_id = request.headers.get("e2b-sandbox-id", "")
+        with self.fake._lock:
+            alive = sandbox_id in self.fake.created and sandbox_id not in self.fake.killed
+        if not alive:
+            self._send(502, f"The sandbox {sandbox_id} was not found".encode())
+        elif request.headers.get("e2b-sandbox-port") != port:
+            self._send(502, b"port is not open")
+        elif request.headers.get("x-access-token") != self.fake.access_token:
+            self._send_json(401, {"code": 401, "message": "invalid access token"})
+        else:
+            return True
+        return False
+
+    def _upload(self, request: RecordedRequest) -> None:
+        if self.fake.upload_status != 200:
+            self._send_json(self.fake.upload_status, {"code": self.fake.upload_status, "message": "scripted"})
+            return
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            head = f"Content-Type: {content_type}\r\n\r\n".encode()
+            message = email.parser.BytesParser().parsebytes(head + request.body)
+            parts = [(part.get_filename(), part.get_payload(decode=True)) for part in message.get_payload()]
+            default_path = request.query.get("path", [None])[0]
+            uploads = [(default_path or name, data) for name, data in parts]
+        else:
+            uploads = [(request.query["path"][0], request.body)]
+        with self.fake._lock:
+            self.fake.files.update(uploads)
+        self._send_json(200, [{"name": p.rsplit("/", 1)[-1], "type": "file", "path": p} for p, _ in uploads])
+
+    def _execute(self) -> None:
+        scripted = self.fake._next_execution()
+        if scripted.status != 200:
+            self._send(scripted.status, b"scripted failure")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            self._chunk({"type": "number_of_executions", "execution_count": 1})
+            if scripted.hang:
+                self.fake._release.wait(timeout=MAX_HANG_SECONDS)
+                return
+            for line in _output_lines(scripted):
+                self._chunk(line)
+            self._chunk({"type": "end_of_execution"})
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (its timeout); so does the real server
+        finally:
+            self.close_connection = True
+
+    def _chunk(self, line: dict) -> None:
+        data = (json.dumps(line) + "\n").encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    # --- plumbing --------------------------------------------------------------------------------
+    def _record(self) -> RecordedRequest:
+        parts = urlsplit(self.path)
+        request = RecordedRequest(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=self._read_body(),
+        )
+        self.fake._record(request)
+        return request
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = bytearray()
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return bytes(body)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        self._send(status, json.dumps(payload).encode(), headers)
+
+
+def _output_lines(scripted: ScriptedExecution) -> list[dict]:
+    stamp = datetime.now(UTC).isoformat()
+    lines: list[dict] = [{"type": "stdout", "text": text, "timestamp": stamp} for text in scripted.stdout]
+    lines += [{"type": "stderr", "text": text, "timestamp": stamp} for text in scripted.stderr]
+    lines += [
+        {"type": "result", "is_main_result": False, "extra": {}, **result} for result in scripted.results
+    ]
+    if scripted.error is not None:
+        lines.append({"type": "error", **scripted.error})
+    return lines
