@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import email.parser
 import json
-import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import FakeServer
 
 ENVD_PORT = "49983"
 JUPYTER_PORT = "49999"
@@ -65,8 +66,11 @@ class RecordedRequest:
         return json.loads(self.body or b"null")
 
 
-class FakeE2BServer:
+class FakeE2BServer(FakeServer):
+    name = "fake E2B"
+
     def __init__(self, *, api_key: str = "e2b_fake_key", envd_version: str = "0.5.8") -> None:
+        super().__init__()
         self.api_key = api_key
         self.envd_version = envd_version
         self.access_token = uuid.uuid4().hex
@@ -77,45 +81,6 @@ class FakeE2BServer:
         self._create_failures: deque[tuple[int, dict[str, str]]] = deque()
         self._executions: deque[ScriptedExecution] = deque()
         self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeE2BServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.fake = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-e2b", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeE2BServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fake E2B server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting -------------------------------------------------------------------------------
     def execution(self, **kwargs: Any) -> None:
@@ -326,3 +291,6 @@ def _output_lines(scripted: ScriptedExecution) -> list[dict]:
     if scripted.error is not None:
         lines.append({"type": "error", **scripted.error})
     return lines
+
+
+FakeE2BServer.handler = _Handler

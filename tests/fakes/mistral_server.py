@@ -13,13 +13,14 @@ Tests point the real `mistralai` SDK at it (server_url), script the answers it g
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.server import FakeServer
 
 CHAT_PATH = "/v1/chat/completions"
 # How long a hanging response is held at most, so a forgotten hang cannot block a test run.
@@ -65,53 +66,16 @@ class RecordedRequest:
         return self.body.decode("utf-8", errors="replace")
 
 
-class FakeMistralServer:
+class FakeMistralServer(FakeServer):
+    name = "fake Mistral"
+
     def __init__(self, *, api_key: str | None = None) -> None:
+        super().__init__()
         # When set, requests must carry exactly this bearer key or get a 401, like the real API.
         self.api_key = api_key
         self._queue: deque[ScriptedResponse] = deque()
         self._default: ScriptedResponse | None = None
         self._requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._release = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeMistralServer:
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.fake = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        # A short poll interval keeps shutdown (and so each test's teardown) fast.
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-mistral", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()  # let hanging handlers finish before the socket goes away
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> FakeMistralServer:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("the fake Mistral server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting -------------------------------------------------------------------------------
     def reply(
@@ -287,3 +251,6 @@ def _default_message(*, status: int) -> str:
         502: "Bad gateway",
         503: "Service unavailable",
     }.get(status, f"HTTP {status}")
+
+
+FakeMistralServer.handler = _Handler
