@@ -52,6 +52,21 @@ def policy_config() -> PolicyConfig:
     return PolicyConfig(allowed_modules=frozenset(allowed or DEFAULT_ALLOWED_MODULES), severities=severities)
 
 
+def _cost_card(*, request: ApprovalRequest) -> dict:
+    """The estimate against the tightest budget that applies to the requester in the request's team."""
+    from billing.selectors import budget_status_list
+
+    statuses = budget_status_list(user=request.user, team=request.team)
+    tightest = min(statuses, key=lambda s: s.remaining, default=None)
+    return {
+        "estimateUsd": float(request.budget_estimate),
+        "remainingBudgetUsd": float(tightest.remaining) if tightest else None,
+        "note": f"{tightest.budget.scope} {tightest.budget.period} budget"
+        if tightest
+        else "No budget applies.",
+    }
+
+
 def approval_request_card(*, request: ApprovalRequest) -> dict:
     """What a reviewer needs to decide: reads, writes, libraries, charts, cost, risk, and the diff."""
     from .services import approvals_needed, code_diff
@@ -73,11 +88,7 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
         "writes": seen["writes"],
         "libraries": seen["libraries"],
         "charts": {"expected": _charts_expected(seen["charts"]), "calls": seen["charts"]},
-        "cost": {
-            "estimateUsd": float(request.budget_estimate),
-            "remainingBudgetUsd": None,
-            "note": "Team budgets are not tracked yet, so the remaining budget is not shown.",
-        },
+        "cost": _cost_card(request=request),
         "risk": {
             "level": request.risk_level,
             "findings": request.findings,

@@ -125,3 +125,27 @@ def test_a_policy_rule_changed_in_the_admin_is_audited(admin_client, admin_user)
 def test_superseded_and_blocked_are_final_states():
     final = ApprovalRequest.FINAL_STATUSES
     assert ApprovalRequest.Status.POLICY_BLOCKED in final and ApprovalRequest.Status.SUPERSEDED in final
+
+
+def test_the_card_sets_the_estimate_against_the_tightest_remaining_budget(
+    as_user, analyst, team, request_with_card
+):
+    from decimal import Decimal
+
+    from billing.models import Budget
+
+    assert (
+        as_user(analyst)
+        .get(f"/api/requests/{request_with_card.pk}")
+        .json()["card"]["cost"]["remainingBudgetUsd"]
+        is None
+    )
+    Budget.objects.create(
+        scope=Budget.Scope.TEAM, team=team, period=Budget.Period.MONTHLY, limit_usd=Decimal("50")
+    )
+    Budget.objects.create(
+        scope=Budget.Scope.USER, team=team, user=analyst, period=Budget.Period.DAILY, limit_usd=Decimal("2")
+    )
+    cost = as_user(analyst).get(f"/api/requests/{request_with_card.pk}").json()["card"]["cost"]
+    assert cost["remainingBudgetUsd"] == pytest.approx(2.0)
+    assert cost["note"] == "user daily budget"
