@@ -137,11 +137,12 @@ def approval_request_generation_succeed(
 def _notify_if_waiting(*, request: ApprovalRequest) -> None:
     if request.status != Status.PENDING_REVIEW:
         return
+    from analysis.tasks import enqueue_on_commit
+
     from .tasks import notify_reviewers_by_email, notify_reviewers_by_webhook
 
-    request_id = str(request.pk)
     for task in (notify_reviewers_by_email, notify_reviewers_by_webhook):
-        transaction.on_commit(lambda task=task: task.delay(request_id))  # routed to "generate" in settings
+        enqueue_on_commit(task, str(request.pk))  # routed to "generate"; a broker outage only logs
 
 
 @transaction.atomic
@@ -263,8 +264,13 @@ def _after_approval(*, request: ApprovalRequest, reviewer) -> None:
 
     if settings.SANDGATE_EXECUTE_ON_APPROVAL:
         from analysis.services import execution_start
+        from billing.services import BudgetExceeded
 
-        execution_start(request=request, user=reviewer)
+        try:
+            with transaction.atomic():  # a savepoint: a refused run must not undo the approval
+                execution_start(request=request, user=reviewer)
+        except BudgetExceeded:
+            pass  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
 
 
 @transaction.atomic
@@ -351,9 +357,9 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
             "feedback": request.rejection_reason,
         },
     )
-    from analysis.tasks import generate_code
+    from analysis.tasks import enqueue_on_commit, generate_code
 
-    transaction.on_commit(lambda: generate_code.delay(str(revision.pk)))
+    enqueue_on_commit(generate_code, str(revision.pk))  # broker down: the reaper enqueues it later
     return revision
 
 

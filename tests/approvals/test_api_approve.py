@@ -183,3 +183,20 @@ def test_concurrent_approve_and_reject_exactly_one_wins(team):
     request.refresh_from_db()
     assert request.status in (Status.APPROVED, Status.REJECTED)
     assert AuditEvent.objects.filter(action__in=["request.approved", "request.rejected"]).count() == 1
+
+
+def test_approval_stands_when_the_automatic_run_does_not_fit_the_budget(
+    as_user, reviewer, pending, team, settings
+):
+    from decimal import Decimal
+
+    from billing.models import Budget
+
+    settings.SANDGATE_EXECUTE_ON_APPROVAL = True
+    Budget.objects.create(
+        scope=Budget.Scope.TEAM, team=team, period=Budget.Period.TOTAL, limit_usd=Decimal("0")
+    )
+    response = approve(as_user(reviewer), pending)
+    assert response.status_code == 200
+    assert response.json()["status"] == "approved"
+    assert not Execution.objects.exists()
