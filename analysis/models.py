@@ -92,8 +92,10 @@ class Execution(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
+        # Its worker died mid-run (lease expired); settled by the reaper, never run again.
+        INTERRUPTED = "interrupted", "Interrupted"
 
-    FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT})
+    FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     request = models.OneToOneField(
@@ -109,6 +111,8 @@ class Execution(models.Model):
     limits = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Set when a worker claims the run; past it, a still-running row's worker is presumed dead (the reaper).
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 

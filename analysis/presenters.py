@@ -35,6 +35,7 @@ _STEP_OF = {
     Status.SUCCEEDED: 4,
     Status.FAILED: 4,
     Status.TIMED_OUT: 4,
+    Status.INTERRUPTED: 3,
 }
 _HEADLINE = {
     Status.GENERATING: "Writing the code…",
@@ -49,6 +50,7 @@ _HEADLINE = {
     Status.SUCCEEDED: "Done.",
     Status.FAILED: "The analysis failed.",
     Status.TIMED_OUT: "The analysis ran out of time.",
+    Status.INTERRUPTED: "Interrupted: the worker stopped. It was not run again; ask again.",
 }
 _EXPLAIN = {
     "FileNotFoundError": "The code looked for a file that is not there. "
@@ -120,7 +122,7 @@ def turn(request: ApprovalRequest) -> Turn:
     return result
 
 
-_RAN = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT)
+_RAN = (Status.QUEUED, Status.RUNNING, Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED)
 
 
 def _add_results(result: Turn, execution) -> None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
@@ -28,7 +28,7 @@ from approvals.services import (
 )
 from audit.models import AuditEvent
 from audit.services import audit_log
-from billing.models import CostSpan, Team
+from billing.models import CostSpan, Reservation, Team
 from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
 from billing.services import (
     audit_budget_refusals,
@@ -40,6 +40,7 @@ from billing.services import (
     execution_cost_estimate,
     generation_cost_estimate,
     request_cost_estimate,
+    reservation_release,
 )
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
 
@@ -262,9 +263,9 @@ def analysis_submit(
         target=request,
         details={"session_id": str(session.pk), "datasets": [d.name for d in datasets]},
     )
-    from .tasks import generate_code
+    from .tasks import enqueue_on_commit, generate_code
 
-    transaction.on_commit(lambda: generate_code.delay(str(request.pk)))
+    enqueue_on_commit(generate_code, str(request.pk))  # broker down: 202 all the same; the reaper enqueues it
     return request
 
 
@@ -279,9 +280,9 @@ def _generation_model_name(*, team: Team, user) -> str:
 
 def request_generate_code(*, request_id) -> ApprovalRequest | None:
     """Ask the LLM (or the offline generator) for code; runs in the `generate` worker."""
-    request = ApprovalRequest.objects.select_related("team", "user", "parent").filter(pk=request_id).first()
-    if request is None or request.status != Status.GENERATING:
-        return None  # a redelivered task, or a request cancelled meanwhile
+    if not _request_generation_claim(request_id=request_id):
+        return None  # a redelivered task (another worker has it or had it), or a request cancelled meanwhile
+    request = ApprovalRequest.objects.select_related("team", "user", "parent").get(pk=request_id)
     generator = get_generator()
     choice = generation_model_for(team=request.team, user=request.user)
     if choice.downgraded_from and generator.provider == "mistral":
@@ -298,8 +299,10 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
         try:
             output = generator.generate(inp)
         except GenerationError as exc:
+            _drop_stale_connection()
             traced.update(level="ERROR", status_message=str(exc))
             return _request_generation_failed(request=request, error=exc, provider=generator.provider)
+        _drop_stale_connection()  # an LLM call may outlast the connection
         with transaction.atomic():
             spans = _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
             with tracing.span("policy-check", input={"code_sha256": code_sha256(output.code)}) as checked:
@@ -326,10 +329,25 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
     return request
 
 
+def _request_generation_claim(*, request_id) -> bool:
+    """Claim the generation once, with a lease: a second task for the same request finds it claimed."""
+    lease_expires_at = timezone.now() + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS)
+    claimed = ApprovalRequest.objects.filter(
+        pk=request_id, status=Status.GENERATING, generation_lease_expires_at__isnull=True
+    ).update(generation_lease_expires_at=lease_expires_at)
+    return claimed == 1
+
+
 # Shown to analysts when the provider refuses our credentials; admins get the details (audit, ERROR log).
 GENERATION_MISCONFIGURED_MESSAGE = (
     "Code generation is not configured correctly; an administrator has been told."
 )
+
+
+def _drop_stale_connection() -> None:
+    """After a long call outside any transaction, let Django reconnect if the database dropped us."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def _traced_generation(*, generator, inp: GenerationInput):
@@ -426,9 +444,9 @@ def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]
         target=execution,
         details={"request_id": str(request.pk), "code_sha256": execution.code_sha256},
     )
-    from .tasks import run_execution
+    from .tasks import enqueue_on_commit, run_execution
 
-    transaction.on_commit(lambda: run_execution.delay(str(execution.pk)))
+    enqueue_on_commit(run_execution, str(execution.pk))  # broker down: the reaper enqueues it
     return execution, True
 
 
@@ -441,8 +459,11 @@ def _next_step(request: ApprovalRequest) -> str:
 @transaction.atomic
 def _execution_claim(*, execution_id) -> Execution | None:
     """Claim the run exactly once; a redelivered task finds nothing to claim."""
+    now = timezone.now()
     claimed = Execution.objects.filter(pk=execution_id, status=Execution.Status.QUEUED).update(
-        status=Execution.Status.RUNNING, started_at=timezone.now()
+        status=Execution.Status.RUNNING,
+        started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS),
     )
     if claimed != 1:
         return None
@@ -489,6 +510,7 @@ def execution_run(*, execution_id) -> Execution | None:
     if refusal is not None:
         return _execution_refuse(execution=execution, reason=refusal)
     started = time.monotonic()
+    logger.info("execution %s: claimed, running it in the %s sandbox", execution_id, execution.backend)
     with tracing.execution_span(request=request, backend=execution.backend) as traced:
         try:
             result = get_sandbox().run(
@@ -500,6 +522,7 @@ def execution_run(*, execution_id) -> Execution | None:
             logger.exception("sandbox failure for execution %s", execution_id)
             result = SandboxResult(error={"name": "SandboxError", "value": str(exc), "traceback": ""})
         result.duration_ms = result.duration_ms or int((time.monotonic() - started) * 1000)
+        _drop_stale_connection()  # the run may outlast the connection: don't lose its result to a dead one
         result.limits = _limits_in_force(limits=limits, team=request.team, record=result.limits)
         status = _final_status(result)
         tracing.execution_span_finish(span=traced, status=status, duration_ms=result.duration_ms)
@@ -621,3 +644,120 @@ def _summary(result: SandboxResult, status: str) -> str:
     charts = sum(1 for r in result.results if "png" in r)
     text = result.stdout.strip()[:1000]
     return f"{text}\n\n{charts} chart(s)." if charts else text or f"The analysis {status}."
+
+
+# --- reaping ----------------------------------------------------------------------------------
+
+INTERRUPTED_MESSAGE = (
+    "The worker handling this stopped (it crashed or was restarted) before it finished. "
+    "It was not run again; ask again to retry."
+)
+
+
+def reap_stuck(*, now=None, limit: int = 500) -> dict[str, int]:
+    """The periodic reaper: settle rows whose worker died, re-enqueue tasks that never reached the broker."""
+    now = now or timezone.now()
+    counts = {
+        "executions_interrupted": _executions_interrupt_expired(now=now, limit=limit),
+        "requests_interrupted": _requests_interrupt_expired(now=now, limit=limit),
+        "executions_requeued": _executions_requeue_unclaimed(now=now, limit=limit),
+        "requests_requeued": _requests_requeue_unclaimed(now=now, limit=limit),
+    }
+    if any(counts.values()):
+        logger.warning("reaper: %s", counts)
+    return counts
+
+
+def _executions_interrupt_expired(*, now, limit: int) -> int:
+    expired = Execution.objects.filter(status=Execution.Status.RUNNING, lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(execution_interrupt(execution_id=pk, now=now) for pk in ids)
+
+
+@transaction.atomic
+def execution_interrupt(*, execution_id, now) -> int:
+    """A running execution whose lease expired ends `interrupted`, its budget hold released; never re-run."""
+    error = {"name": "WorkerLost", "value": INTERRUPTED_MESSAGE, "traceback": ""}
+    interrupted = Execution.objects.filter(
+        pk=execution_id, status=Execution.Status.RUNNING, lease_expires_at__lt=now
+    ).update(status=Execution.Status.INTERRUPTED, error=error, finished_at=now)
+    if interrupted != 1:
+        return 0  # finished (or reaped) meanwhile
+    execution = Execution.objects.select_related("request", "request__team").get(pk=execution_id)
+    request = approval_request_transition(
+        request=execution.request, source=(Status.RUNNING, Status.QUEUED), target=Status.INTERRUPTED
+    )
+    released = _reservations_release(request=request, feature=CostSpan.Feature.EXECUTION)
+    details = {"lease_expired_at": execution.lease_expires_at.isoformat(), "reservations_released": released}
+    audit_log(action=Action.EXECUTION_INTERRUPTED, team=request.team, target=execution, details=details)
+    _interrupted_message(request=request)
+    return 1
+
+
+def _requests_interrupt_expired(*, now, limit: int) -> int:
+    expired = ApprovalRequest.objects.filter(status=Status.GENERATING, generation_lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(request_interrupt(request_id=pk, now=now) for pk in ids)
+
+
+@transaction.atomic
+def request_interrupt(*, request_id, now) -> int:
+    """A request whose generation lease expired ends `interrupted`, its budget hold released."""
+    interrupted = ApprovalRequest.objects.filter(
+        pk=request_id, status=Status.GENERATING, generation_lease_expires_at__lt=now
+    ).update(status=Status.INTERRUPTED, generation_error=INTERRUPTED_MESSAGE, updated_at=now)
+    if interrupted != 1:
+        return 0
+    request = ApprovalRequest.objects.select_related("team").get(pk=request_id)
+    released = _reservations_release(request=request, feature=CostSpan.Feature.GENERATION)
+    details = {
+        "lease_expired_at": request.generation_lease_expires_at.isoformat(),
+        "reservations_released": released,
+    }
+    audit_log(action=Action.REQUEST_INTERRUPTED, team=request.team, target=request, details=details)
+    _interrupted_message(request=request)
+    return 1
+
+
+def _reservations_release(*, request: ApprovalRequest, feature: str) -> int:
+    held = Reservation.objects.filter(request=request, feature=feature, status=Reservation.Status.ACTIVE)
+    return sum(reservation_release(reservation_id=pk) for pk in held.values_list("pk", flat=True))
+
+
+def _interrupted_message(*, request: ApprovalRequest) -> None:
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=INTERRUPTED_MESSAGE,
+        request=request,
+    )
+
+
+def _requeue_cutoff(now):
+    return now - timedelta(seconds=settings.SANDGATE_REQUEUE_AFTER_SECONDS)
+
+
+def _executions_requeue_unclaimed(*, now, limit: int) -> int:
+    from .tasks import run_execution
+
+    unclaimed = Execution.objects.filter(status=Execution.Status.QUEUED, created_at__lt=_requeue_cutoff(now))
+    return _publish_each(task=run_execution, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _requests_requeue_unclaimed(*, now, limit: int) -> int:
+    from .tasks import generate_code
+
+    unclaimed = ApprovalRequest.objects.filter(
+        status=Status.GENERATING,
+        generation_lease_expires_at__isnull=True,
+        created_at__lt=_requeue_cutoff(now),
+    )
+    return _publish_each(task=generate_code, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _publish_each(*, task, ids: list) -> int:
+    """Enqueue again; a duplicate of a message still waiting in the queue is harmless (the claim)."""
+    for pk in ids:
+        task.delay(str(pk))
+        logger.warning("re-enqueued %s(%s): it was never claimed", task.name, pk)
+    return len(ids)

@@ -22,6 +22,8 @@ class ApprovalRequest(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
+        # Its worker died while generating or running (lease expired); settled by the reaper.
+        INTERRUPTED = "interrupted", "Interrupted"
 
     FINAL_STATUSES = frozenset(
         {
@@ -34,6 +36,7 @@ class ApprovalRequest(models.Model):
             Status.SUCCEEDED,
             Status.FAILED,
             Status.TIMED_OUT,
+            Status.INTERRUPTED,
         }
     )
 
@@ -76,6 +79,9 @@ class ApprovalRequest(models.Model):
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=100, blank=True)
     generation_error = models.TextField(blank=True)
+    # Set when a generate worker claims the request: a redelivered task leaves a claimed request alone,
+    # and past it a request still generating is presumed abandoned (the reaper).
+    generation_lease_expires_at = models.DateTimeField(null=True, blank=True)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ def database_url() -> str:
 
 
 class WorkerProcess:
-    def __init__(self):
+    def __init__(self, env: dict[str, str] | None = None):
         queues = ",".join(sorted({r["queue"] for r in settings.CELERY_TASK_ROUTES.values()}))
         queues += f",{settings.CELERY_TASK_DEFAULT_QUEUE}"
         env = {
@@ -37,11 +38,19 @@ class WorkerProcess:
             "DATABASE_URL": database_url(),
             "SANDGATE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool", "solo"]
         cmd += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"]
+        # Its own process group, so kill_hard() can take the worker down the way a lost machine would.
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
@@ -70,7 +79,41 @@ class WorkerProcess:
         self.wait_for(rf"Task {re.escape(name)}\[.*\] received", timeout=timeout)
         self.wait_for(rf"Task {re.escape(name)}\[.*\] (succeeded|raised)", timeout=timeout)
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def descendants(self) -> list[int]:
+        """Every process below the worker (sandboxes run in sessions of their own), from /proc."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid, rest = stat.read_text().split(" ", 1)
+            except OSError:
+                continue  # exited meanwhile
+            ppid = int(rest.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(pid))
+        found, todo = [], [self.pid]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                found.append(child)
+                todo.append(child)
+        return found
+
+    def kill_hard(self) -> None:
+        """SIGKILL the worker, its process group and every descendant's group: no cleanup code runs."""
+        victims = [self.pid, *self.descendants()]
+        for pid in victims:
+            for kill in (os.killpg, os.kill):
+                try:
+                    kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self.proc.wait(timeout=20)
+
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(timeout=20)
