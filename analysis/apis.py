@@ -92,6 +92,8 @@ class ArtifactDownloadApi(APIView):
 
 
 class SessionListApi(APIView):
+    pagination_class = Pagination  # declares the paginated answer in the schema
+
     @extend_schema(responses=SessionSerializer(many=True))
     def get(self, request):
         paginator = Pagination()
@@ -117,6 +119,8 @@ class SessionDetailApi(APIView):
 
 
 class DatasetListApi(APIView):
+    pagination_class = Pagination  # declares the paginated answer in the schema
+
     @extend_schema(responses=DatasetSerializer(many=True))
     def get(self, request):
         paginator = Pagination()

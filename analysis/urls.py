@@ -3,13 +3,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from config.auth import LoginForm
+
 from . import views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="analysis/login.html", redirect_authenticated_user=True),
+        auth_views.LoginView.as_view(
+            template_name="analysis/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

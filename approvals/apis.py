@@ -19,6 +19,8 @@ class Pagination(LimitOffsetPagination):
 
 
 class RequestListApi(APIView):
+    pagination_class = Pagination  # declares the paginated answer in the schema
+
     @extend_schema(parameters=[RequestListInput], responses=ApprovalRequestSerializer(many=True))
     def get(self, request):
         params = RequestListInput(data=request.query_params)

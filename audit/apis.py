@@ -10,6 +10,8 @@ from .serializers import AuditEventSerializer, AuditListInput
 class AuditListApi(APIView):
     """The audit trail of the caller's audited teams; auditors only (403 for everyone else)."""
 
+    pagination_class = Pagination  # declares the paginated answer in the schema
+
     @extend_schema(parameters=[AuditListInput], responses=AuditEventSerializer(many=True))
     def get(self, request):
         params = AuditListInput(data=request.query_params)

@@ -25,12 +25,24 @@ class CSVRenderer(BaseRenderer):
         rows = data.get("results", []) if isinstance(data, dict) and "error" not in data else []
         if isinstance(data, dict) and "error" in data:
             rows = [{"code": data["error"]["code"], "message": data["error"]["message"]}]
+        fieldnames = list(rows[0]) if rows else _empty_report_columns(data)
         out = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+        if fieldnames:
+            writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         return out.getvalue().encode(self.charset)
+
+
+def _empty_report_columns(data) -> list[str]:
+    """An empty spend report is still a CSV with its header (an empty body would have no Content-Type)."""
+    if isinstance(data, dict) and "groupBy" in data:
+        return [data["groupBy"], *SPEND_COLUMNS]
+    return []
+
+
+# The columns of `selectors.spend_report` after its group column.
+SPEND_COLUMNS = ["costUsd", "calls", "inputTokens", "outputTokens", "seconds", "unpricedCalls"]
 
 
 class BudgetStatusSerializer(serializers.Serializer):
@@ -48,8 +60,12 @@ class BudgetStatusSerializer(serializers.Serializer):
     resetsAt = serializers.DateTimeField(source="resets_at", allow_null=True)
 
 
+class BudgetListSerializer(serializers.Serializer):
+    results = BudgetStatusSerializer(many=True)
+
+
 class BudgetApi(APIView):
-    @extend_schema(responses=BudgetStatusSerializer(many=True))
+    @extend_schema(responses=BudgetListSerializer)
     def get(self, request):
         statuses = selectors.budget_status_list(user=request.user)
         return Response({"results": BudgetStatusSerializer(statuses, many=True).data})

@@ -6,6 +6,7 @@ from analysis import apis as analysis_apis
 from approvals import apis as approval_apis
 from audit import apis as audit_apis
 from billing import apis as billing_apis
+from config.auth import AdminLoginForm
 
 api_urls = [
     path("analyze", analysis_apis.AnalyzeApi.as_view(), name="analyze"),
@@ -31,6 +32,8 @@ api_urls = [
     path("spend", billing_apis.SpendApi.as_view(), name="spend"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
+
+admin.site.login_form = AdminLoginForm  # refuses, with a clear message, after too many failed logins
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -1,0 +1,158 @@
+"""Every benchmark of the project in one run, printed as ONE markdown table of ratios against baselines.
+
+    .venv/bin/python -m bench      (or `make bench`; PostgreSQL and Redis must be running)
+
+* API throughput under gunicorn (2 sync workers, the bench database, Redis broker and cache) against the
+  minimal DRF endpoint `/bench/ping` (bench/urls.py: same authentication, renderer and database) measured
+  in the same run: `POST /api/analyze` and `GET /api/requests/{id}`;
+* the load run (bench/load.py): analyze → approve → execute → poll; approve-to-result latency;
+* the sandbox table (bench/sandbox.py), audit appends (bench/audit.py), budget reservations
+  (bench/budget.py): each runs in its own process, because each configures Django at import, and its
+  rows are read from its output.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import date
+
+import requests
+
+from bench import load
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "4"))
+CLIENTS = 4
+
+
+def throughput(url: str, token: str, *, method: str = "GET", body: dict | None = None) -> float:
+    """Requests per second from CLIENTS threads for SECONDS, each with its own keep-alive session."""
+    stop = time.monotonic() + SECONDS
+    counts = [0] * CLIENTS
+
+    def client(n: int) -> None:
+        session = load._session(token)
+        while time.monotonic() < stop:
+            answer = session.request(method, url, json=body, timeout=30)
+            assert answer.status_code < 300, f"{url}: {answer.status_code} {answer.text[:200]}"
+            counts[n] += 1
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / SECONDS
+
+
+def api_rows(base: str, tokens: dict) -> list[tuple]:
+    analyst = tokens["analysts"][0]
+    first = requests.post(
+        f"{base}/api/analyze", json={"query": load.QUESTION}, headers={"Authorization": f"Token {analyst}"}
+    ).json()
+    ping = throughput(f"{base}/bench/ping", analyst)
+    detail = throughput(f"{base}/api/requests/{first['requestId']}", analyst)
+    analyze = throughput(f"{base}/api/analyze", analyst, method="POST", body={"query": load.QUESTION})
+    return [
+        ("`GET /bench/ping` (minimal DRF endpoint, baseline)", f"{ping:,.0f} req/s", "1.00×", "", ""),
+        ("`GET /api/requests/{id}`", f"{detail:,.0f} req/s", f"{detail / ping:.2f}×", "≥ 0.7×",
+         _met(detail / ping >= 0.7)),
+        ("`POST /api/analyze`", f"{analyze:,.0f} req/s", f"{analyze / ping:.2f}×", "≥ 0.5×",
+         _met(analyze / ping >= 0.5)),
+    ]  # fmt: skip
+
+
+def approve_to_result(base: str, tokens: dict, runs: int = 5) -> list[float]:
+    """Milliseconds from the reviewer's approval (then execute at once) to the finished execution."""
+    analyst, reviewer = load._session(tokens["analysts"][0]), load._session(tokens["reviewer"])
+    flow = load.Flow(base, tokens["analysts"][0], tokens["reviewer"], time.monotonic() + 120)
+    times = []
+    for _ in range(runs):
+        request_id = analyst.post(f"{base}/api/analyze", json={"query": load.QUESTION}).json()["requestId"]
+        request = flow.poll(f"/api/requests/{request_id}", lambda r: r["status"] != "generating", 0.01)
+        began = time.monotonic()
+        body = {"requestId": request_id, "approved": True, "codeSha256": request["codeSha256"]}
+        reviewer.post(f"{base}/api/approve", json=body).raise_for_status()
+        execution = analyst.post(f"{base}/api/execute", json={"requestId": request_id}).json()
+        finished = lambda e: e["status"] in load.FINAL_EXECUTION  # noqa: E731
+        flow.poll(f"/api/executions/{execution['executionId']}", finished, 0.005)
+        times.append((time.monotonic() - began) * 1000)
+    return times
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def _run(module: str, *args: str, env: dict | None = None) -> str:
+    command = [sys.executable, "-m", module, *args]
+    done = subprocess.run(command, cwd=load.ROOT, env=env or load.bench_env(), capture_output=True, text=True)
+    if done.returncode != 0:
+        return f"FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}"
+    return done.stdout
+
+
+def sandbox_rows() -> list[tuple]:
+    out = _run("bench.sandbox", "--repeat", "7")
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[1].endswith("ms"):
+            rows.append((f"sandbox: {cells[0]}", *cells[1:]))
+    return rows or [("sandbox (bench.sandbox)", out.strip()[:200], "", "", "")]
+
+
+def audit_rows() -> list[tuple]:
+    out = _run("bench.audit", "--seconds", "2")
+    rows = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 6 and cells[0].isdigit():
+            rows.append((f"audit appends, {cells[0]} client(s): chained vs plain inserts",
+                         f"{cells[2]}/s vs {cells[1]}/s", cells[3], "", ""))  # fmt: skip
+    return rows or [("audit appends (bench.audit)", out.strip()[:200], "", "", "")]
+
+
+def budget_rows() -> list[tuple]:
+    out = _run("bench.budget", env={**load.bench_env(), "BENCH_SECONDS": "2"})
+    rates = dict(re.findall(r"^(plain conditional UPDATE|budget_reserve)[^:]*:\s+(\d+) /s", out, re.M))
+    ratio = re.search(r"^ratio: ([\d.]+)x", out, re.M)
+    if not ratio:
+        return [("budget reservations (bench.budget)", out.strip()[:200], "", "", "")]
+    return [(
+        "budget reservations, 8 clients: `budget_reserve` vs plain conditional UPDATE",
+        f"{rates.get('budget_reserve')}/s vs {rates.get('plain conditional UPDATE')}/s",
+        f"{float(ratio.group(1)):.2f}×", "≥ 0.5×", _met(float(ratio.group(1)) >= 0.5),
+    )]  # fmt: skip
+
+
+def main() -> None:
+    load.database_create()
+    load.django_setup()
+    tokens = load.seed(analysts=4)
+    rows: list[tuple] = []
+    with load.stack() as base:
+        rows += api_rows(base, tokens)
+        latencies = approve_to_result(base, tokens)
+        p50 = statistics.median(latencies)
+        rows.append(("approve → execute → result (cold bubblewrap sandbox), p50 of 5", f"{p50:.0f} ms", "",
+                     "first line ≤ 50 ms with a warm pool", "see the sandbox rows"))  # fmt: skip
+    result = load.run(analysts=4, requests_each=3, timeout=240)
+    rate = f"{result['requests'] / result['seconds']:.2f} flows/s"
+    rows.append(("load: 4 analysts × 3 requests, none lost, budgets exact, audit chain verified", rate, "",
+                 "all final", "yes"))  # fmt: skip
+    rows += sandbox_rows() + audit_rows() + budget_rows()
+    print(f"\nSandgate benchmarks, {date.today().isoformat()}, {os.cpu_count()} CPUs\n")
+    print("| measurement | value | ratio to its baseline | target | met |")
+    print("|---|---:|---:|---|---|")
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+if __name__ == "__main__":
+    main()
