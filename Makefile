@@ -8,9 +8,10 @@ PORT ?= 8000
 .PHONY: up install test web worker migrate lint bench clean
 
 up: install migrate
-	@echo "Starting the worker and the web server on http://127.0.0.1:$(PORT)/ (Ctrl-C stops both)"
+	@echo "Starting the worker (with beat) and the web server on http://127.0.0.1:$(PORT)/ (Ctrl-C stops both)"
 	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A config worker -Q generate,execute,celery --concurrency 2 --loglevel INFO & \
+	$(VENV)/bin/celery -A config worker -B -s var/celerybeat-schedule -Q generate,execute,celery \
+	  --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT) --noreload
 
 install: $(VENV)/.installed $(RUNTIME)/.installed /usr/bin/bwrap /usr/bin/chromium
@@ -54,6 +55,10 @@ worker: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# Every benchmark in one run, one markdown table (needs PostgreSQL and Redis on 127.0.0.1; see README).
+bench: install
+	$(VENV)/bin/python -m bench
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,22 +4,27 @@ Estimate → reserve → settle. Before an LLM call or a run, `budget_reserve` h
 budget that applies (the team's, the user's) in one short transaction: one conditional
 `UPDATE … SET reserved = reserved + x WHERE spent + reserved + x <= limit` per budget period row, in
 ascending primary-key order, so two reservers never wait on each other in opposite orders (no deadlock), and
-no interleaving can pass a limit. The work then runs with no transaction held; `budget_settle` moves the
-hold to `spent` with the actual cost, once per reservation (a redelivered task settles nothing twice). The
-sweeper releases reservations whose lease expired: their owner died.
+no interleaving can pass a limit. On PostgreSQL the whole reservation is one statement, the function
+`sandgate_budget_reserve` (billing/migrations/0005): the hot rows are locked only inside the server, never
+across a client round trip; the ORM path (SQLite's) is its tested reference. The work then runs with no
+transaction held; `budget_settle` moves the hold to `spent` with the actual cost, once per reservation (a
+redelivered task settles nothing twice). The sweeper releases reservations whose lease expired: their owner
+died.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
@@ -245,21 +250,41 @@ def budget_periods_current(*, budgets: list[Budget], now) -> list[tuple[BudgetPe
 def budget_reserve(
     *, team: Team, user, feature: str, amount: Decimal, request=None, lease_seconds: int | None = None
 ) -> Reservation:
-    """Hold `amount` against every applicable budget, or raise BudgetExceeded (402) and hold nothing."""
+    """Hold `amount` against every applicable budget, or raise BudgetExceeded (402) and hold nothing.
+
+    On PostgreSQL, one statement does it all (`sandgate_budget_reserve`, billing/migrations/0005): the hot
+    budget rows are locked only inside the server, never across a client round trip. Elsewhere (SQLite) the
+    ORM path does it in a few statements; it is also the reference the function is tested against.
+    """
     now = timezone.now()
+    lease_expires_at = now + timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS)
+    reserve = _reserve_in_database if connection.vendor == "postgresql" else _reserve_with_orm
+    return reserve(
+        team=team,
+        user=user if getattr(user, "pk", None) else None,
+        feature=feature,
+        amount=amount,
+        request=request,
+        now=now,
+        lease_expires_at=lease_expires_at,
+    )
+
+
+def _reserve_with_orm(
+    *, team: Team, user, feature: str, amount: Decimal, request, now, lease_expires_at
+) -> Reservation:
     periods = budget_periods_current(budgets=budgets_applicable(team=team, user=user), now=now)
-    lease = timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS)
     try:
         with transaction.atomic():
             # The reservation row first, the hot budget rows last: their locks are held for the shortest time.
             reservation = Reservation.objects.create(
                 team=team,
-                user=user if getattr(user, "pk", None) else None,
+                user=user,
                 request=request,
                 feature=feature,
                 amount_usd=amount,
                 period_ids=[p.pk for p, _ in periods],
-                lease_expires_at=now + lease,
+                lease_expires_at=lease_expires_at,
             )
             for period, budget in periods:  # ascending pk: every reserver locks in the same order
                 _hold(period_id=period.pk, budget=budget, amount=amount)
@@ -268,6 +293,68 @@ def budget_reserve(
         raise BudgetExceeded(budget=refused.budget, period=period, amount=amount) from None
     _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
     return reservation
+
+
+RESERVE_SQL = (
+    "SELECT period_ids, warn_period_ids FROM sandgate_budget_reserve("
+    "%s::uuid, %s::uuid, %s::integer, %s::uuid, %s::text, %s::numeric, %s::timestamptz, %s::timestamptz)"
+)
+# Raised by sandgate_budget_reserve when a hold does not fit; its DETAIL names the refusing period (JSON).
+REFUSED_SQLSTATE = "SG402"
+
+
+def _reserve_in_database(
+    *, team: Team, user, feature: str, amount: Decimal, request, now, lease_expires_at
+) -> Reservation:
+    reservation = Reservation(
+        team=team,
+        user=user,
+        request=request,
+        feature=feature,
+        amount_usd=amount,
+        lease_expires_at=lease_expires_at,
+        created_at=now,
+    )
+    params = [reservation.pk, team.pk, reservation.user_id, reservation.request_id]
+    params += [feature, amount, lease_expires_at, now]
+    # In a caller's transaction, a savepoint: a refusal rolls back the holds, not the caller's work.
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with scope, connection.cursor() as cursor:
+            cursor.execute(RESERVE_SQL, params)
+            period_ids, warn_period_ids = cursor.fetchone()
+    except DatabaseError as error:
+        refusal = _refusal_from(error)
+        if refusal is None:
+            raise
+        raise BudgetExceeded(budget=refusal[0], period=refusal[1], amount=amount) from None
+    reservation.period_ids = list(period_ids)
+    reservation._state.adding, reservation._state.db = False, connection.alias  # as if loaded from the row
+    if warn_period_ids:  # only when a hold took a period past its soft threshold: no query otherwise
+        periods = BudgetPeriod.objects.select_related("budget__team", "budget__user").filter(
+            pk__in=warn_period_ids
+        )
+        for period in sorted(periods, key=lambda p: p.pk):
+            _warn_once(period=period, budget=period.budget, actor=user)
+    return reservation
+
+
+def _refusal_from(error: DatabaseError) -> tuple[Budget, BudgetPeriod] | None:
+    """The budget and period (as the refusing statement saw it) named by sandgate_budget_reserve's error."""
+    cause = error.__cause__
+    if getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
+        return None
+    detail = json.loads(cause.diag.message_detail)
+    budget = Budget.objects.select_related("team").get(pk=detail["budget_id"])
+    # The row may not exist: one created on first use by the refused statement rolled back with it.
+    period = BudgetPeriod(
+        pk=detail["period_id"],
+        budget=budget,
+        period_start=datetime.fromtimestamp(detail["period_start"], tz=UTC),
+        spent_usd=Decimal(detail["spent_usd"]),
+        reserved_usd=Decimal(detail["reserved_usd"]),
+    )
+    return budget, period
 
 
 def _hold(*, period_id: int, budget: Budget, amount: Decimal) -> None:
@@ -402,15 +489,20 @@ def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], am
         threshold = budget.limit_usd * budget.soft_threshold
         if period.spent_usd + period.reserved_usd + amount < threshold:
             continue  # cheap check on the values read before the hold: most reservations stop here
-        with transaction.atomic():
-            crossed = (
-                BudgetPeriod.objects.filter(pk=period.pk, warned=False)
-                .alias(used=F("spent_usd") + F("reserved_usd"))
-                .filter(used__gte=threshold)
-                .update(warned=True)
-            )
-            if crossed:
-                _announce_soft_threshold(budget=budget, period=period, actor=actor)
+        _warn_once(period=period, budget=budget, actor=actor)
+
+
+@transaction.atomic
+def _warn_once(*, period: BudgetPeriod, budget: Budget, actor) -> None:
+    """Announce the period's crossing of its soft threshold, if it did and nobody announced it yet."""
+    crossed = (
+        BudgetPeriod.objects.filter(pk=period.pk, warned=False)
+        .alias(used=F("spent_usd") + F("reserved_usd"))
+        .filter(used__gte=budget.limit_usd * budget.soft_threshold)
+        .update(warned=True)
+    )
+    if crossed:
+        _announce_soft_threshold(budget=budget, period=period, actor=actor)
 
 
 def _announce_soft_threshold(*, budget: Budget, period: BudgetPeriod, actor) -> None:

@@ -68,6 +68,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sandgate.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=0)
+# A reused connection is checked before use: after a database restart (or a terminated backend) the next
+# request or task reconnects instead of failing once.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file: wait for the other's write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
@@ -109,6 +112,10 @@ STORAGES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Failed password logins per username+IP allowed in a window, then refused until it ends (config/auth.py).
+AUTHENTICATION_BACKENDS = ["config.auth.LoginLimitBackend"]
+SANDGATE_LOGIN_FAILURES = env.int("SANDGATE_LOGIN_FAILURES", default=10)
+SANDGATE_LOGIN_WINDOW_SECONDS = env.int("SANDGATE_LOGIN_WINDOW_SECONDS", default=900)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -129,6 +136,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Sandgate API",
     "DESCRIPTION": "Ask a data question; a reviewer approves the generated code; it runs in a sandbox.",
     "VERSION": "0.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_responses",
+    ],
 }
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -174,6 +185,9 @@ CELERY_BEAT_SCHEDULE = {
     "session-expire-idle": {"task": "analysis.tasks.expire_idle_sessions", "schedule": 3600.0},
     # Releases budget reservations whose lease expired: the worker holding them died.
     "budget-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
+    # Settles rows whose worker died (expired lease → interrupted) and re-enqueues tasks that never reached
+    # the broker (analysis.services.reap_stuck).
+    "analysis-reap-stuck": {"task": "analysis.tasks.reap_stuck", "schedule": 60.0},
 }
 
 # --- Code generation --------------------------------------------------------------------------
@@ -206,6 +220,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 60
 CELERY_TASK_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 120
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
+# A claimed generation or run holds a lease until the hard time limit plus this margin; after that its
+# worker is dead for sure (the hard limit kills the task) and the reaper marks the row `interrupted`.
+SANDGATE_LEASE_MARGIN_SECONDS = env.int("SANDGATE_LEASE_MARGIN_SECONDS", default=30)
+SANDGATE_LEASE_SECONDS = CELERY_TASK_TIME_LIMIT + SANDGATE_LEASE_MARGIN_SECONDS
+# A request still `generating` or an execution still `queued` this long after it was written, and never
+# claimed, is re-enqueued by the reaper: its task never reached the broker (Redis was down). A duplicate
+# message is harmless (the claim), so a long queue only costs an extra no-op task.
+SANDGATE_REQUEUE_AFTER_SECONDS = env.int("SANDGATE_REQUEUE_AFTER_SECONDS", default=300)
 E2B_API_KEY = env("E2B_API_KEY", default="")
 # Empty: the SDK's defaults (E2B's cloud). Set both to point the SDK elsewhere (self-hosted, a test fake).
 E2B_API_URL = env("E2B_API_URL", default="")
