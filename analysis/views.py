@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_list
+from billing.selectors import budget_status_list
 from config.exceptions import ApplicationError, NotFound, error_body
 
 from . import exports, presenters, selectors, services
@@ -53,6 +54,7 @@ def home(request):
         "pending": approval_request_list(user=user)
         .filter(user=user, status__in=presenters.IN_PROGRESS)
         .select_related("session")[:20],
+        "budgets": budget_status_list(user=user),
         "budget": presenters.budget_meter(user=user),
     }
     return render(request, "analysis/home.html", context)

@@ -250,3 +250,19 @@ def finish(request, reviewer, *, status=Execution.Status.SUCCEEDED, stdout="", r
         duration_ms=12,
     )
     request.refresh_from_db()
+
+
+def test_home_budget_meter_shows_spent_reserved_limit_and_reset_date(analyst, team):
+    from decimal import Decimal
+
+    from billing.models import Budget
+    from billing.services import budget_reserve
+
+    Budget.objects.create(
+        scope=Budget.Scope.TEAM, team=team, period=Budget.Period.MONTHLY, limit_usd=Decimal("20")
+    )
+    budget_reserve(team=team, user=analyst, feature="generation", amount=Decimal("1.50"))
+    body = logged_in(analyst).get("/").content.decode()
+    assert "Team acme's monthly budget" in body
+    assert "Spent $0.00, reserved $1.50 of $20.00; resets" in body
+    assert '<meter id="budget-' in body
