@@ -140,7 +140,7 @@ def main() -> None:
         rows += api_rows(base, tokens)
         latencies = approve_to_result(base, tokens)
         p50 = statistics.median(latencies)
-        rows.append(("approve → execute → result (cold bubblewrap sandbox), p50 of 5", f"{p50:.0f} ms", "",
+        rows.append(("approve → execute → result through the API (polled), p50 of 5", f"{p50:.0f} ms", "",
                      "first line ≤ 50 ms with a warm pool", "see the sandbox rows"))  # fmt: skip
     result = load.run(analysts=4, requests_each=3, timeout=240)
     rate = f"{result['requests'] / result['seconds']:.2f} flows/s"
