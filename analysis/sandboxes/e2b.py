@@ -8,11 +8,15 @@ says what went wrong; none of them escapes to the worker.
 
 Limits: the wall clock (`run_code`'s timeout) and the output caps are enforced here; CPU, memory,
 processes and disk are bounded by the template's VM size, not per run, and the execution's limits record
-says so. Files under /output are not collected as artifacts by this backend (yet).
+says so. After the code has run, /output is listed (depth 1) through envd and its regular files are
+downloaded as artifacts, under the same count and size caps as the local backend and validated by the same
+`accept_artifacts`; directories and symlinks are listed as skipped, never read. A failure while collecting
+them is a caveat on the run, never the loss of its output.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -27,10 +31,12 @@ from e2b import (
     ServiceBusyException,
     TimeoutException,
 )
+from e2b.exceptions import FileNotFoundException
+from e2b.sandbox.filesystem.filesystem import FileType
 from e2b_code_interpreter import Execution
 from e2b_code_interpreter import Sandbox as CodeInterpreter
 
-from .base import DatasetMount, Limits, SandboxResult, verified_code
+from .base import ARTIFACT_NAME, DatasetMount, Limits, SandboxResult, accept_artifacts, verified_code
 from .local import TRUNCATION_MARKER
 
 logger = logging.getLogger(__name__)
@@ -42,6 +48,8 @@ _LIFETIME_MARGIN_SECONDS = 30
 _REQUEST_TIMEOUT_SECONDS = 30.0  # each control-plane / upload request
 _MAX_RESULTS_BYTES = 64 * 1024 * 1024  # figures and values together, as the local backend's result pipe
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours its tracebacks
+_OUTPUT_DIR = "/output"
+_MB = 1024 * 1024
 _NOT_ENFORCED = ("cpu_seconds", "memory_mb", "max_processes", "file_size_mb", "scratch_mb")
 
 
@@ -72,6 +80,7 @@ class E2BSandbox:
         started = time.monotonic()
         sandbox = None
         phase = "create"
+        caveats: list[str] = []
         try:
             sandbox = self._create(limits)
             phase = "upload"
@@ -81,6 +90,8 @@ class E2BSandbox:
                 source.decode("utf-8"), timeout=limits.wall_seconds, request_timeout=_REQUEST_TIMEOUT_SECONDS
             )
             result = _result(execution, limits)
+            if not result.timed_out:
+                _collect_artifacts_guarded(sandbox, result, limits, caveats)
         except (
             AuthenticationException,
             ServiceBusyException,
@@ -94,6 +105,7 @@ class E2BSandbox:
                 _kill(sandbox)
         result.duration_ms = int((time.monotonic() - started) * 1000)
         result.limits = self._limits_record(limits)
+        result.limits["caveats"] += caveats
         return result
 
     def _create(self, limits: Limits) -> CodeInterpreter:
@@ -119,15 +131,14 @@ class E2BSandbox:
             "wall_seconds": limits.wall_seconds,
             "output_bytes": limits.output_bytes,
             **dict.fromkeys(_NOT_ENFORCED),
-            "artifact_count": None,
-            "artifact_mb": None,
+            "artifact_count": limits.artifact_count,
+            "artifact_mb": limits.artifact_mb,
             "network": False,
             "sandbox_lifetime_seconds": self._lifetime(limits),
             "caveats": [
                 "E2B bounds CPU, memory, processes and disk by the template's microVM size, not per run: "
                 + ", ".join(_NOT_ENFORCED)
                 + " are not enforced by Sandgate",
-                "files under /output are not returned as artifacts by the E2B backend",
             ],
         }
 
@@ -160,6 +171,77 @@ def _kill(sandbox: CodeInterpreter) -> None:
         sandbox.kill(request_timeout=_REQUEST_TIMEOUT_SECONDS)
     except Exception:  # E2B's own lifetime limit (set at creation) ends it anyway
         logger.warning("could not kill E2B sandbox %s", sandbox.sandbox_id, exc_info=True)
+
+
+# --- Artifacts ---------------------------------------------------------------------------------------
+
+
+def _collect_artifacts_guarded(
+    sandbox: CodeInterpreter, result: SandboxResult, limits: Limits, caveats: list
+) -> None:
+    """Whatever goes wrong while collecting artifacts, the run's output stands; a caveat says what."""
+    try:
+        _collect_artifacts(sandbox, result, limits, caveats)
+    except Exception as exc:
+        logger.warning("collecting artifacts from E2B sandbox %s failed", sandbox.sandbox_id, exc_info=exc)
+        caveats.append(f"files under {_OUTPUT_DIR} could not be collected ({type(exc).__name__}: {exc})")
+
+
+def _collect_artifacts(
+    sandbox: CodeInterpreter, result: SandboxResult, limits: Limits, caveats: list
+) -> None:
+    """/output's regular files into `result.artifacts`, as the local runner reports and accepts them."""
+    reported: list[dict] = []
+    try:
+        entries = sandbox.files.list(_OUTPUT_DIR, depth=1, request_timeout=_REQUEST_TIMEOUT_SECONDS)
+    except FileNotFoundException:
+        entries = []  # the code wrote nothing there
+    except (SandboxException, httpx.HTTPError, ConnectionError) as exc:
+        logger.warning("could not list %s in E2B sandbox %s", _OUTPUT_DIR, sandbox.sandbox_id, exc_info=exc)
+        caveats.append(f"files under {_OUTPUT_DIR} could not be listed ({type(exc).__name__}: {exc})")
+        entries = []
+    budget, total, count = limits.artifact_mb * _MB, 0, 0
+    for entry in sorted(entries, key=lambda e: e.name):
+        reason = None
+        if entry.type is not FileType.FILE or entry.symlink_target is not None:
+            reason = "not a regular file (symlinks, directories and devices are never returned)"
+        elif not ARTIFACT_NAME.match(entry.name):
+            reason = "not a plain file name"
+        elif count >= limits.artifact_count:
+            reason = f"more than {limits.artifact_count} files"
+        elif total + entry.size > budget:
+            reason = f"artifacts over {limits.artifact_mb} MB in total"
+        if reason is not None:
+            reported.append({"name": entry.name, "reason": reason})
+            continue
+        try:
+            data = _download(sandbox, f"{_OUTPUT_DIR}/{entry.name}", budget - total)
+        except (SandboxException, httpx.HTTPError, ConnectionError) as exc:
+            logger.warning("could not download %s from E2B", entry.name, exc_info=exc)
+            caveats.append(
+                f"{_OUTPUT_DIR}/{entry.name} could not be downloaded ({type(exc).__name__}: {exc})"
+            )
+            reported.append({"name": entry.name, "reason": "the download failed"})
+            continue
+        if data is None:
+            reported.append(
+                {"name": entry.name, "reason": f"artifacts over {limits.artifact_mb} MB in total"}
+            )
+            continue
+        total, count = total + len(data), count + 1
+        reported.append({"name": entry.name, "data": base64.b64encode(data).decode("ascii")})
+    result.artifacts, result.skipped_artifacts = accept_artifacts(reported, limits)
+
+
+def _download(sandbox: CodeInterpreter, path: str, limit: int) -> bytes | None:
+    """The file's bytes, streamed and abandoned past `limit` (it may have grown since it was listed)."""
+    data = bytearray()
+    with sandbox.files.read(path, format="stream", request_timeout=_REQUEST_TIMEOUT_SECONDS) as stream:
+        for chunk in stream:
+            data += chunk
+            if len(data) > limit:
+                return None
+    return bytes(data)
 
 
 # --- The result ------------------------------------------------------------------------------------

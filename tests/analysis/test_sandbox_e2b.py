@@ -171,6 +171,122 @@ def test_a_failing_upload_ends_the_run_as_an_error_and_the_sandbox_is_still_kill
     assert_every_sandbox_killed(e2b)
 
 
+# --- Artifacts: /output's regular files -----------------------------------------------------------------
+
+
+def test_a_file_the_code_writes_under_output_comes_back_as_an_artifact_with_its_bytes(e2b):
+    e2b.output_file("summary.csv", b"month,revenue\n2024-01,10\n")
+    e2b.output_file("chart.png", b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+
+    result = run(e2b)
+
+    assert result.succeeded, result.error
+    assert {a.name: a.content for a in result.artifacts} == {
+        "chart.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+        "summary.csv": b"month,revenue\n2024-01,10\n",
+    }
+    assert result.skipped_artifacts == []
+    assert result.limits["artifact_count"] == LIMITS.artifact_count
+    assert result.limits["artifact_mb"] == LIMITS.artifact_mb
+    assert not any("artifact" in caveat or "/output" in caveat for caveat in result.limits["caveats"])
+    order = [(r.method, r.path) for r in e2b.requests]
+    listed = order.index(("POST", "/filesystem.Filesystem/ListDir"))
+    assert (
+        order.index(("POST", "/execute")) < listed < order.index(("DELETE", f"/sandboxes/{e2b.created[0]}"))
+    )
+    assert_every_sandbox_killed(e2b)
+
+
+def test_a_symlink_and_a_directory_under_output_are_skipped_and_never_read(e2b):
+    e2b.output_file("secret", b"root:x:0:0")
+    e2b.output_symlink("passwd", "/output/secret")
+    e2b.output_dir("nested")
+    e2b.output_file("ok.txt", b"fine")
+
+    result = run(e2b)
+
+    assert sorted(a.name for a in result.artifacts) == ["ok.txt", "secret"]
+    skipped = {item["name"]: item["reason"] for item in result.skipped_artifacts}
+    assert set(skipped) == {"nested", "passwd"}
+    assert all("not a regular file" in reason for reason in skipped.values())
+    downloads = [r.query["path"][0] for r in e2b.requests_to("GET", "/files")]
+    assert sorted(downloads) == ["/output/ok.txt", "/output/secret"]
+    assert_every_sandbox_killed(e2b)
+
+
+def test_artifacts_over_the_count_cap_are_skipped_with_a_note_and_the_run_succeeds(e2b):
+    for name in ("a.txt", "b.txt", "c.txt"):
+        e2b.output_file(name, name.encode())
+
+    result = run(e2b, limits=replace(LIMITS, artifact_count=2))
+
+    assert result.succeeded, result.error
+    assert [a.name for a in result.artifacts] == ["a.txt", "b.txt"]
+    assert result.skipped_artifacts == [{"name": "c.txt", "reason": "more than 2 files"}]
+    assert [r.query["path"][0] for r in e2b.requests_to("GET", "/files")] == [
+        "/output/a.txt",
+        "/output/b.txt",
+    ]
+    assert_every_sandbox_killed(e2b)
+
+
+def test_artifacts_over_the_size_cap_are_skipped_without_being_downloaded(e2b):
+    e2b.output_file("big.bin", b"x" * (1024 * 1024 + 1))
+    e2b.output_file("small.txt", b"small")
+
+    result = run(e2b, limits=replace(LIMITS, artifact_mb=1))
+
+    assert result.succeeded, result.error
+    assert [(a.name, a.content) for a in result.artifacts] == [("small.txt", b"small")]
+    assert result.skipped_artifacts == [{"name": "big.bin", "reason": "artifacts over 1 MB in total"}]
+    assert [r.query["path"][0] for r in e2b.requests_to("GET", "/files")] == ["/output/small.txt"]
+    assert_every_sandbox_killed(e2b)
+
+
+def test_a_file_larger_than_listed_is_abandoned_while_streaming_at_the_size_cap(e2b):
+    e2b.output_file("grew.bin", b"x" * (1024 * 1024 + 1), listed_size=10)
+
+    result = run(e2b, limits=replace(LIMITS, artifact_mb=1))
+
+    assert result.succeeded, result.error
+    assert result.artifacts == []
+    assert result.skipped_artifacts == [{"name": "grew.bin", "reason": "artifacts over 1 MB in total"}]
+    assert_every_sandbox_killed(e2b)
+
+
+def test_no_output_directory_means_no_artifacts_and_no_caveat(e2b):
+    result = run(e2b)
+
+    assert result.succeeded and result.artifacts == [] and result.skipped_artifacts == []
+    assert len(e2b.requests_to("POST", "/filesystem.Filesystem/ListDir")) == 1
+    assert not any("/output" in caveat for caveat in result.limits["caveats"])
+
+
+def test_a_failure_listing_output_keeps_the_runs_output_records_a_caveat_and_still_kills(e2b):
+    e2b.execution(stdout=["still here\n"], results=[{"text": "42"}])
+    e2b.output_file("a.txt", b"a")
+    e2b.list_status = 500
+
+    result = run(e2b)
+
+    assert result.succeeded, result.error
+    assert result.stdout == "still here\n" and result.results == [{"text": "42"}]
+    assert result.artifacts == []
+    assert any("could not be listed" in caveat for caveat in result.limits["caveats"])
+    assert_every_sandbox_killed(e2b)
+
+
+def test_a_timed_out_run_collects_no_artifacts_and_the_sandbox_is_still_killed(e2b):
+    e2b.output_file("a.txt", b"a")
+    e2b.execution(hang=True)
+
+    result = run(e2b, limits=replace(LIMITS, wall_seconds=1))
+
+    assert result.timed_out and result.artifacts == []
+    assert e2b.requests_to("POST", "/filesystem.Filesystem/ListDir") == []
+    assert_every_sandbox_killed(e2b)
+
+
 def test_a_code_hash_mismatch_is_refused_before_any_network_call(e2b):
     with pytest.raises(CodeIntegrityError):
         backend(e2b).run(code=CODE, code_sha256="0" * 64, datasets=[], limits=LIMITS)
@@ -208,4 +324,21 @@ def test_an_execution_runs_on_e2b_through_the_service_and_is_recorded(approved, 
     (dataset,) = approved.datasets.all()
     assert e2b.files == {f"/data/{dataset.name}": open(dataset.file.path, "rb").read()}
     assert e2b.requests_to("POST", "/execute")[0].json["code"] == approved.code
+    assert_every_sandbox_killed(e2b)
+
+
+def test_an_e2b_artifact_is_stored_by_the_service_like_a_local_one(approved, analyst, e2b, settings):
+    settings.SANDBOX_BACKEND = "e2b"
+    settings.E2B_API_KEY, settings.E2B_API_URL, settings.E2B_SANDBOX_URL = e2b.api_key, e2b.url, e2b.url
+    e2b.output_file("report.csv", b"region,total\nnorth,10\n")
+    execution, _ = execution_start(request=approved, user=analyst)
+
+    execution = execution_run(execution_id=execution.pk)
+
+    assert execution.status == Execution.Status.SUCCEEDED, execution.error
+    (artifact,) = execution.artifacts.all()
+    assert artifact.name == "report.csv"
+    with artifact.file.open("rb") as handle:
+        assert handle.read() == b"region,total\nnorth,10\n"
+    assert artifact.sha256 == hashlib.sha256(b"region,total\nnorth,10\n").hexdigest()
     assert_every_sandbox_killed(e2b)

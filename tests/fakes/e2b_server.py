@@ -10,6 +10,13 @@ Routes, as the SDK 2.x uses them:
   domain}`; 401/429 scripted with `fail_create`.
 - `POST /files?path=…&username=…`: `application/octet-stream` (envd ≥ 0.5.7) or `multipart/form-data`
   → `[{"name", "type": "file", "path"}]`.
+- `POST /filesystem.Filesystem/ListDir` (envd's Connect-RPC, unary, the JSON codec the SDK sends:
+  `{"path", "depth"}`) → `{"entries": [EntryInfo in proto JSON: name, type FILE_TYPE_FILE/DIRECTORY,
+  path, size as a string, mode, permissions, owner, group, modifiedTime, isSymlink + symlinkTarget]}`;
+  a missing directory is Connect's `not_found` (HTTP 404). A symlink reports its target's type and
+  `isSymlink`, as envd ≥ 0.2.x does.
+- `GET /files?path=…` → the file's bytes (`application/octet-stream`), following a symlink as envd does;
+  404 when missing. Files the "code" wrote are scripted with `output_file`, `output_dir`, `output_symlink`.
 - `POST /execute` → 200, NDJSON streamed with chunked encoding, one JSON object per line, exactly as the
   code-interpreter template's server writes them: `number_of_executions`, `stdout`/`stderr`
   (`text`, `timestamp`), `result` (`text`, `png`, `html`, …, `is_main_result`, `extra`), `error`
@@ -54,6 +61,14 @@ class ScriptedExecution:
 
 
 @dataclass(frozen=True)
+class FakeEntry:
+    kind: str  # "file", "dir" or "symlink"
+    content: bytes = b""
+    target: str = ""  # a symlink's
+    listed_size: int | None = None  # what ListDir reports, when not len(content)
+
+
+@dataclass(frozen=True)
 class RecordedRequest:
     method: str
     path: str
@@ -78,6 +93,9 @@ class FakeE2BServer(FakeServer):
         self.killed: list[str] = []
         self.files: dict[str, bytes] = {}  # path -> content, as uploaded
         self.upload_status = 200  # e.g. 507: envd's "not enough space"
+        self.list_status = 200  # e.g. 500: ListDir fails
+        # What the sandbox's filesystem holds besides the uploads: path -> FakeEntry.
+        self.entries: dict[str, FakeEntry] = {}
         self._create_failures: deque[tuple[int, dict[str, str]]] = deque()
         self._executions: deque[ScriptedExecution] = deque()
         self._requests: list[RecordedRequest] = []
@@ -86,6 +104,20 @@ class FakeE2BServer(FakeServer):
     def execution(self, **kwargs: Any) -> None:
         with self._lock:
             self._executions.append(ScriptedExecution(**kwargs))
+
+    def output_file(self, name: str, content: bytes, *, listed_size: int | None = None) -> None:
+        """A regular file the code wrote under /output; `listed_size`: ListDir's size, if it differs
+        (the file grew after it was listed)."""
+        with self._lock:
+            self.entries[f"/output/{name}"] = FakeEntry("file", content=content, listed_size=listed_size)
+
+    def output_dir(self, name: str) -> None:
+        with self._lock:
+            self.entries[f"/output/{name}"] = FakeEntry("dir")
+
+    def output_symlink(self, name: str, target: str) -> None:
+        with self._lock:
+            self.entries[f"/output/{name}"] = FakeEntry("symlink", target=target)
 
     def fail_create(self, *, status: int, headers: dict[str, str] | None = None) -> None:
         with self._lock:
@@ -132,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._create(request)
         elif request.path == "/files" and self._envd_call(request, ENVD_PORT):
             self._upload(request)
+        elif request.path == "/filesystem.Filesystem/ListDir" and self._envd_call(request, ENVD_PORT):
+            self._list_dir(request)
         elif request.path == "/execute" and self._envd_call(request, JUPYTER_PORT):
             self._execute()
 
@@ -139,6 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._record()
         if request.path == "/health" and self._envd_call(request, ENVD_PORT):
             self._send(204)
+        elif request.path == "/files" and self._envd_call(request, ENVD_PORT):
+            self._download(request)
 
     def do_DELETE(self) -> None:  # noqa: N802
         request = self._record()
@@ -215,6 +251,37 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake.files.update(uploads)
         self._send_json(200, [{"name": p.rsplit("/", 1)[-1], "type": "file", "path": p} for p, _ in uploads])
 
+    def _list_dir(self, request: RecordedRequest) -> None:
+        if request.headers.get("content-type") != "application/json":
+            self._send_json(415, {"code": "invalid_argument", "message": "JSON codec only"})
+            return
+        if self.fake.list_status != 200:
+            self._send_json(self.fake.list_status, {"code": "internal", "message": "scripted failure"})
+            return
+        directory = request.json["path"].rstrip("/")
+        with self.fake._lock:
+            entries = dict(self.fake.entries)
+            entries.update({path: FakeEntry("file", content=data) for path, data in self.fake.files.items()})
+        children = {p: e for p, e in entries.items() if p.rsplit("/", 1)[0] == directory}
+        if not children and not any(p.startswith(directory + "/") for p in entries):
+            self._send_json(404, {"code": "not_found", "message": f"directory not found: {directory}"})
+            return
+        listed = [_entry_info(path, entry, entries) for path, entry in sorted(children.items())]
+        self._send_json(200, {"entries": listed})
+
+    def _download(self, request: RecordedRequest) -> None:
+        path = request.query.get("path", [""])[0]
+        with self.fake._lock:
+            entry = self.fake.entries.get(path)
+            if entry is not None and entry.kind == "symlink":  # envd opens the path: the link is followed
+                path, entry = entry.target, self.fake.entries.get(entry.target)
+            content = self.fake.files.get(path) if entry is None else entry.content
+            is_file = (entry is None and content is not None) or (entry is not None and entry.kind == "file")
+        if not is_file:
+            self._send_json(404, {"code": 404, "message": f"path '{path}' does not exist"})
+            return
+        self._send(200, content, {"Content-Type": "application/octet-stream"})
+
     def _execute(self) -> None:
         scripted = self.fake._next_execution()
         if scripted.status != 200:
@@ -279,6 +346,25 @@ class _Handler(BaseHTTPRequestHandler):
     def _send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         headers = {"Content-Type": "application/json", **(headers or {})}
         self._send(status, json.dumps(payload).encode(), headers)
+
+
+def _entry_info(path: str, entry: FakeEntry, entries: dict[str, FakeEntry]) -> dict:
+    """envd's EntryInfo in protobuf JSON (int64 as a string, camelCase, enum names)."""
+    shown = entries.get(entry.target, FakeEntry("file")) if entry.kind == "symlink" else entry
+    info = {
+        "name": path.rsplit("/", 1)[-1],
+        "type": "FILE_TYPE_DIRECTORY" if shown.kind == "dir" else "FILE_TYPE_FILE",
+        "path": path,
+        "size": str(len(shown.content) if shown.listed_size is None else shown.listed_size),
+        "mode": 0o755 if shown.kind == "dir" else 0o644,
+        "permissions": "drwxr-xr-x" if shown.kind == "dir" else "-rw-r--r--",
+        "owner": "user",
+        "group": "user",
+        "modifiedTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    if entry.kind == "symlink":
+        info.update(isSymlink=True, symlinkTarget=entry.target)
+    return info
 
 
 def _output_lines(scripted: ScriptedExecution) -> list[dict]:
