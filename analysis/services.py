@@ -245,7 +245,7 @@ def analysis_submit(
             memory_mb=settings.SANDBOX_LIMITS["memory_mb"],
         ),
     )
-    request.datasets.set(datasets)
+    request.datasets.add(*datasets)  # a new row has none: add() skips the read that set() makes first
     # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
     budget_reserve(
         team=team,
@@ -255,7 +255,8 @@ def analysis_submit(
         request=request,
     )
     Message.objects.create(session=session, role=Message.Role.USER, content=query, request=request)
-    Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
+    if existing_session:  # a session created above has just been stamped by auto_now_add
+        Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
     audit_log(
         action=Action.REQUEST_CREATED,
         actor=user,

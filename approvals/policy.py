@@ -9,6 +9,7 @@ them and tells the reviewer where to look.
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import re
 from collections import Counter
@@ -388,7 +389,17 @@ def _literal_path(node: ast.AST, constants: dict[str, str] | None = None) -> str
 
 
 def describe_code(*, code: str) -> dict:
-    """What the code reads, writes, imports and draws, as far as the AST shows it."""
+    """What the code reads, writes, imports and draws, as far as the AST shows it.
+
+    Memoised by the code's text (a pure function of it): every GET of a request's card would otherwise
+    parse the same script again. The caller gets its own lists, so the cached answer cannot be changed.
+    """
+    seen = _describe_code(code)
+    return {key: [dict(v) if isinstance(v, dict) else v for v in values] for key, values in seen.items()}
+
+
+@functools.lru_cache(maxsize=256)
+def _describe_code(code: str) -> dict:
     try:
         tree = ast.parse(code)
     except SyntaxError:

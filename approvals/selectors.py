@@ -23,7 +23,7 @@ def approval_request_visible_q(*, user, prefix: str = "") -> Q:
 def approval_request_list(*, user, status: str | None = None) -> QuerySet[ApprovalRequest]:
     qs = (
         ApprovalRequest.objects.filter(approval_request_visible_q(user=user))
-        .select_related("user", "reviewer", "team", "execution", "parent")
+        .select_related("user", "reviewer", "team", "execution")  # not "parent": few have one, loaded lazily
         .prefetch_related("datasets")
     )
     if status:
@@ -93,7 +93,7 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
             "level": request.risk_level,
             "findings": request.findings,
             "approvalsNeeded": approvals_needed(request=request),
-            "approvals": [v.reviewer.username for v in request.votes.select_related("reviewer")],
+            "approvals": list(request.votes.values_list("reviewer__username", flat=True)),
         },
         "diff": None
         if parent is None

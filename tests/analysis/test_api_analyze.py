@@ -139,3 +139,14 @@ def test_analyze_is_rate_limited_per_user(as_user, analyst, settings, monkeypatc
     assert [r.status_code for r in responses] == [202, 202, 429]
     assert responses[2].json()["error"]["code"] == "rate_limited"
     assert ApprovalRequest.objects.count() == 2
+
+
+def test_analyze_costs_a_fixed_number_of_queries(as_user, analyst, team, django_assert_max_num_queries):
+    demo_dataset(team)
+    client = as_user(analyst)
+    # token; in the transaction: team, session, audit, datasets, prices, request, its datasets, the budget
+    # reservation, message, session activity, audit; then the budget warning
+    with django_assert_max_num_queries(20):
+        response = client.post("/api/analyze", {"query": "Load sales.csv and count rows"}, format="json")
+    assert response.status_code == 202
+    assert ApprovalRequest.objects.get().datasets.count() == 1

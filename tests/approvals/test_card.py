@@ -149,3 +149,25 @@ def test_the_card_sets_the_estimate_against_the_tightest_remaining_budget(
     cost = as_user(analyst).get(f"/api/requests/{request_with_card.pk}").json()["card"]["cost"]
     assert cost["remainingBudgetUsd"] == pytest.approx(2.0)
     assert cost["note"] == "user daily budget"
+
+
+def test_the_request_detail_with_its_card_costs_a_fixed_number_of_queries(
+    as_user, analyst, request_with_card, django_assert_max_num_queries
+):
+    client = as_user(analyst)
+    # token, request (with user, team, parent, reviewer, execution), datasets, budgets, votes, next version
+    with django_assert_max_num_queries(6):
+        response = client.get(f"/api/requests/{request_with_card.pk}")
+    assert response.status_code == 200
+    assert response.json()["card"]["reads"]["columns"] == ["region", "revenue"]
+
+
+def test_describing_the_same_code_twice_gives_equal_answers_that_do_not_share_state():
+    from approvals.policy import describe_code
+
+    first = describe_code(code=CODE)
+    first["libraries"].append("changed")
+    first["charts"][0]["line"] = 99
+    second = describe_code(code=CODE)
+    assert second["libraries"] == ["matplotlib", "pandas", "sklearn"]
+    assert [c["line"] for c in second["charts"]] == [6, 7]
