@@ -307,6 +307,20 @@ def approval_request_cancel(*, request: ApprovalRequest, user) -> ApprovalReques
     return request
 
 
+def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
+    """The next version of a request: same asker, question, session and datasets, linked by `parent`."""
+    new = ApprovalRequest.objects.create(
+        query=old.query,
+        user_id=old.user_id,
+        team_id=old.team_id,
+        session_id=old.session_id,
+        parent=old,
+        version=old.version + 1,
+        budget_estimate=old.budget_estimate,
+        **fields,
+    )
+    new.datasets.set(old.datasets.all())
+    return new
 
 
 @transaction.atomic
@@ -329,16 +343,7 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
         )
     if request.revisions.exists():
         raise Conflict("A new version of this request was already asked for.", code="already_revised")
-    revision = ApprovalRequest.objects.create(
-        query=request.query,
-        user=request.user,
-        team=request.team,
-        session=request.session,
-        parent=request,
-        version=request.version + 1,
-        budget_estimate=request.budget_estimate,
-    )
-    revision.datasets.set(request.datasets.all())
+    revision = _next_version(old=request)
     Message.objects.create(
         session_id=request.session_id,
         role=Message.Role.SYSTEM,
@@ -385,21 +390,14 @@ def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> A
         raise ApplicationError("The code is unchanged.", code="unchanged")
     approval_request_transition(request=old, source=(Status.PENDING_REVIEW,), target=Status.SUPERSEDED)
     result, fields = _policy_fields(code=code)
-    new = ApprovalRequest.objects.create(
-        query=old.query,
-        user_id=old.user_id,
-        team_id=old.team_id,
-        session_id=old.session_id,
-        parent=old,
-        version=old.version + 1,
+    new = _next_version(
+        old=old,
         edited_by=reviewer,
-        budget_estimate=old.budget_estimate,
         provider=old.provider,
         model=old.model,
         status=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         **fields,
     )
-    new.datasets.set(old.datasets.all())
     audit_log(
         action=Action.REQUEST_EDITED,
         actor=reviewer,
