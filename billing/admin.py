@@ -6,6 +6,8 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from config.admin import ReadOnlyAdminMixin
+
 from . import selectors, services
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 
@@ -26,7 +28,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(CostSpan)
-class CostSpanAdmin(admin.ModelAdmin):
+class CostSpanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "timestamp",
         "tenant",
@@ -42,15 +44,6 @@ class CostSpanAdmin(admin.ModelAdmin):
     list_filter = ("feature", "provider", "unpriced", "tenant")
     list_select_related = ("tenant", "user")
     date_hierarchy = "timestamp"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_urls(self):
         spend = path("spend/", self.admin_site.admin_view(self.spend_view), name="billing_spend")
@@ -150,7 +143,7 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "team",
@@ -163,12 +156,3 @@ class ReservationAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "feature", "team")
     list_select_related = ("team", "user")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
