@@ -29,6 +29,19 @@ def period_of(budget) -> BudgetPeriod:
     return BudgetPeriod.objects.get(budget=budget)
 
 
+def mistral_call(request, user, input_tokens: int, output_tokens: int, *, feature: str):
+    """One recorded mistral-large call of the request, as the generate worker records it."""
+    return cost_span_record_llm(
+        request=request,
+        user=user,
+        provider="mistral",
+        model="mistral-large-latest",
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        feature=feature,
+    )
+
+
 def test_periods_follow_utc_calendar_boundaries():
     at = datetime(2026, 12, 3, 17, 5, tzinfo=UTC)  # a Thursday
     assert period_start(period="daily", at=at) == datetime(2026, 12, 3, tzinfo=UTC)
@@ -84,15 +97,7 @@ def test_a_retried_settle_of_a_request_never_double_charges(team, analyst, price
     request = ApprovalRequestFactory(user=analyst, team=team, status=ApprovalRequest.Status.GENERATING)
     budget_reserve(team=team, user=analyst, feature="generation", amount=HOLD, request=request)
     for feature in ("generation", "repair"):  # the first call and its repair round
-        cost_span_record_llm(
-            request=request,
-            user=analyst,
-            provider="mistral",
-            model="mistral-large-latest",
-            input_tokens=1000,
-            output_tokens=500,
-            feature=feature,
-        )
+        mistral_call(request, analyst, 1000, 500, feature=feature)
     assert budget_settle_request(request=request, feature="generation") == 1
     assert budget_settle_request(request=request, feature="generation") == 0
     one_call = llm_cost(model="mistral-large-latest", input_tokens=1000, output_tokens=500)
@@ -106,15 +111,7 @@ def test_the_sweeper_releases_a_reservation_whose_worker_died(team, analyst, pri
     request = ApprovalRequestFactory(user=analyst, team=team, status=ApprovalRequest.Status.GENERATING)
     reservation = budget_reserve(team=team, user=analyst, feature="generation", amount=HOLD, request=request)
     # The worker made one call, recorded it, and died before settling.
-    span = cost_span_record_llm(
-        request=request,
-        user=analyst,
-        provider="mistral",
-        model="mistral-large-latest",
-        input_tokens=1000,
-        output_tokens=500,
-        feature="generation",
-    )
+    span = mistral_call(request, analyst, 1000, 500, feature="generation")
     assert sweep_reservations() == 0  # the lease still runs: the owner may be alive
     with time_machine.travel(datetime.now(UTC) + timedelta(seconds=601)):
         assert sweep_reservations() == 1
@@ -123,15 +120,7 @@ def test_the_sweeper_releases_a_reservation_whose_worker_died(team, analyst, pri
     period = period_of(budget)
     assert (period.reserved_usd, period.spent_usd) == (0, span.cost_usd)
     # The owner was only slow after all: its late settle charges the rest, and only once.
-    span2 = cost_span_record_llm(
-        request=request,
-        user=analyst,
-        provider="mistral",
-        model="mistral-large-latest",
-        input_tokens=10,
-        output_tokens=10,
-        feature="repair",
-    )
+    span2 = mistral_call(request, analyst, 10, 10, feature="repair")
     budget_settle_request(request=request, feature="generation")
     budget_settle_request(request=request, feature="generation")
     assert period_of(budget).spent_usd == span.cost_usd + span2.cost_usd
