@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 RUNTIME := .sandbox/runtime
+LAUNCHER := .sandbox/sandgate-launch
 PORT ?= 8000
 
 .PHONY: up install test web worker migrate lint bench clean
@@ -14,7 +15,7 @@ up: install migrate
 	  --concurrency 2 --loglevel INFO & \
 	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT) --noreload
 
-install: $(VENV)/.installed $(RUNTIME)/.installed /usr/bin/bwrap /usr/bin/chromium
+install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) /usr/bin/bwrap /usr/bin/chromium
 
 /usr/bin/bwrap:
 	@command -v bwrap >/dev/null || { \
@@ -34,6 +35,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
+
+# The launcher between the worker and bwrap: rlimits, cgroup, uid drop, without forking the worker.
+$(LAUNCHER): analysis/sandboxes/launcher.c
+	@command -v cc >/dev/null || { \
+	  echo "Installing a C compiler (for the sandbox launcher)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc libc6-dev; }
+	mkdir -p $(@D)
+	cc -O2 -Wall -Wextra -Werror -o $@ $<
 
 # The sandbox's Python is its own venv: analysis libraries only, nothing of the app.
 $(RUNTIME)/.installed: requirements-sandbox.txt

@@ -38,7 +38,7 @@ from django.conf import settings  # noqa: E402
 
 from analysis.demo import sales_csv  # noqa: E402
 from analysis.sandboxes.base import DatasetMount, Limits  # noqa: E402
-from analysis.sandboxes.local import LocalSandbox  # noqa: E402
+from analysis.sandboxes.local import LocalSandbox, inspect_runtime  # noqa: E402
 from analysis.sandboxes.warm import WarmPool  # noqa: E402
 
 ANALYSIS = """\
@@ -55,6 +55,8 @@ ax.figure.savefig({png!r}, format="png", bbox_inches="tight")
 plt.close("all")
 print(table.round(0).head(3))
 """
+
+BWRAP_ALONE = "bubblewrap alone (its namespaces, /usr and the interpreter only), `pass`"
 
 WARM_PROCESS = """\
 import sys, time
@@ -92,9 +94,11 @@ def main() -> None:
         host_script.write_text(ANALYSIS.format(data=str(csv), png=str(work / "chart.png")))
         sandboxed = ANALYSIS.format(data="/data/sales.csv", png="/output/chart.png")
 
+        bare_pass, bwrap_pass, cold_pass = _pass_interleaved(python, env, limits, repeat)
         rows = [
-            ("bare `python -I -S -u -c pass`", _bare([python, "-I", "-S", "-u", "-c", "pass"], env, repeat)),
-            ("cold sandbox, `pass`", _cold("pass\n", [], limits, repeat)),
+            ("bare `python -I -S -u -c pass`", bare_pass),
+            (BWRAP_ALONE, bwrap_pass),
+            ("cold sandbox, `pass`", cold_pass),
             ("analysis, bare `python analysis.py`", _bare([python, "-I", str(host_script)], env, repeat)),
             ("analysis, cold sandbox", _cold(sandboxed, [dataset], limits, repeat)),
             ("analysis, inside an already-warm Python", _warm_process(python, host_script, env, repeat)),
@@ -112,6 +116,37 @@ def _bare(command: list[str], env: dict, repeat: int) -> list[float]:
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
         times.append(time.perf_counter() - started)
     return times
+
+
+def _pass_interleaved(python: str, env: dict, limits: Limits, repeat: int) -> tuple[list, list, list]:
+    """`pass` bare, under bubblewrap alone, and in a cold sandbox, taken in turns.
+
+    The three are a few milliseconds apart; run one after the other, a drift in the machine's load (a
+    shared VM) would show as a difference between them. In turns, each round sees the same load.
+    """
+    command = [python, "-I", "-S", "-u", "-c", "pass"]
+    runtime = inspect_runtime(Path(settings.SANDBOX_RUNTIME_DIR))
+    inside = f"/opt/python/{runtime.executable.relative_to(runtime.base_prefix)}"
+    bwrap = [
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+        "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--ro-bind", str(runtime.base_prefix), "/opt/python",
+        "--setenv", "LD_LIBRARY_PATH", "/opt/python/lib",
+        inside, *command[1:],
+    ]  # fmt: skip
+    sandbox, digest = LocalSandbox(), hashlib.sha256(b"pass\n").hexdigest()
+    sandbox.run(
+        code="pass\n", code_sha256=digest, datasets=[], limits=limits
+    )  # probes runtime and bwrap once
+    bare, bwrapped, cold = [], [], []
+    for _ in range(repeat):
+        bare += _bare(command, env, 1)
+        bwrapped += _bare(bwrap, {}, 1)
+        started = time.perf_counter()
+        result = sandbox.run(code="pass\n", code_sha256=digest, datasets=[], limits=limits)
+        cold.append(time.perf_counter() - started)
+        assert result.succeeded, result.error
+    return bare, bwrapped, cold
 
 
 def _cold(code: str, datasets: list, limits: Limits, repeat: int) -> list[float]:
@@ -162,6 +197,11 @@ def _print_table(rows: dict[str, list[float]], repeat: int) -> None:
     )
     first_line = ms["warm pool: hand-over to the user's first line"]
     targets = {
+        BWRAP_ALONE: (
+            f"+{ms[BWRAP_ALONE] - bare_pass:.1f} ms",
+            "(the floor)",
+            None,
+        ),
         "cold sandbox, `pass`": (
             f"+{cold_pass - bare_pass:.1f} ms",
             "≤ bare + 5 ms",

@@ -25,8 +25,8 @@ Approved code is still untrusted code. What stands between it and the worker:
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -60,7 +60,7 @@ TRUNCATION_MARKER = "\n[... output truncated ...]"
 # Where things appear inside the sandbox; none of these reveal a host path.
 SANDBOX_PYTHON = "/opt/sandgate/python"
 SANDBOX_SITE_PACKAGES = "/opt/sandgate/site-packages"
-SANDBOX_RUNNER = "/opt/sandgate/runner.py"
+SANDBOX_RUNNER = "/opt/sandgate/runner.pyc"
 MPLCONFIGDIR = "/tmp/.matplotlib"
 SANDBOX_UID = 1000  # the uid/gid the code sees; outside it is the worker's uid or a dedicated one
 
@@ -77,19 +77,16 @@ _TOP_LEVEL_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")  # us
 # ld.so.cache for the dynamic loader, localtime for pandas/datetime, fonts for matplotlib's fc-list.
 _ETC_PATHS = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 
-_CLONE_NEWNS = 0x00020000
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_PRIVATE = 1 << 18
-_libc = ctypes.CDLL(None, use_errno=True)
-
 
 class LocalSandbox:
     name = "local"
 
-    def __init__(self, runtime_dir: Path | None = None, bwrap: str = BWRAP) -> None:
+    def __init__(
+        self, runtime_dir: Path | None = None, bwrap: str = BWRAP, launcher: Path | None = None
+    ) -> None:
         self.runtime_dir = Path(runtime_dir or settings.SANDBOX_RUNTIME_DIR)
         self.bwrap = bwrap
+        self.launcher = Path(launcher or settings.SANDBOX_LAUNCHER)
 
     def run(
         self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
@@ -115,6 +112,10 @@ class LocalSandbox:
         """
         runtime = inspect_runtime(self.runtime_dir)
         options = bwrap_options(self.bwrap)
+        if not os.access(self.launcher, os.X_OK):
+            raise ImproperlyConfigured(
+                f"The sandbox launcher is missing: {self.launcher} (`make install` builds it)."
+            )
         if "--size" not in options:
             raise ImproperlyConfigured("bubblewrap 0.7 or newer is needed (--size for the tmpfs caps).")
         if host_uid is None and os.geteuid() == 0:
@@ -139,7 +140,7 @@ class LocalSandbox:
         cgroup: cgroups.RunCgroup,
         warm: bool,
     ) -> Launched:
-        binds = [*runtime.binds(), _Bind(str(RUNNER), SANDBOX_RUNNER), *dataset_binds]
+        binds = [*runtime.binds(), _Bind(str(compiled_runner(runtime)), SANDBOX_RUNNER), *dataset_binds]
         font_binds = runtime.font_cache_binds()
         binds += font_binds
         if host_uid is not None:
@@ -175,11 +176,11 @@ class LocalSandbox:
             str(limits.artifact_mb * _MB),
             *runtime.sandbox_site_packages(),
         ]
-        setup = _ChildSetup(_rlimits(cpu_limits), tuple(staged), host_uid, cgroup.procs_files)
+        setup = _launcher_args(_rlimits(cpu_limits), staged, cgroup.join_files, host_uid)
         extra_fds = tuple(fd for fd in (result_write, ready_write, filter_fd) if fd is not None)
         started = time.monotonic()
         try:
-            process = _start(command, setup, result_read, extra_fds)
+            process = _start([str(self.launcher), *setup, "--", *command], result_read, extra_fds)
         except BaseException:
             if ready_read is not None:
                 os.close(ready_read)
@@ -270,28 +271,35 @@ def _scratch_args(limits: Limits) -> list[str]:
     ]  # fmt: skip
 
 
-def _start(
-    command: list[str], setup: _ChildSetup, result_read: int, extra_fds: tuple[int, ...]
-) -> subprocess.Popen:
+def _start(command: list[str], result_read: int, extra_fds: tuple[int, ...]) -> subprocess.Popen:
+    """Start the launcher (which execs bwrap) and wait until bwrap runs, or raise what failed before."""
+    status_read, status_write = os.pipe()
     try:
-        return subprocess.Popen(
-            command,
+        process = subprocess.Popen(
+            [*command[:1], "--status-fd", str(status_write), *command[1:]],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env={},  # bwrap's own environment (and so /proc/1/environ inside) holds no secret
             cwd="/",
-            pass_fds=extra_fds,  # everything else of the worker's (DB sockets...) is closed
+            pass_fds=(*extra_fds, status_write),  # everything else of the worker's (DB sockets...) is closed
             start_new_session=True,  # its own process group, killed as a whole on timeout
-            # Not thread-safe in general (fork in a threaded process); it only makes system calls, and
-            # Celery's prefork pool runs one task per process.
-            preexec_fn=setup,
         )
     except BaseException:
         os.close(result_read)
+        os.close(status_read)
         raise
     finally:
+        os.close(status_write)
         os.close(extra_fds[0])  # the child has its copy; EOF on the result pipe must mean "it is done"
+    with os.fdopen(status_read, "rb") as status:
+        failure = status.read()  # EOF once bwrap is exec-ed: the status fd is close-on-exec
+    if failure:
+        process.wait()
+        _close_pipes(process)
+        os.close(result_read)
+        raise OSError(failure.decode(errors="replace").strip())
+    return process
 
 
 # --- The runtime --------------------------------------------------------------------------------
@@ -386,6 +394,33 @@ def inspect_runtime(runtime_dir: Path) -> Runtime:
 
 
 @functools.cache
+def compiled_runner(runtime: Runtime) -> Path:
+    """runner.py as bytecode of the runtime's own Python, compiled once per source and interpreter.
+
+    The sandbox cannot write a __pycache__, so a source runner would be compiled on every run (~4 ms
+    here). The file name carries the source's hash: an edited runner.py is never served stale. Its
+    recorded file name is the sandbox path, so no host path shows in a traceback.
+    """
+    source = RUNNER.read_bytes()
+    cache = runtime.runtime_dir / "sandgate-runner"
+    cache.mkdir(mode=0o755, exist_ok=True)
+    target = cache / f"runner-{hashlib.sha256(source).hexdigest()[:16]}-{runtime.executable.name}.pyc"
+    if not target.exists():
+        partial = cache / f".{target.name}.{os.getpid()}"
+        compile_it = (
+            "import py_compile, sys; py_compile.compile(sys.argv[1], sys.argv[2], sys.argv[3], doraise=True)"
+        )
+        subprocess.run(
+            [str(runtime.runtime_dir / "bin" / "python"), "-I", "-c", compile_it, str(RUNNER), str(partial),
+             SANDBOX_RUNNER.removesuffix("c")],
+            env={}, capture_output=True, timeout=60, check=True,
+        )  # fmt: skip
+        partial.chmod(0o644)
+        os.replace(partial, target)  # atomic: concurrent workers never see half a file
+    return target
+
+
+@functools.cache
 def bwrap_options(bwrap: str) -> frozenset[str]:
     """The options this bwrap knows (e.g. --disable-userns arrived in 0.8)."""
     try:
@@ -461,12 +496,12 @@ def _dataset_binds(datasets: Iterable[DatasetMount]) -> list[_Bind]:
     return binds
 
 
-def _stage_unreachable(binds: list[_Bind], stage_dir: Path) -> tuple[list[_Bind], list[tuple[bytes, bytes]]]:
+def _stage_unreachable(binds: list[_Bind], stage_dir: Path) -> tuple[list[_Bind], list[tuple[str, str]]]:
     """Route binds the dedicated uid cannot reach (e.g. pyenv under /root, mode 0700) via the stage.
 
     bwrap resolves its sources as the unprivileged uid, so such paths are first bind-mounted, as root,
     onto mount points in the run's stage directory, inside a private mount namespace of the child
-    (see _ChildSetup). The host's own mounts never change.
+    (see launcher.c). The host's own mounts never change.
     """
     routed, staged = [], []
     for bind in binds:
@@ -484,7 +519,7 @@ def _stage_unreachable(binds: list[_Bind], stage_dir: Path) -> tuple[list[_Bind]
             mount_point.mkdir(mode=0o755)
         else:
             mount_point.touch(mode=0o644)
-        staged.append((os.fsencode(bind.source), os.fsencode(mount_point)))
+        staged.append((bind.source, str(mount_point)))
         routed.append(_Bind(str(mount_point), bind.dest, bind.writable))
     return routed, staged
 
@@ -519,7 +554,7 @@ def _env_args(library_dir: str | None) -> list[str]:
     return args
 
 
-# --- The child, between fork and exec of bwrap ------------------------------------------------------
+# --- The launcher, between the worker and bwrap (launcher.c) ---------------------------------------
 
 
 def _dedicated_uid() -> int:
@@ -547,39 +582,23 @@ def _within_hard_limit(which: int, value: tuple[int, int]) -> tuple[int, int]:
     return (min(value[0], hard), min(value[1], hard))
 
 
-@dataclass(frozen=True)
-class _ChildSetup:
-    """The preexec_fn: runs in the forked child, so it only makes system calls (no imports, no locks)."""
-
-    rlimits: tuple[tuple[int, tuple[int, int]], ...]
-    staged: tuple[tuple[bytes, bytes], ...]
-    host_uid: int | None
-    cgroup_procs: tuple[bytes, ...] = ()
-
-    def __call__(self) -> None:
-        if self.staged:
-            _bind_in_private_mount_namespace(self.staged)
-        cgroups.join(self.cgroup_procs)  # before exec: bwrap and all it starts are inside
-        for which, value in self.rlimits:
-            resource.setrlimit(which, value)
-        if self.host_uid is not None:
-            os.setgroups([])
-            os.setgid(self.host_uid)
-            os.setuid(self.host_uid)
-
-
-def _bind_in_private_mount_namespace(staged: Iterable[tuple[bytes, bytes]]) -> None:
-    _check(_libc.unshare(_CLONE_NEWNS))
-    # Private first, so that nothing below propagates back into the host's mount table.
-    _check(_libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None))
+def _launcher_args(
+    rlimits: tuple[tuple[int, tuple[int, int]], ...],
+    staged: Iterable[tuple[str, str]],
+    cgroup_join: Iterable[bytes],
+    host_uid: int | None,
+) -> list[str]:
+    """The launcher's steps (launcher.c), in its order: stage, join the cgroups, rlimits, then the uid."""
+    args: list[str] = []
     for source, mount_point in staged:
-        _check(_libc.mount(source, mount_point, None, _MS_BIND, None))
-
-
-def _check(status: int) -> None:
-    if status != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, os.strerror(errno))
+        args += ["--stage", source, mount_point]
+    for path in cgroup_join:
+        args += ["--cgroup", os.fsdecode(path)]
+    for which, (soft, hard) in rlimits:
+        args += ["--rlimit", str(which), str(soft), str(hard)]
+    if host_uid is not None:
+        args += ["--uid", str(host_uid)]
+    return args
 
 
 # --- Talking to the process ----------------------------------------------------------------------

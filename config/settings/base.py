@@ -203,6 +203,8 @@ SESSION_IDLE_EXPIRY_HOURS = env.float("SESSION_IDLE_EXPIRY_HOURS", default=72.0)
 # --- Sandbox ----------------------------------------------------------------------------------
 SANDBOX_BACKEND = env("SANDBOX_BACKEND", default="local")
 SANDBOX_RUNTIME_DIR = Path(env("SANDBOX_RUNTIME_DIR", default=str(BASE_DIR / ".sandbox" / "runtime")))
+# The small C program between the worker and bwrap (analysis/sandboxes/launcher.c), built by `make install`.
+SANDBOX_LAUNCHER = Path(env("SANDBOX_LAUNCHER", default=str(BASE_DIR / ".sandbox" / "sandgate-launch")))
 SANDBOX_LIMITS = {
     "cpu_seconds": env.int("SANDBOX_CPU_SECONDS", default=60),
     "wall_seconds": env.int("SANDBOX_WALL_SECONDS", default=120),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import marshal
 import os
 import socket
 import textwrap
@@ -15,7 +16,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from analysis.sandboxes import get_sandbox
+from analysis.sandboxes import get_sandbox, local
 from analysis.sandboxes.base import DatasetMount, Limits, SandboxResult
 from analysis.sandboxes.local import TRUNCATION_MARKER, LocalSandbox
 
@@ -376,6 +377,35 @@ def test_fork_bomb_stops_at_the_process_limit():
     assert result.stdout.startswith("refused after"), result
     assert int(result.stdout.split()[-1]) < 10
     assert result.limits["max_processes"] == 10
+
+
+# --- Starting it: the launcher and the runner -------------------------------------------------------
+
+
+def test_a_launcher_step_that_fails_is_raised_naming_the_step():
+    result_read, result_write = os.pipe()
+    command = [str(django_settings.SANDBOX_LAUNCHER), "--cgroup", "/nonexistent/tasks", "--", "/usr/bin/true"]
+
+    with pytest.raises(OSError, match="sandgate-launch: open /nonexistent/tasks"):
+        local._start(command, result_read, (result_write,))
+
+
+def test_a_missing_launcher_is_a_configuration_error(tmp_path: Path):
+    sandbox = LocalSandbox(launcher=tmp_path / "sandgate-launch")
+
+    with pytest.raises(ImproperlyConfigured, match="make install"):
+        sandbox.run(
+            code="pass", code_sha256=hashlib.sha256(b"pass").hexdigest(), datasets=[], limits=TEST_LIMITS
+        )
+
+
+def test_the_runner_is_bytecode_of_the_current_source_naming_only_its_sandbox_path():
+    compiled = local.compiled_runner(local.inspect_runtime(Path(django_settings.SANDBOX_RUNTIME_DIR)))
+
+    assert hashlib.sha256(local.RUNNER.read_bytes()).hexdigest()[:16] in compiled.name
+    code = marshal.loads(compiled.read_bytes()[16:])  # after the .pyc header
+    assert code.co_filename == "/opt/sandgate/runner.py"
+    assert run("import sys; print(sys.argv[0])").stdout == "/opt/sandgate/runner.pyc\n"
 
 
 # --- Choosing a backend ---------------------------------------------------------------------------
