@@ -115,7 +115,6 @@ def _dataset_store(*, team: Team, name: str, content: bytes, user, profile, shar
 # --- sessions ---------------------------------------------------------------------------------
 
 
-
 @transaction.atomic
 def session_archive(*, session: Session, user) -> Session:
     """The analyst closes a conversation; follow-ups then start a new session. Archiving twice is a no-op."""

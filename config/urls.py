@@ -14,7 +14,11 @@ api_urls = [
     path(
         "executions/<uuid:execution_id>", analysis_apis.ExecutionDetailApi.as_view(), name="execution-detail"
     ),
-    path("executions/<uuid:execution_id>/artifacts/<str:name>", analysis_apis.ArtifactDownloadApi.as_view(), name="artifact-download"),  # noqa: E501
+    path(
+        "executions/<uuid:execution_id>/artifacts/<str:name>",
+        analysis_apis.ArtifactDownloadApi.as_view(),
+        name="artifact-download",
+    ),  # noqa: E501
     path("sessions", analysis_apis.SessionListApi.as_view(), name="session-list"),
     path("sessions/<uuid:session_id>", analysis_apis.SessionDetailApi.as_view(), name="session-detail"),
     path(

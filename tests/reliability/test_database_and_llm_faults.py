@@ -41,12 +41,16 @@ def _ask(client, query: str) -> str:
 def _ask_through_wsgi(token: str, query: str) -> str:
     """POST /api/analyze through Django's WSGI handler, as gunicorn calls it: unlike the test client, it runs
     the connection housekeeping of a real request (close_old_connections, health checks)."""
-    environ = RequestFactory().post(
-        "/api/analyze",
-        data=json.dumps({"query": query}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Token {token}",
-    ).environ
+    environ = (
+        RequestFactory()
+        .post(
+            "/api/analyze",
+            data=json.dumps({"query": query}),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {token}",
+        )
+        .environ
+    )
     answered = []
     body = WSGIHandler()(environ, lambda status, headers: answered.append(status))
     content = b"".join(body)
