@@ -232,14 +232,15 @@ def analysis_submit(
     datasets = _datasets_for(
         team=team, dataset_ids=dataset_ids, query=query, session=session if existing_session else None
     )
+    # Priced once, with the model that will generate (the team's cheaper one above a soft threshold).
+    generation = generation_cost_estimate(query=query, model=_generation_model_name(team=team, user=user))
     request = ApprovalRequest.objects.create(
         query=query,
         user=user,
         team=team,
         session=session,
         budget_estimate=request_cost_estimate(
-            query=query,
-            model=settings.MISTRAL_MODEL if settings.MISTRAL_API_KEY else "offline-rules-v1",
+            generation=generation,
             wall_seconds=settings.SANDBOX_LIMITS["wall_seconds"],
             memory_mb=settings.SANDBOX_LIMITS["memory_mb"],
         ),
@@ -247,11 +248,7 @@ def analysis_submit(
     request.datasets.add(*datasets)  # a new row has none: add() skips the read that set() makes first
     # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
     budget_reserve(
-        team=team,
-        user=user,
-        feature=CostSpan.Feature.GENERATION,
-        amount=generation_cost_estimate(query=query, model=_generation_model_name(team=team, user=user)),
-        request=request,
+        team=team, user=user, feature=CostSpan.Feature.GENERATION, amount=generation, request=request
     )
     Message.objects.create(session=session, role=Message.Role.USER, content=query, request=request)
     if existing_session:  # a session created above has just been stamped by auto_now_add

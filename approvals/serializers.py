@@ -5,6 +5,9 @@ from rest_framework import serializers
 from .models import ApprovalRequest
 from .selectors import approval_request_card
 
+# The statuses a version is left in when a next one is made: rejected (revise) and superseded (edit).
+NEWER_VERSION_POSSIBLE = (ApprovalRequest.Status.REJECTED, ApprovalRequest.Status.SUPERSEDED)
+
 
 class ExecutionSummarySerializer(serializers.Serializer):
     executionId = serializers.UUIDField(source="id")
@@ -100,6 +103,8 @@ class ApprovalRequestDetailSerializer(ApprovalRequestSerializer):
         return VersionSerializer(obj.parent).data if obj.parent_id else None
 
     def get_nextVersionId(self, obj: ApprovalRequest) -> str | None:
+        if obj.status not in NEWER_VERSION_POSSIBLE:
+            return None  # no query: only a revise (of a rejection) or an edit (superseding) makes a new one
         newest = obj.revisions.order_by("-version").values_list("pk", flat=True).first()
         return str(newest) if newest else None
 

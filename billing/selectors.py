@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Case, Count, DateTimeField, F, FilteredRelation, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Budget, BudgetPeriod, CostSpan, Membership, Team
+from .models import Budget, CostSpan, Membership, Team
 from .periods import period_end, period_start
 
 ASKING_ROLES = (Membership.Role.ANALYST, Membership.Role.REVIEWER)
@@ -56,34 +56,35 @@ class BudgetStatus:
 
 
 def budget_status_list(*, user, team: Team | None = None, now=None) -> list[BudgetStatus]:
-    """Every active budget that applies to the user (their teams' and their own), with current totals."""
+    """Every active budget that applies to the user (their teams' and their own), with current totals.
+
+    One query: each budget joined to its current period's row (which may not exist yet), whose start
+    depends on the budget's kind of period. It runs on every analyze, execute and request detail.
+    """
     now = now or timezone.now()
-    teams = (
-        [team.pk] if team is not None else list(team_list_for_user(user=user).values_list("pk", flat=True))
+    starts = {kind: period_start(period=kind, at=now) for kind in Budget.Period.values}
+    current_start = Case(
+        *[When(period=kind, then=Value(start)) for kind, start in starts.items()],
+        output_field=DateTimeField(),
     )
-    budgets = list(
-        Budget.objects.filter(team_id__in=teams, is_active=True)
+    teams = Q(team=team) if team is not None else Q(team__in=team_list_for_user(user=user).values("pk"))
+    budgets = (
+        Budget.objects.filter(teams, is_active=True)
         .filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+        .annotate(current=FilteredRelation("periods", condition=Q(periods__period_start=current_start)))
+        .annotate(spent=F("current__spent_usd"), reserved=F("current__reserved_usd"))
         .select_related("team", "user")
         .order_by("team__slug", "scope", "pk")
     )
-    starts = {b.pk: period_start(period=b.period, at=now) for b in budgets}
-    wanted = Q(pk__in=[])
-    for budget_id, start in starts.items():
-        wanted |= Q(budget_id=budget_id, period_start=start)
-    rows = {p.budget_id: p for p in BudgetPeriod.objects.filter(wanted)}
-    statuses = []
-    for b in budgets:
-        row = rows.get(b.pk)
-        statuses.append(
-            BudgetStatus(
-                budget=b,
-                spent=row.spent_usd if row else Decimal(0),
-                reserved=row.reserved_usd if row else Decimal(0),
-                resets_at=period_end(period=b.period, start=starts[b.pk]),
-            )
+    return [
+        BudgetStatus(
+            budget=b,
+            spent=b.spent if b.spent is not None else Decimal(0),
+            reserved=b.reserved if b.reserved is not None else Decimal(0),
+            resets_at=period_end(period=b.period, start=starts[b.period]),
         )
-    return statuses
+        for b in budgets
+    ]
 
 
 def budget_warning(*, user, team: Team) -> dict | None:

@@ -119,9 +119,8 @@ def execution_cost_estimate(*, team: Team) -> Decimal:
     return sandbox_cost(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
 
 
-def request_cost_estimate(*, query: str, model: str, wall_seconds: int, memory_mb: int) -> Decimal:
-    """What a request may cost at most: one generation (with its repair round) plus a full-length run."""
-    generation = generation_cost_estimate(query=query, model=model)
+def request_cost_estimate(*, generation: Decimal, wall_seconds: int, memory_mb: int) -> Decimal:
+    """What a request may cost at most: its generation estimate (generation_cost_estimate) plus a full run."""
     return generation + sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
 
 

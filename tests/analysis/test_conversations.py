@@ -205,6 +205,8 @@ def test_a_reviewer_asks_for_a_new_version_that_sees_the_feedback(
     assert len(callbacks) == 1  # generation is queued once the new request is committed
     revision = ApprovalRequest.objects.get(pk=response.json()["requestId"])
     assert (revision.parent, revision.version, revision.status) == (rejected, 2, "generating")
+    old_detail = as_user(reviewer).get(f"/api/requests/{rejected.pk}").json()
+    assert (old_detail["status"], old_detail["nextVersionId"]) == ("rejected", str(revision.pk))
     assert (revision.session_id, revision.query, revision.user_id) == (
         rejected.session_id,
         rejected.query,

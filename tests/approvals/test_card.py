@@ -155,8 +155,9 @@ def test_the_request_detail_with_its_card_costs_a_fixed_number_of_queries(
     as_user, analyst, request_with_card, django_assert_max_num_queries
 ):
     client = as_user(analyst)
-    # token, request (with user, team, parent, reviewer, execution), datasets, budgets, votes, next version
-    with django_assert_max_num_queries(6):
+    # token, request (with user, team, reviewer, execution), datasets, budgets with their current periods,
+    # votes; no next-version query for a version waiting for review
+    with django_assert_max_num_queries(5):
         response = client.get(f"/api/requests/{request_with_card.pk}")
     assert response.status_code == 200
     assert response.json()["card"]["reads"]["columns"] == ["region", "revenue"]
