@@ -412,7 +412,12 @@ def _request_generation_failed(
 @transaction.atomic
 def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]:
     """Queue the one execution of an approved request. Calling it again returns the same execution."""
-    request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    # Locks the request row only (`of`); its team and requester come along for the budget reservation.
+    request = (
+        ApprovalRequest.objects.select_related("team", "user")
+        .select_for_update(of=("self",))
+        .get(pk=request.pk)
+    )
     existing = Execution.objects.filter(request=request).first()
     if existing is not None:
         return existing, False
@@ -470,14 +475,14 @@ def _execution_claim(*, execution_id) -> Execution | None:
     return execution
 
 
-def _integrity_error(*, execution: Execution, limits: Limits) -> str | None:
+def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:
     """Recompute what the approval bound (code, datasets as stored on disk now, limits); None if unchanged."""
     request = execution.request
     actual = code_sha256(request.code)
     if not (actual == request.approved_code_sha256 == execution.code_sha256):
         return f"The code's SHA-256 ({actual[:12]}…) is not the approved one; refusing to run it."
-    datasets = [(d.name, _file_sha256(d.file.path)) for d in request.datasets.all()]
-    digest = approval_digest(code_sha256=actual, datasets=datasets, limits=asdict(limits))
+    hashed = [(d.name, _file_sha256(d.file.path)) for d in datasets]
+    digest = approval_digest(code_sha256=actual, datasets=hashed, limits=asdict(limits))
     if digest != request.approval_digest:
         return "The datasets or limits changed since the approval; refusing to run it."
     return None
@@ -499,11 +504,12 @@ def execution_run(*, execution_id) -> Execution | None:
     request = execution.request
     budget_lease_renew(request=request, feature=CostSpan.Feature.EXECUTION)
     limits = Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits)
-    mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in request.datasets.all()]
+    datasets = list(request.datasets.all())
+    mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in datasets]
     if approval_is_expired(request=request):
         reason = "The approval expired before the run."
         return _execution_refuse(execution=execution, reason=reason, expired=True)
-    refusal = _integrity_error(execution=execution, limits=limits)
+    refusal = _integrity_error(execution=execution, datasets=datasets, limits=limits)
     if refusal is not None:
         return _execution_refuse(execution=execution, reason=refusal)
     started = time.monotonic()

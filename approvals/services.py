@@ -37,9 +37,8 @@ def approval_request_transition(
     Two reviewers clicking at once both reach this UPDATE; only one matches the expected status.
     Call inside a transaction that also writes the audit event.
     """
-    updated = ApprovalRequest.objects.filter(pk=request.pk, status__in=source).update(
-        status=target, updated_at=timezone.now(), **fields
-    )
+    written = {"status": target, "updated_at": timezone.now(), **fields}
+    updated = ApprovalRequest.objects.filter(pk=request.pk, status__in=source).update(**written)
     if updated != 1:
         current = ApprovalRequest.objects.filter(pk=request.pk).values_list("status", flat=True).first()
         raise Conflict(
@@ -47,7 +46,11 @@ def approval_request_transition(
             code="invalid_state",
             extra={"status": current},
         )
-    request.refresh_from_db()
+    if any(hasattr(value, "resolve_expression") for value in written.values()):
+        request.refresh_from_db()  # the database computed a value: read it back
+    else:  # the row is what the UPDATE wrote; no read, and the loaded relations (team...) stay loaded
+        for name, value in written.items():
+            setattr(request, name, value)
     return request
 
 

@@ -81,9 +81,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def stack(*, web_workers: int = 2, worker_concurrency: int = 2):
+def stack(*, web_workers: int = 2, worker_concurrency: int = 2, execute_on_approval: bool = False):
     """gunicorn and a Celery worker on the bench database; yields the base URL; stops both."""
-    env = bench_env()
+    env = {**bench_env(), "SANDGATE_EXECUTE_ON_APPROVAL": str(execute_on_approval).lower()}
     port = free_port()
     logs = ROOT / "var" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
