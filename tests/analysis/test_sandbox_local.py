@@ -107,6 +107,14 @@ def test_last_expression_value_comes_back_as_text_and_none_as_nothing():
     assert run("x = 1\nNone").results == []
 
 
+def test_values_needing_json_escapes_come_back_intact():
+    tricky = 'say "hi" \\ café\t€ \x00\x7f'
+
+    result = run(f"{tricky!r}")
+
+    assert result.results == [{"text": repr(tricky)}]
+
+
 def test_exception_comes_back_with_name_value_and_only_user_frames():
     result = run("""
         import json
