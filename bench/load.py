@@ -147,6 +147,17 @@ def seed(*, analysts: int) -> dict:
     }
 
 
+def wait_until_generated(*, team, timeout: float = 300) -> None:
+    """Until no request of the team is still waiting for its code (the worker drains a backlog)."""
+    from approvals.models import ApprovalRequest
+
+    deadline = time.monotonic() + timeout
+    while ApprovalRequest.objects.filter(team=team, status=ApprovalRequest.Status.GENERATING).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"requests still generating after {timeout:g} s")
+        time.sleep(0.2)
+
+
 class Flow:
     """One analyst's M requests, each analyze → approve (the reviewer) → execute → poll, within a deadline."""
 
