@@ -40,7 +40,8 @@ def _own_request(*, user, session_id, request_id) -> ApprovalRequest:
     """A request of one of the user's own sessions; anything else is a 404."""
     session = _or_404(selectors.session_get, user=user, session_id=session_id)
     try:
-        return approval_request_list(user=user).filter(session=session).get(pk=request_id)
+        requests = approval_request_list(user=user, execution_output=True)  # the page shows the output
+        return requests.filter(session=session).get(pk=request_id)
     except ApprovalRequest.DoesNotExist:
         raise Http404("Request not found.") from None
 

@@ -20,12 +20,21 @@ def approval_request_visible_q(*, user, prefix: str = "") -> Q:
     )
 
 
-def approval_request_list(*, user, status: str | None = None) -> QuerySet[ApprovalRequest]:
+# What a run produced: large (charts travel as base64 in `results`) and shown only where the output is.
+EXECUTION_OUTPUT = ("stdout", "stderr", "error", "results", "limits")
+
+
+def approval_request_list(
+    *, user, status: str | None = None, execution_output: bool = False
+) -> QuerySet[ApprovalRequest]:
+    """Requests the user may see, with their execution's summary; its output only when asked for."""
     qs = (
         ApprovalRequest.objects.filter(approval_request_visible_q(user=user))
         .select_related("user", "reviewer", "team", "execution")  # not "parent": few have one, loaded lazily
         .prefetch_related("datasets")
     )
+    if not execution_output:
+        qs = qs.defer(*(f"execution__{name}" for name in EXECUTION_OUTPUT))
     if status:
         qs = qs.filter(status=status)
     return qs

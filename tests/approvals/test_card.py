@@ -163,6 +163,36 @@ def test_the_request_detail_with_its_card_costs_a_fixed_number_of_queries(
     assert response.json()["card"]["reads"]["columns"] == ["region", "revenue"]
 
 
+def test_request_detail_and_list_show_the_execution_summary_without_reading_its_output(
+    as_user, analyst, request_with_card
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from analysis.models import Execution
+
+    chart = {"png": "A" * 200_000}  # charts travel as base64: a finished run's output is large
+    execution = Execution.objects.create(
+        request=request_with_card, status="succeeded", backend="local", duration_ms=840,
+        stdout="total 42\n", results=[chart], limits={"cpu_seconds": 60},
+    )  # fmt: skip
+    client = as_user(analyst)
+
+    with CaptureQueriesContext(connection) as queries:
+        detail = client.get(f"/api/requests/{request_with_card.pk}").json()
+        listed = client.get("/api/requests").json()["results"]
+
+    expected = {
+        "executionId": str(execution.pk),
+        "status": "succeeded",
+        "backend": "local",
+        "durationMs": 840,
+    }
+    assert {k: detail["execution"][k] for k in expected} == expected
+    assert {k: listed[0]["execution"][k] for k in expected} == expected
+    assert not [q["sql"] for q in queries.captured_queries if '"analysis_execution"."results"' in q["sql"]]
+
+
 def test_describing_the_same_code_twice_gives_equal_answers_that_do_not_share_state():
     from approvals.policy import describe_code
 
