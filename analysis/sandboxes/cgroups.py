@@ -9,7 +9,6 @@ neither is possible, the run goes on with rlimits only and its limits record say
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,16 +27,16 @@ class RunCgroup:
     version: int = 0
 
     @property
-    def join_files(self) -> tuple[bytes, ...]:
-        """Where the forked child writes "0" (itself) before exec-ing bwrap, in every directory.
+    def join_files(self) -> tuple[str, ...]:
+        """Where the launcher (launcher.c) writes "0" (itself) before exec-ing bwrap, in every directory.
 
-        cgroup v1: `tasks`, which moves the writing thread only. The child of fork() has one thread, so
+        cgroup v1: `tasks`, which moves the writing thread only. The launcher has one thread, so
         that is the whole process, and the kernel then skips the global threadgroup lock that a write to
         `cgroup.procs` takes: that lock waits for an RCU grace period, 5-25 ms here, on every cold run.
         cgroup v2 has no such file outside threaded subtrees, so there it is `cgroup.procs`.
         """
         name = "tasks" if self.version == 1 else "cgroup.procs"
-        return tuple(os.fsencode(directory / name) for directory in self.directories)
+        return tuple(str(directory / name) for directory in self.directories)
 
     def record(self) -> dict:
         return {
@@ -135,13 +134,3 @@ def _write(path: Path, value: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def join(join_files: tuple[bytes, ...]) -> None:
-    """In the forked, single-threaded child (system calls only): move it into the run's cgroups."""
-    for path in join_files:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, b"0")  # "0": the writer itself
-        finally:
-            os.close(fd)

@@ -11,10 +11,10 @@ Approved code is still untrusted code. What stands between it and the worker:
   directory or /root: the interpreter, packages and runner appear under /opt/sandgate instead.
 - A host uid of its own when the worker is root. bwrap run by root would map the sandbox user to host
   root, which owns the host device nodes that `--dev` binds in (`chmod 000 /dev/null` from inside would
-  change the host's /dev/null), and RLIMIT_NPROC is not enforced for root. So the child drops to a
-  dedicated unprivileged uid before bwrap starts.
-- rlimits (CPU, address space, file size, open files, processes, no core dumps) and a wall-clock
-  timeout that kills the whole process tree.
+  change the host's /dev/null), and RLIMIT_NPROC is not enforced for root. So the launcher
+  (launcher.c) drops to a dedicated unprivileged uid before bwrap starts.
+- rlimits (CPU, address space, file size, open files, processes, no core dumps), set by the launcher,
+  and a wall-clock timeout that kills the whole process tree.
 - a seccomp filter (seccomp.py) installed by bwrap before the runtime starts, and a memory/pids cgroup
   per run where the host delegates one (cgroups.py).
 - size-capped tmpfs for /tmp and /output; /output's regular files come back as artifacts, validated
@@ -585,7 +585,7 @@ def _within_hard_limit(which: int, value: tuple[int, int]) -> tuple[int, int]:
 def _launcher_args(
     rlimits: tuple[tuple[int, tuple[int, int]], ...],
     staged: Iterable[tuple[str, str]],
-    cgroup_join: Iterable[bytes],
+    cgroup_join: Iterable[str],
     host_uid: int | None,
 ) -> list[str]:
     """The launcher's steps (launcher.c), in its order: stage, join the cgroups, rlimits, then the uid."""
@@ -593,7 +593,7 @@ def _launcher_args(
     for source, mount_point in staged:
         args += ["--stage", source, mount_point]
     for path in cgroup_join:
-        args += ["--cgroup", os.fsdecode(path)]
+        args += ["--cgroup", path]
     for which, (soft, hard) in rlimits:
         args += ["--rlimit", str(which), str(soft), str(hard)]
     if host_uid is not None:
