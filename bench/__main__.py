@@ -71,18 +71,15 @@ def api_rows(base: str, tokens: dict) -> list[tuple]:
 
 def approve_to_result(base: str, tokens: dict, runs: int = 5) -> list[float]:
     """Milliseconds from the reviewer's approval (then execute at once) to the finished execution."""
-    analyst, reviewer = load._session(tokens["analysts"][0]), load._session(tokens["reviewer"])
     flow = load.Flow(base, tokens["analysts"][0], tokens["reviewer"], time.monotonic() + 120)
     times = []
     for _ in range(runs):
-        request_id = analyst.post(f"{base}/api/analyze", json={"query": load.QUESTION}).json()["requestId"]
-        request = flow.poll(f"/api/requests/{request_id}", lambda r: r["status"] != "generating", 0.01)
+        request = flow.ask(interval=0.01)
         began = time.monotonic()
-        body = {"requestId": request_id, "approved": True, "codeSha256": request["codeSha256"]}
-        reviewer.post(f"{base}/api/approve", json=body).raise_for_status()
-        execution = analyst.post(f"{base}/api/execute", json={"requestId": request_id}).json()
-        finished = lambda e: e["status"] in load.FINAL_EXECUTION  # noqa: E731
-        flow.poll(f"/api/executions/{execution['executionId']}", finished, 0.005)
+        body = {"requestId": request["requestId"], "approved": True, "codeSha256": request["codeSha256"]}
+        flow.reviewer.post(f"{base}/api/approve", json=body).raise_for_status()
+        execution = flow.analyst.post(f"{base}/api/execute", json={"requestId": request["requestId"]}).json()
+        flow.finished(execution["executionId"], interval=0.005)
         times.append((time.monotonic() - began) * 1000)
     return times
 
@@ -111,23 +108,18 @@ def approve_to_first_line(base: str, tokens: dict, runs: int = 9, warmups: int =
     # Another reviewer edits: whoever edited a version may not approve it.
     editor = UserFactory(username=f"editor-{tokens['team'].slug}")
     Membership.objects.create(team=tokens["team"], user=editor, role=Membership.Role.REVIEWER)
-    analyst, reviewer = load._session(tokens["analysts"][0]), load._session(tokens["reviewer"])
     flow = load.Flow(base, tokens["analysts"][0], tokens["reviewer"], time.monotonic() + 300)
     times, responses, warm = [], [], 0
     for run in range(warmups + runs):
-        request_id = analyst.post(f"{base}/api/analyze", json={"query": load.QUESTION}).json()["requestId"]
-        flow.poll(f"/api/requests/{request_id}", lambda r: r["status"] != "generating", 0.01)
-        generated = ApprovalRequest.objects.get(pk=request_id)
+        generated = ApprovalRequest.objects.get(pk=flow.ask(interval=0.01)["requestId"])
         edited = approval_request_edit(request=generated, reviewer=editor, code=FIRST_LINE + generated.code)
         time.sleep(REFILL_PAUSE)
         began = time.time()
         body = {"requestId": str(edited.pk), "approved": True, "codeSha256": edited.code_sha256}
-        approved = reviewer.post(f"{base}/api/approve", json=body)
+        approved = flow.reviewer.post(f"{base}/api/approve", json=body)
         answered = time.time()
         approved.raise_for_status()
-        finished = lambda e: e["status"] in load.FINAL_EXECUTION  # noqa: E731
-        execution_id = approved.json()["execution"]["executionId"]
-        execution = flow.poll(f"/api/executions/{execution_id}", finished, 0.01)
+        execution = flow.finished(approved.json()["execution"]["executionId"], interval=0.01)
         first_line = re.search(r"first line at ([\d.]+)", execution["stdout"])
         assert first_line, f"no first line: {execution['status']} {execution['error']}"
         if run >= warmups:

@@ -175,18 +175,28 @@ class Flow:
                 self.errors.append(repr(error))
 
     def one(self) -> None:
-        answer = self.analyst.post(f"{self.base}/api/analyze", json={"query": QUESTION}, timeout=30)
-        answer.raise_for_status()
-        request_id = answer.json()["requestId"]
-        self.request_ids.append(request_id)
-        request = self.poll(f"/api/requests/{request_id}", lambda r: r["status"] != "generating")
+        request = self.ask()
         if request["status"] != "pending_review":
             return  # final already (e.g. policy_blocked): nothing to approve
+        request_id = request["requestId"]
         body = {"requestId": request_id, "approved": True, "codeSha256": request["codeSha256"]}
         self.reviewer.post(f"{self.base}/api/approve", json=body, timeout=30).raise_for_status()
         answer = self.analyst.post(f"{self.base}/api/execute", json={"requestId": request_id}, timeout=30)
         answer.raise_for_status()
-        self.poll(f"/api/executions/{answer.json()['executionId']}", lambda e: e["status"] in FINAL_EXECUTION)
+        self.finished(answer.json()["executionId"])
+
+    def ask(self, interval: float = 0.1) -> dict:
+        """The analyst asks; returns the request once its code is generated (or generation ended)."""
+        answer = self.analyst.post(f"{self.base}/api/analyze", json={"query": QUESTION}, timeout=30)
+        answer.raise_for_status()
+        request_id = answer.json()["requestId"]
+        self.request_ids.append(request_id)
+        return self.poll(f"/api/requests/{request_id}", lambda r: r["status"] != "generating", interval)
+
+    def finished(self, execution_id: str, interval: float = 0.1) -> dict:
+        """The execution, once it is final."""
+        final = lambda e: e["status"] in FINAL_EXECUTION  # noqa: E731
+        return self.poll(f"/api/executions/{execution_id}", final, interval)
 
     def poll(self, path: str, done, interval: float = 0.1) -> dict:
         while time.monotonic() < self.deadline:
