@@ -1,7 +1,14 @@
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_shutdown, worker_shutdown
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -16,6 +23,29 @@ def _allow_warm_sandboxes(**kwargs) -> None:
     from analysis.sandboxes import warm
 
     warm.enable()
+
+
+@worker_process_init.connect
+def _name_database_connections(**kwargs) -> None:
+    """Worker connections say what they are in pg_stat_activity (they are kept between tasks, see below)."""
+    from django.db import connections
+
+    for alias in connections:
+        if connections[alias].vendor == "postgresql":
+            connections[alias].settings_dict.setdefault("OPTIONS", {})["application_name"] = "sandgate-worker"
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_database_connections(task=None, **kwargs) -> None:
+    """Around each task, what Django does around each request: close a connection older than CONN_MAX_AGE,
+    broken or left in a transaction, and health-check a reused one before its first query (a database
+    restart between two tasks costs no failed task). An eager task runs inside its caller's transaction."""
+    if task is not None and getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 
 @worker_shutdown.connect

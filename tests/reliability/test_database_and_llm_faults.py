@@ -67,7 +67,7 @@ def test_web_and_worker_recover_when_the_database_drops_their_connections(
     start_worker, team, analyst
 ) -> None:
     demo_dataset(team)
-    worker = start_worker(DJANGO_CONN_MAX_AGE="600")
+    worker = start_worker()  # it keeps its connection between tasks (DJANGO_CONN_MAX_AGE)
     client = client_for(analyst)
     first = _ask(client, "total revenue by region")
     worker.wait_for_task("analysis.tasks.generate_code", first)
