@@ -81,8 +81,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def stack(*, web_workers: int = 2, worker_concurrency: int = 2, execute_on_approval: bool = False):
-    """gunicorn and a Celery worker on the bench database; yields the base URL; stops both."""
+def stack(
+    *,
+    web_workers: int = 2,
+    worker_concurrency: int = 2,
+    execute_on_approval: bool = False,
+    worker: bool = True,
+):
+    """gunicorn and (unless `worker=False`) a Celery worker on the bench database; yields the base URL."""
     env = {**bench_env(), "SANDGATE_EXECUTE_ON_APPROVAL": str(execute_on_approval).lower()}
     port = free_port()
     logs = ROOT / "var" / "bench"
@@ -91,19 +97,21 @@ def stack(*, web_workers: int = 2, worker_concurrency: int = 2, execute_on_appro
         [str(VENV_BIN / "gunicorn"), "config.wsgi", "-b", f"127.0.0.1:{port}", "-w", str(web_workers)],
         cwd=ROOT, env=env, stdout=open(logs / "gunicorn.log", "w"), stderr=subprocess.STDOUT,
     )  # fmt: skip
-    worker = subprocess.Popen(
-        [str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "generate,execute,celery",
-         "--concurrency", str(worker_concurrency), "--loglevel", "WARNING", "-n", f"bench-{port}@%h"],
-        cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    processes = [web]
+    if worker:
+        processes.append(subprocess.Popen(
+            [str(VENV_BIN / "celery"), "-A", "config", "worker", "-Q", "generate,execute,celery",
+             "--concurrency", str(worker_concurrency), "--loglevel", "WARNING", "-n", f"bench-{port}@%h"],
+            cwd=ROOT, env=env, stdout=open(logs / "worker.log", "w"), stderr=subprocess.STDOUT,
+        ))  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(base)
         yield base
     finally:
-        for process in (web, worker):
+        for process in processes:
             process.terminate()
-        for process in (web, worker):
+        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
