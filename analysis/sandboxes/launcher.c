@@ -6,26 +6,38 @@
  *
  * In order: bind the staged paths inside a private mount namespace (only when the worker is root and
  * the runtime sits where the sandbox uid cannot reach, e.g. pyenv under /root), join the run's cgroups,
- * set the rlimits, drop to the run's uid, exec bwrap. Nothing here parses untrusted input: the worker
- * builds the argument list.
+ * set the rlimits, drop to the run's uid, then start bwrap as a child and stay as the run's reaper.
+ * Nothing here parses untrusted input: the worker builds the argument list.
+ *
+ * Why a reaper: with --unshare-pid, bwrap's outer process exits as soon as its pid-1 process reports the
+ * exit code, without waiting for it. That pid 1 is then orphaned to whatever reaps orphans on the host:
+ * a slow init leaves it a zombie for a while (seen here), and a worker that is itself pid 1 of a
+ * container never reaps it. Each zombie still counts against the run uid's RLIMIT_NPROC (and holds the
+ * cgroup busy), so a worker thread's runs failed ("Can't fork for pid 1") after ~max_processes runs.
+ * As a child subreaper this process inherits such orphans and exits only once every process of the run
+ * has been reaped, with bwrap's own exit status (or by bwrap's own signal).
  *
  * Why C and not a Python preexec_fn: the worker is a large Python process. Python must fork() it (page
  * tables copied, then torn down at exec) to run a preexec_fn, about 9 ms per run here; this program is
  * started with vfork (posix_spawn) and costs well under a millisecond. Built by `make install`.
  *
  * The status fd is close-on-exec: EOF on it means bwrap was exec-ed; otherwise the one line written to it
- * says which step failed, and the worker raises it.
+ * says which step failed, and the worker raises it. The reaper keeps no copy of any descriptor: EOF on
+ * the sandbox's output pipes still means the sandbox is done.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static int status_fd = -1;
@@ -83,7 +95,24 @@ static void become(const char *uid_text) {
     if (setuid(uid) != 0) fail("setuid", uid_text);
 }
 
+/* Wait until every process of the run is gone (bwrap and, inherited as subreaper, its orphans), then
+ * end the way bwrap ended: the worker reads the run's fate from this process's status. */
+static void reap_all_then_end_like(pid_t bwrap) {
+    int bwrap_status = 125 << 8, status;
+    for (;;) {
+        pid_t pid = waitpid(-1, &status, 0);
+        if (pid == bwrap) bwrap_status = status;
+        if (pid < 0 && errno != EINTR) break; /* ECHILD: nothing of the run is left */
+    }
+    if (WIFSIGNALED(bwrap_status)) {
+        signal(WTERMSIG(bwrap_status), SIG_DFL);
+        raise(WTERMSIG(bwrap_status)); /* RLIMIT_CORE is 0: no core file */
+    }
+    _exit(WIFEXITED(bwrap_status) ? WEXITSTATUS(bwrap_status) : 125);
+}
+
 int main(int argc, char **argv) {
+    const pid_t worker = getppid();
     const char *uid = NULL;
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -110,7 +139,18 @@ int main(int argc, char **argv) {
         fail("argument", "no command after --");
     }
     if (uid) become(uid); /* last: staging and cgroups need root, rlimits may be lowered by anyone */
-    execv(argv[i + 1], &argv[i + 1]);
-    fail("exec", argv[i + 1]);
+    /* After the uid change, which clears it: the reaper dies with the worker, and bwrap
+     * (--die-with-parent) with the reaper. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) fail("prctl", "PR_SET_PDEATHSIG");
+    if (getppid() != worker) _exit(125); /* the worker died before that */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) fail("prctl", "PR_SET_CHILD_SUBREAPER");
+    pid_t bwrap = fork();
+    if (bwrap < 0) fail("fork", argv[i + 1]);
+    if (bwrap == 0) {
+        execv(argv[i + 1], &argv[i + 1]);
+        fail("exec", argv[i + 1]);
+    }
+    close_range(0, ~0U, 0); /* pipes, status fd: only bwrap and the sandbox hold them now */
+    reap_all_then_end_like(bwrap);
     return 125;
 }
