@@ -19,9 +19,11 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 def _allow_warm_sandboxes(**kwargs) -> None:
-    """Warm sandboxes are started (lazily, at the first execution) in worker processes only, never in web."""
+    """Warm sandboxes are started (lazily, at the first execution) in worker processes only, never in web.
+    First, what dead workers' sandboxes left behind (data directories, cgroups) is removed."""
     from analysis.sandboxes import warm
 
+    warm.sweep_stale()
     warm.enable()
 
 

@@ -9,6 +9,8 @@ neither is possible, the run goes on with rlimits only and its limits record say
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -71,11 +73,51 @@ class RunCgroup:
                 logger.warning("cannot remove cgroup %s", directory)
 
 
+# The creating process's pid is in the name: a worker that died without removing its cgroups (SIGKILL,
+# or a pool child stopped by its parent) leaves them to sweep_stale() at the next worker start.
+_NAME = re.compile(r"^sandgate-(\d+)-[0-9a-f]+$")
+
+
 def create(*, memory_mb: int, max_processes: int) -> RunCgroup:
-    name = f"sandgate-{uuid.uuid4().hex[:16]}"
+    name = f"sandgate-{os.getpid()}-{uuid.uuid4().hex[:16]}"
     if (ROOT / "cgroup.controllers").exists():
         return _create_v2(name, memory_mb, max_processes)
     return _create_v1(name, memory_mb, max_processes)
+
+
+def sweep_stale() -> int:
+    """Remove run cgroups left by dead processes (rmdir: only an empty cgroup can go). Returns the count."""
+    removed = 0
+    for parent in _parents():
+        for directory in parent.glob("sandgate-*"):
+            match = _NAME.match(directory.name)
+            if match and not pid_alive(int(match.group(1))):
+                try:
+                    directory.rmdir()
+                    removed += 1
+                except OSError:
+                    pass  # still holds a process: not stale after all
+    return removed
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _parents() -> list[Path]:
+    """Where this process creates run cgroups: beside itself in each hierarchy it may use."""
+    own = _own_paths()
+    if (ROOT / "cgroup.controllers").exists():
+        candidates = [ROOT / own.get("", "/").lstrip("/")] if "" in own else []
+    else:
+        candidates = [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids") if c in own]
+    return [path for path in candidates if path.is_dir()]
 
 
 def _own_paths() -> dict[str, str]:
