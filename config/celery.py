@@ -21,9 +21,9 @@ app.autodiscover_tasks()
 def _allow_warm_sandboxes(**kwargs) -> None:
     """Warm sandboxes are started (lazily, at the first execution) in worker processes only, never in web.
     First, what dead workers' sandboxes left behind (data directories, cgroups) is removed."""
-    from analysis.sandboxes import warm
+    from analysis.sandboxes import local, warm
 
-    warm.sweep_stale()
+    local.sweep_stale()
     warm.enable()
 
 

@@ -838,7 +838,7 @@ LIMIT_NAMES = (
 
 def _make_run_dir() -> Path:
     """Only the stage for binds the dedicated uid cannot reach: scratch and output are tmpfs."""
-    root = Path(tempfile.mkdtemp(prefix="sandgate-run-"))
+    root = Path(tempfile.mkdtemp(prefix=f"sandgate-run-{os.getpid()}-"))  # the pid: see sweep_stale()
     root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through to stage/
     (root / "stage").mkdir(mode=0o711)
     return root
@@ -855,3 +855,25 @@ def _remove_tree(root: Path) -> None:
                 if not os.path.islink(path):
                     os.chmod(path, 0o700)
     shutil.rmtree(root, onerror=lambda _func, path, exc: logger.warning("cannot remove %s: %s", path, exc[1]))
+
+
+# What a run or a warm sandbox leaves on the host while it lives: "sandgate-run-<pid>-…" and
+# "sandgate-warm-<pid>-…" in the temp dir, and its cgroups (cgroups.create).
+_LEFTOVER = re.compile(r"^sandgate-(?:run|warm)-(\d+)-\w+$")
+
+
+def sweep_stale() -> int:
+    """Remove what sandboxes of dead workers left behind: run and warm directories, and cgroups.
+
+    A worker cleans up after each run, and idle warm sandboxes die with it (--die-with-parent), but a
+    worker killed with SIGKILL, or a pool child that its parent stops, never runs that clean-up. The
+    names carry the creating pid; only a dead pid's are removed, so workers sharing the host keep
+    theirs. Called at every worker's start-up (config/celery.py). Returns how many were removed.
+    """
+    removed = cgroups.sweep_stale()
+    for path in Path(tempfile.gettempdir()).glob("sandgate-*"):
+        match = _LEFTOVER.match(path.name)
+        if match and path.is_dir() and not path.is_symlink() and not cgroups.pid_alive(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed

@@ -29,7 +29,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import secrets
 import shutil
 import stat
@@ -41,7 +40,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import cgroups, local
+from . import local
 from .base import DatasetMount, Limits, SandboxResult, verified_code
 
 logger = logging.getLogger(__name__)
@@ -52,31 +51,12 @@ _pool: WarmPool | None = None
 # thread's id and a slot number, in a range apart from the cold runs' uids.
 _WARM_UID_BASE = local._HOST_UID_BASE + 0x0800_0000
 _UID_SLOTS = 16
-# A warm sandbox's private data directory in the temp dir: the creating pid, then mkdtemp's suffix.
-_DATA_PREFIX = "sandgate-warm-"
-_DATA_NAME = re.compile(r"^sandgate-warm-(\d+)-\w+$")
 
 
 def enable() -> None:
     """Allow a warm pool in this process: called in Celery workers, never in the web process."""
     global _enabled
     _enabled = True
-
-
-def sweep_stale() -> int:
-    """Remove what dead workers' warm sandboxes left: their data directories and their cgroups.
-
-    Idle warm sandboxes die with their worker (--die-with-parent), but a worker killed with SIGKILL, or a
-    pool child that its parent stops, never runs its clean-up. Names carry the creating pid; only a
-    dead pid's are removed, so workers sharing the host keep theirs. Returns how many were removed.
-    """
-    removed = cgroups.sweep_stale()
-    for data_root in Path(tempfile.gettempdir()).glob(f"{_DATA_PREFIX}*"):
-        match = _DATA_NAME.match(data_root.name)
-        if match and not cgroups.pid_alive(int(match.group(1))):
-            shutil.rmtree(data_root, ignore_errors=True)
-            removed += 1
-    return removed
 
 
 def shutdown() -> None:
@@ -170,7 +150,8 @@ class WarmPool:
             self._idle.popleft().destroy()
 
     def _launch(self) -> WarmSandbox:
-        data_root = Path(tempfile.mkdtemp(prefix=f"{_DATA_PREFIX}{os.getpid()}-"))
+        # The pid in the name lets a later worker sweep it should this one die first (local.sweep_stale).
+        data_root = Path(tempfile.mkdtemp(prefix=f"sandgate-warm-{os.getpid()}-"))
         data_root.chmod(0o711)  # others (the sandbox's own uid) may pass through, not list
         data_dir = data_root / secrets.token_hex(16)
         data_dir.mkdir(mode=0o755)

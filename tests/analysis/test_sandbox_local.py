@@ -6,7 +6,10 @@ import base64
 import hashlib
 import marshal
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import textwrap
 import uuid
 from dataclasses import replace
@@ -16,7 +19,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 
-from analysis.sandboxes import get_sandbox, local
+from analysis.sandboxes import cgroups, get_sandbox, local
 from analysis.sandboxes.base import DatasetMount, Limits, SandboxResult
 from analysis.sandboxes.local import TRUNCATION_MARKER, LocalSandbox
 
@@ -457,3 +460,28 @@ def test_a_run_leaves_no_process_not_even_a_zombie_so_a_thread_never_runs_out_of
         assert set(processes_of_uid(uid)) <= before
 
     assert [r.stdout for r in results] == ["ok\n"] * 12, [r.error for r in results if not r.succeeded]
+
+
+def test_a_starting_worker_sweeps_what_dead_workers_left_and_keeps_what_live_ones_use():
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    dead, alive = finished.pid, os.getpid()
+    stale = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{dead}-")) for kind in ("run", "warm")]
+    (stale[1] / "sales.csv").write_text("a dataset a killed worker had linked in\n")
+    live = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{alive}-")) for kind in ("run", "warm")]
+    parents = cgroups._parents()  # empty where the host delegates no cgroup: then the directories only
+    stale_groups = [parent / f"sandgate-{dead}-0123456789abcdef" for parent in parents]
+    live_groups = [parent / f"sandgate-{alive}-0123456789abcdef" for parent in parents]
+    for directory in stale_groups + live_groups:
+        directory.mkdir()
+    try:
+        removed = local.sweep_stale()
+
+        assert not any(path.exists() for path in stale + stale_groups)
+        assert all(path.exists() for path in live + live_groups)
+        assert removed >= len(stale) + len(stale_groups)
+    finally:
+        for path in live:
+            shutil.rmtree(path, ignore_errors=True)
+        for directory in live_groups:
+            directory.rmdir()

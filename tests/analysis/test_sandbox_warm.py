@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import subprocess
-import tempfile
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from analysis.models import Execution
-from analysis.sandboxes import cgroups, get_sandbox, warm
+from analysis.sandboxes import get_sandbox, warm
 from analysis.sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
 from analysis.sandboxes.local import LocalSandbox
 from analysis.services import execution_start
@@ -213,27 +209,3 @@ def test_the_celery_worker_runs_executions_in_its_warm_pool(celery_worker_proces
     execution.refresh_from_db()
     assert execution.status == Execution.Status.SUCCEEDED, execution.error
     assert execution.limits["warm"] is True
-
-
-def test_a_starting_worker_sweeps_what_dead_workers_left_and_keeps_what_live_ones_use(tmp_path):
-    finished = subprocess.Popen(["true"])
-    finished.wait()
-    dead, alive = finished.pid, os.getpid()
-    stale_data = Path(tempfile.mkdtemp(prefix=f"sandgate-warm-{dead}-"))
-    (stale_data / "sales.csv").write_text("a dataset a killed worker had linked in\n")
-    live_data = Path(tempfile.mkdtemp(prefix=f"sandgate-warm-{alive}-"))
-    parents = cgroups._parents()  # empty where the host delegates no cgroup: the directories part only
-    stale_groups = [parent / f"sandgate-{dead}-0123456789abcdef" for parent in parents]
-    live_groups = [parent / f"sandgate-{alive}-0123456789abcdef" for parent in parents]
-    for directory in stale_groups + live_groups:
-        directory.mkdir()
-    try:
-        removed = warm.sweep_stale()
-
-        assert not stale_data.exists() and not any(d.exists() for d in stale_groups)
-        assert live_data.exists() and all(d.exists() for d in live_groups)
-        assert removed >= 1 + len(stale_groups)
-    finally:
-        shutil.rmtree(live_data, ignore_errors=True)
-        for directory in live_groups:
-            directory.rmdir()
