@@ -80,7 +80,7 @@ _NAME = re.compile(r"^sandgate-(\d+)-[0-9a-f]+$")
 
 def create(*, memory_mb: int, max_processes: int) -> RunCgroup:
     name = f"sandgate-{os.getpid()}-{uuid.uuid4().hex[:16]}"
-    if (ROOT / "cgroup.controllers").exists():
+    if _unified():
         return _create_v2(name, memory_mb, max_processes)
     return _create_v1(name, memory_mb, max_processes)
 
@@ -111,13 +111,22 @@ def pid_alive(pid: int) -> bool:
 
 
 def _parents() -> list[Path]:
-    """Where this process creates run cgroups: beside itself in each hierarchy it may use."""
+    """Where this process creates run cgroups, in each hierarchy it uses."""
     own = _own_paths()
-    if (ROOT / "cgroup.controllers").exists():
-        candidates = [ROOT / own.get("", "/").lstrip("/")] if "" in own else []
-    else:
-        candidates = [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids") if c in own]
-    return [path for path in candidates if path.is_dir()]
+    controllers = ("",) if _unified() else ("memory", "pids")
+    return [p for p in (_parent(c, own) for c in controllers) if p is not None and p.is_dir()]
+
+
+def _unified() -> bool:
+    return (ROOT / "cgroup.controllers").exists()
+
+
+def _parent(controller: str, own: dict[str, str]) -> Path | None:
+    """Beside this process in one hierarchy ("" = the v2 unified one); None where it is not mounted."""
+    mount = ROOT / controller if controller else ROOT
+    if controller not in own or not mount.is_dir():
+        return None
+    return mount / own[controller].lstrip("/")
 
 
 def _own_paths() -> dict[str, str]:
@@ -133,13 +142,13 @@ def _own_paths() -> dict[str, str]:
 def _create_v1(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
     cgroup = RunCgroup(version=1)
     own = _own_paths()
-    memory = _make_child(ROOT / "memory", own.get("memory"), name)
+    memory = _make_child(_parent("memory", own), name)
     if memory is not None:
         if _write(memory / "memory.limit_in_bytes", memory_mb * _MB):
             _write(memory / "memory.memsw.limit_in_bytes", memory_mb * _MB)  # no escape into swap
             cgroup.memory = memory
         cgroup.directories.append(memory)
-    pids = _make_child(ROOT / "pids", own.get("pids"), name)
+    pids = _make_child(_parent("pids", own), name)
     if pids is not None:
         cgroup.pids = _write(pids / "pids.max", max_processes)
         cgroup.directories.append(pids)
@@ -148,7 +157,7 @@ def _create_v1(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
 
 def _create_v2(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
     cgroup = RunCgroup(version=2)
-    directory = _make_child(ROOT, _own_paths().get(""), name)
+    directory = _make_child(_parent("", _own_paths()), name)
     if directory is None:
         return cgroup
     cgroup.directories.append(directory)
@@ -159,10 +168,10 @@ def _create_v2(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
     return cgroup
 
 
-def _make_child(mount: Path, own: str | None, name: str) -> Path | None:
-    if own is None or not mount.is_dir():
+def _make_child(parent: Path | None, name: str) -> Path | None:
+    if parent is None:
         return None
-    directory = mount / own.lstrip("/") / name
+    directory = parent / name
     try:
         directory.mkdir()
     except OSError:

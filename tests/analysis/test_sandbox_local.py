@@ -47,16 +47,24 @@ def run(code: str, datasets: list[DatasetMount] | None = None, **limits: int) ->
     )
 
 
-def processes_mentioning(marker: str) -> list[int]:
+def processes_where(matches) -> list[int]:
+    """Pids of the processes for which `matches(pid)` holds."""
     found = []
     for entry in os.listdir("/proc"):
         try:
-            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if marker.encode() in cmdline.read():
-                    found.append(int(entry))
-        except (OSError, ValueError):
-            continue  # not a process, or it exited while we looked
+            if entry.isdigit() and matches(entry):
+                found.append(int(entry))
+        except OSError:
+            continue  # it exited while we looked
     return found
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    def mentions(pid: str) -> bool:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return marker.encode() in cmdline.read()
+
+    return processes_where(mentions)
 
 
 # --- What comes back ------------------------------------------------------------------------------
@@ -436,14 +444,7 @@ def test_get_sandbox_refuses_an_unknown_backend(settings):
 
 
 def processes_of_uid(uid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
-                found.append(int(entry))
-        except OSError:
-            continue  # it exited while we looked
-    return found
+    return processes_where(lambda pid: os.stat(f"/proc/{pid}").st_uid == uid)
 
 
 @pytest.mark.skipif(
