@@ -30,7 +30,7 @@ class RunCgroup:
 
     @property
     def join_files(self) -> tuple[str, ...]:
-        """Where the launcher (launcher.c) writes "0" (itself) before exec-ing bwrap, in every directory.
+        """Where the launcher (launcher.c) writes "0" (itself) before starting bwrap, in every directory.
 
         cgroup v1: `tasks`, which moves the writing thread only. The launcher has one thread, so
         that is the whole process, and the kernel then skips the global threadgroup lock that a write to

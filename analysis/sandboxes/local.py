@@ -272,7 +272,7 @@ def _scratch_args(limits: Limits) -> list[str]:
 
 
 def _start(command: list[str], result_read: int, extra_fds: tuple[int, ...]) -> subprocess.Popen:
-    """Start the launcher (which execs bwrap) and wait until bwrap runs, or raise what failed before."""
+    """Start the launcher (which starts bwrap) and wait until bwrap runs, or raise what failed before."""
     status_read, status_write = os.pipe()
     try:
         process = subprocess.Popen(
