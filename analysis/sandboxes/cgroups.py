@@ -8,11 +8,11 @@ neither is possible, the run goes on with rlimits only and its limits record say
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,7 +79,7 @@ _NAME = re.compile(r"^sandgate-(\d+)-[0-9a-f]+$")
 
 
 def create(*, memory_mb: int, max_processes: int) -> RunCgroup:
-    name = f"sandgate-{os.getpid()}-{uuid.uuid4().hex[:16]}"
+    name = f"sandgate-{os.getpid()}-{os.urandom(8).hex()}"
     if _unified():
         return _create_v2(name, memory_mb, max_processes)
     return _create_v1(name, memory_mb, max_processes)
@@ -117,6 +117,7 @@ def _parents() -> list[Path]:
     return [p for p in (_parent(c, own) for c in controllers) if p is not None and p.is_dir()]
 
 
+@functools.cache
 def _unified() -> bool:
     return (ROOT / "cgroup.controllers").exists()
 
@@ -131,8 +132,15 @@ def _parent(controller: str, own: dict[str, str]) -> Path | None:
 
 def _own_paths() -> dict[str, str]:
     """controller -> this process's cgroup path ("" for the v2 unified hierarchy)."""
+    return _paths_of(os.getpid())
+
+
+@functools.cache
+def _paths_of(pid: int) -> dict[str, str]:
+    # Read once per process (a forked pool child reads its own): a worker is not moved between cgroups,
+    # and were it moved, its runs' cgroups would still be made where it started, which works as well.
     paths = {}
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         _id, controllers, path = line.split(":", 2)
         for controller in controllers.split(",") if controllers else [""]:
             paths[controller] = path

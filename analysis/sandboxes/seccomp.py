@@ -15,6 +15,7 @@ namespace has nothing to reach anyway; this also closes raw/netlink/packet socke
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import platform
 import struct
@@ -81,6 +82,7 @@ def denied_syscalls() -> list[str]:
     return sorted(DENIED_X86_64) + ["socket(family != AF_UNIX)"]
 
 
+@functools.cache
 def program() -> bytes:
     """The filter as struct sock_filter[] (u16 code, u8 jt, u8 jf, u32 k), native byte order."""
     denied = sorted(DENIED_X86_64.values())

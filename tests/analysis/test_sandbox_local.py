@@ -279,6 +279,25 @@ def test_sandbox_cannot_create_user_namespaces_or_touch_host_device_nodes():
     assert result.limits["user_namespaces_disabled"] is True
 
 
+def test_dev_holds_only_the_data_devices_and_they_work():
+    result = run("""
+        import os
+        print(sorted(os.listdir("/dev")))
+        with open("/dev/null", "w") as null:
+            print("null", null.write("dropped"))
+        print("urandom", len(open("/dev/urandom", "rb").read(8)), "zero", open("/dev/zero", "rb").read(2))
+        print("stdout link", os.readlink("/dev/stdout"))
+    """)
+
+    assert result.succeeded, result.error
+    assert result.stdout.splitlines() == [
+        str(["fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "urandom", "zero"]),
+        "null 7",
+        "urandom 8 zero b'\\x00\\x00'",
+        "stdout link /proc/self/fd/1",
+    ]  # no pts, ptmx or tty: nothing in here needs a terminal
+
+
 def test_only_tmp_output_and_dev_shm_are_writable():
     read_only = ["/", "/etc", "/opt/sandgate", "/usr", "/dev", "/proc"]
     result = run(f"""
@@ -463,13 +482,23 @@ def test_a_run_leaves_no_process_not_even_a_zombie_so_a_thread_never_runs_out_of
     assert [r.stdout for r in results] == ["ok\n"] * 12, [r.error for r in results if not r.succeeded]
 
 
+def test_runs_leave_nothing_behind_in_the_temp_dir():
+    run("print('first')")  # a root worker's first run may make its stage directory, once
+    before = set(Path(tempfile.gettempdir()).glob("sandgate-*"))
+
+    results = [run("open('/tmp/scratch', 'w').write('x')") for _ in range(3)]
+
+    assert all(r.succeeded for r in results), [r.error for r in results]
+    assert set(Path(tempfile.gettempdir()).glob("sandgate-*")) == before
+
+
 def test_a_starting_worker_sweeps_what_dead_workers_left_and_keeps_what_live_ones_use():
     finished = subprocess.Popen(["true"])
     finished.wait()
     dead, alive = finished.pid, os.getpid()
-    stale = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{dead}-")) for kind in ("run", "warm")]
+    stale = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{dead}-")) for kind in ("stage", "warm")]
     (stale[1] / "sales.csv").write_text("a dataset a killed worker had linked in\n")
-    live = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{alive}-")) for kind in ("run", "warm")]
+    live = [Path(tempfile.mkdtemp(prefix=f"sandgate-{kind}-{alive}-")) for kind in ("stage", "warm")]
     parents = cgroups._parents()  # empty where the host delegates no cgroup: then the directories only
     stale_groups = [parent / f"sandgate-{dead}-0123456789abcdef" for parent in parents]
     live_groups = [parent / f"sandgate-{alive}-0123456789abcdef" for parent in parents]
