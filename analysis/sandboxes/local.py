@@ -574,6 +574,15 @@ _stage_dirs: dict[int, Path] = {}
 _stage_lock = threading.Lock()
 
 
+def _new_stage_lock() -> None:
+    # A fork while another thread held the lock would leave the child's copy locked for good.
+    global _stage_lock
+    _stage_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_stage_lock)
+
+
 def _stage_dir(pid: int) -> Path:
     """This process's stage directory (by pid: a forked pool child makes its own), removed at exit."""
     with _stage_lock:
