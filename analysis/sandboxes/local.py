@@ -555,10 +555,11 @@ def _stage_unreachable(binds: list[_Bind]) -> tuple[list[_Bind], list[tuple[str,
 
 
 def _mount_point(source: str) -> str:
-    """A mount point for `source` in this process's stage directory, made once and then reused.
+    """A mount point for `source` in this process's stage directory, shared by all its runs.
 
     Concurrent runs share it safely: each mounts onto it in a mount namespace of its own, so on the
-    host it stays an empty directory (or file), and nothing is left to clean up after a run.
+    host it stays an empty directory (or file), and nothing is left to clean up after a run. Made if
+    missing on every run (one system call), so a temp-dir cleaner removing it breaks nothing.
     """
     is_dir = os.path.isdir(source)
     name = hashlib.sha256(f"{is_dir}:{source}".encode()).hexdigest()[:32]
@@ -570,29 +571,17 @@ def _mount_point(source: str) -> str:
     return str(path)
 
 
-_stage_dirs: dict[int, Path] = {}
-_stage_lock = threading.Lock()
-
-
-def _new_stage_lock() -> None:
-    # A fork while another thread held the lock would leave the child's copy locked for good.
-    global _stage_lock
-    _stage_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_stage_lock)
-
-
+@functools.cache
 def _stage_dir(pid: int) -> Path:
-    """This process's stage directory (by pid: a forked pool child makes its own), removed at exit."""
-    with _stage_lock:
-        if pid not in _stage_dirs:
-            # The pid in the name lets a later worker sweep it should this process die first.
-            root = Path(tempfile.mkdtemp(prefix=f"sandgate-stage-{pid}-"))
-            root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through; nobody may list it
-            atexit.register(shutil.rmtree, root, ignore_errors=True)
-            _stage_dirs[pid] = root
-        return _stage_dirs[pid]
+    """This process's stage directory (by pid: a forked pool child makes its own), removed at exit.
+
+    Two threads making the first one at once may each make one; both are removed at exit.
+    """
+    # The pid in the name lets a later worker sweep it should this process die first (sweep_stale).
+    root = Path(tempfile.mkdtemp(prefix=f"sandgate-stage-{pid}-"))
+    root.chmod(0o711)  # bwrap, already the dedicated uid, must pass through; nobody may list it
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return root
 
 
 @functools.lru_cache(maxsize=1024)
