@@ -34,8 +34,7 @@ class RequestListApi(APIView):
 class RequestDetailApi(APIView):
     @extend_schema(responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
-        approval_request = selectors.approval_request_get(user=request.user, request_id=request_id)
-        return Response(ApprovalRequestDetailSerializer(approval_request).data)
+        return Response(selectors.approval_request_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):
@@ -53,8 +52,8 @@ class ApproveApi(APIView):
             approval_request = services.approval_request_reject(
                 request=approval_request, reviewer=request.user, reason=args["reason"]
             )
-        approval_request = selectors.approval_request_get(user=request.user, request_id=approval_request.pk)
-        return Response(ApprovalRequestDetailSerializer(approval_request).data, status=status.HTTP_200_OK)
+        detail = selectors.approval_request_detail(user=request.user, request_id=approval_request.pk)
+        return Response(detail, status=status.HTTP_200_OK)
 
 
 class ReviseApi(APIView):
