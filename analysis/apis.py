@@ -42,9 +42,10 @@ class AnalyzeApi(APIView):
             dataset_ids=args.get("datasetIds"),
             team_id=args.get("teamId"),
         )
+        above = approval_request.budget_above_soft_threshold
         body = {
             **AnalyzeOutput(approval_request).data,
-            "budgetWarning": budget_warning(user=request.user, team=approval_request.team),
+            "budgetWarning": budget_warning(user=request.user, team=approval_request.team) if above else None,
         }
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -247,9 +247,11 @@ def analysis_submit(
     )
     request.datasets.add(*datasets)  # a new row has none: add() skips the read that set() makes first
     # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
-    budget_reserve(
+    reservation = budget_reserve(
         team=team, user=user, feature=CostSpan.Feature.GENERATION, amount=generation, request=request
     )
+    # Not stored: tells the answer whether to look up the budget warning (the same budgets were just held).
+    request.budget_above_soft_threshold = reservation.above_soft_threshold
     Message.objects.create(session=session, role=Message.Role.USER, content=query, request=request)
     if existing_session:  # a session created above has just been stamped by auto_now_add
         Session.objects.filter(pk=session.pk).update(last_activity_at=timezone.now())

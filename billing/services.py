@@ -251,6 +251,9 @@ def budget_reserve(
 ) -> Reservation:
     """Hold `amount` against every applicable budget, or raise BudgetExceeded (402) and hold nothing.
 
+    The reservation returned says whether a budget it holds against is now at or above its soft
+    threshold (`above_soft_threshold`, not stored): the answer's budget warning is looked up only then.
+
     On PostgreSQL, one statement does it all (`sandgate_budget_reserve`, billing/migrations/0005): the hot
     budget rows are locked only inside the server, never across a client round trip. Elsewhere (SQLite) the
     ORM path does it in a few statements; it is also the reference the function is tested against.
@@ -291,11 +294,15 @@ def _reserve_with_orm(
         period = BudgetPeriod.objects.get(pk=refused.period_id)
         raise BudgetExceeded(budget=refused.budget, period=period, amount=amount) from None
     _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
+    reservation.above_soft_threshold = any(
+        period.spent_usd + period.reserved_usd + amount >= budget.limit_usd * budget.soft_threshold
+        for period, budget in periods
+    )
     return reservation
 
 
 RESERVE_SQL = (
-    "SELECT period_ids, warn_period_ids FROM sandgate_budget_reserve("
+    "SELECT period_ids, warn_period_ids, above_period_ids FROM sandgate_budget_reserve("
     "%s::uuid, %s::uuid, %s::integer, %s::uuid, %s::text, %s::numeric, %s::timestamptz, %s::timestamptz)"
 )
 # Raised by sandgate_budget_reserve when a hold does not fit; its DETAIL names the refusing period (JSON).
@@ -321,13 +328,14 @@ def _reserve_in_database(
     try:
         with scope, connection.cursor() as cursor:
             cursor.execute(RESERVE_SQL, params)
-            period_ids, warn_period_ids = cursor.fetchone()
+            period_ids, warn_period_ids, above_period_ids = cursor.fetchone()
     except DatabaseError as error:
         refusal = _refusal_from(error)
         if refusal is None:
             raise
         raise BudgetExceeded(budget=refusal[0], period=refusal[1], amount=amount) from None
     reservation.period_ids = list(period_ids)
+    reservation.above_soft_threshold = bool(above_period_ids)
     reservation._state.adding, reservation._state.db = False, connection.alias  # as if loaded from the row
     if warn_period_ids:  # only when a hold took a period past its soft threshold: no query otherwise
         periods = BudgetPeriod.objects.select_related("budget__team", "budget__user").filter(

@@ -156,3 +156,18 @@ def test_budget_exceeded_is_a_402_application_error(team, analyst):
     with pytest.raises(BudgetExceeded) as refused:
         budget_reserve(team=team, user=analyst, feature="generation", amount=Decimal("0.01"))
     assert refused.value.status_code == 402
+
+
+def test_analyze_below_every_soft_threshold_skips_the_warnings_budget_query(as_user, analyst, team, prices):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    team_budget(team, "100.00")
+    user_budget(team, analyst, "50.00")
+    with CaptureQueriesContext(connection) as queries:
+        response = as_user(analyst).post("/api/analyze", {"query": "count rows"}, format="json")
+    assert response.status_code == 202 and response.json()["budgetWarning"] is None
+    # The reservation held against both budgets and said neither is near its threshold: the warning's
+    # budget lookup (the only query reading billing_budget outside the reservation) did not run.
+    budget_reads = [q["sql"] for q in queries.captured_queries if 'FROM "billing_budget"' in q["sql"]]
+    assert len(budget_reads) == (0 if connection.vendor == "postgresql" else 1)

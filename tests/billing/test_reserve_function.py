@@ -97,7 +97,8 @@ def run_scenario(reserve, *, team, user, colleague, period) -> dict:
             except BudgetExceeded as refusal:
                 outcomes.append(("refused", refusal.budget.pk, refusal.extra, refusal.message))
             else:
-                outcomes.append(("held", reservation.period_ids == sorted(reservation.period_ids)))
+                ordered = reservation.period_ids == sorted(reservation.period_ids)
+                outcomes.append(("held", ordered, reservation.above_soft_threshold))
     # The ORM path keeps a period row created on first use even when the hold is refused; the function's
     # refusal rolls it back with everything else. Either way it holds no money.
     periods = BudgetPeriod.objects.filter(budget__team=team).exclude(spent_usd=0, reserved_usd=0)
@@ -143,6 +144,9 @@ def test_the_function_and_the_orm_path_hold_refuse_and_roll_over_alike(period):
     held = [o for o in orm["outcomes"] if o[0] == "held"]
     assert len(held) == (3 if period == Budget.Period.TOTAL else 4)
     assert orm["warnings"] >= 1
+    # Each hold says whether a budget it holds against is now at or above its soft threshold: the first
+    # (0.30 of the user's 0.50, 0.30 of the team's 0.80) is not; the next one held (the user's whole 0.50) is.
+    assert [above for _, _, above in held][:2] == [False, True]
 
 
 @pytest.mark.django_db
