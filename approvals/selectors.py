@@ -117,13 +117,13 @@ def card_with_code_facts(
     from .services import code_diff
 
     seen = describe_code(code=code)
-    by_path = {f"/data/{d['name']}" for d in datasets}
+    selected_paths = {f"/data/{d['name']}" for d in datasets}
     known_columns = {c.get("name") for d in datasets for c in d["columns"]}
     columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
     return {
         "reads": {
             "datasets": [
-                {"path": path, "name": path.removeprefix("/data/"), "selected": path in by_path}
+                {"path": path, "name": path.removeprefix("/data/"), "selected": path in selected_paths}
                 for path in seen["paths"]
             ],
             "columns": columns,
