@@ -293,11 +293,7 @@ def _reserve_with_orm(
     except _Refused as refused:
         period = BudgetPeriod.objects.get(pk=refused.period_id)
         raise BudgetExceeded(budget=refused.budget, period=period, amount=amount) from None
-    _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
-    reservation.above_soft_threshold = any(
-        period.spent_usd + period.reserved_usd + amount >= budget.limit_usd * budget.soft_threshold
-        for period, budget in periods
-    )
+    reservation.above_soft_threshold = _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
     return reservation
 
 
@@ -491,12 +487,16 @@ def _audit_refusal(*, refusal: BudgetExceeded, actor) -> None:
 # --- soft threshold ---------------------------------------------------------------------------
 
 
-def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], amount: Decimal, actor) -> None:
+def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], amount: Decimal, actor) -> bool:
+    """Warn once for each period the hold took past its soft threshold; whether any is at or above it."""
+    above = False
     for period, budget in periods:
         threshold = budget.limit_usd * budget.soft_threshold
         if period.spent_usd + period.reserved_usd + amount < threshold:
             continue  # cheap check on the values read before the hold: most reservations stop here
+        above = True
         _warn_once(period=period, budget=budget, actor=actor)
+    return above
 
 
 @transaction.atomic
