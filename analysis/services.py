@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -10,10 +11,11 @@ import re
 import time
 from dataclasses import asdict
 from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
@@ -27,20 +29,26 @@ from approvals.services import (
     code_sha256,
 )
 from audit.models import AuditEvent
-from audit.services import audit_log
+from audit.services import audit_log, audit_who
 from billing.models import CostSpan, Reservation, Team
 from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
 from billing.services import (
+    UNPRICED_LLM_USD_PER_MTOK,
+    UNPRICED_SANDBOX_USD,
     audit_budget_refusals,
     budget_lease_renew,
+    budget_periods_warn,
+    budget_refusal_from,
     budget_reserve,
     budget_settle_request,
     cost_span_record_execution,
     cost_span_record_llm,
     execution_cost_estimate,
     generation_cost_estimate,
+    generation_tokens_estimate,
     request_cost_estimate,
     reservation_release,
+    sandbox_units,
 )
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
 
@@ -172,8 +180,19 @@ def _asking_team(*, user, team_id) -> Team:
             return team
     team = teams.first()
     if team is None:
-        raise Forbidden("You are not an analyst or reviewer in any team.", code="no_team")
+        raise _no_team()
     return team
+
+
+def _no_team() -> Forbidden:
+    return Forbidden("You are not an analyst or reviewer in any team.", code="no_team")
+
+
+def _session_closed(*, status: str) -> Conflict:
+    """409 for a session that no longer takes questions; `status` "idle" for one idle too long."""
+    if status == "idle":  # the periodic task marks it expired later
+        return Conflict("The session expired after being idle; start a new one.", code="session_closed")
+    return Conflict(f"The session is {status}; start a new one.", code="session_closed")
 
 
 def _is_uuid(value) -> bool:
@@ -195,9 +214,9 @@ def _session_for(*, user, team: Team, session_id, query: str) -> Session:
     if session is None:
         raise NotFound("Session not found.")
     if session.status != Session.Status.ACTIVE:
-        raise Conflict(f"The session is {session.status}; start a new one.", code="session_closed")
-    if session.last_activity_at < session_idle_cutoff():  # idle too long; the periodic task marks it later
-        raise Conflict("The session expired after being idle; start a new one.", code="session_closed")
+        raise _session_closed(status=session.status)
+    if session.last_activity_at < session_idle_cutoff():
+        raise _session_closed(status="idle")
     return session
 
 
@@ -221,11 +240,29 @@ def _datasets_for(
 
 
 @audit_budget_refusals
-@transaction.atomic
 def analysis_submit(
     *, user, query: str, session_id=None, dataset_ids: list | None = None, team_id=None
 ) -> ApprovalRequest:
-    """Record the question and hand code generation to a worker (never in the web request)."""
+    """Record the question and hand code generation to a worker (never in the web request).
+
+    On PostgreSQL one statement records it (`sandgate_analysis_submit`, analysis/migrations/0005): the
+    analyze endpoint's throughput is mostly what its statements cost to build and send. Elsewhere (SQLite)
+    the ORM path does, which is also the reference the function is tested against.
+    """
+    submit = _submit_in_database if connection.vendor == "postgresql" else _submit_with_orm
+    request = submit(user=user, query=query, session_id=session_id, dataset_ids=dataset_ids, team_id=team_id)
+    from .tasks import enqueue_on_commit, generate_code
+
+    enqueue_on_commit(generate_code, str(request.pk))  # broker down: 202 all the same; the reaper enqueues it
+    return request
+
+
+# PostgreSQL rounds a value stored into a numeric column half up; the ORM path rounds the same way.
+BUDGET_ESTIMATE_STEP = Decimal(1).scaleb(-ApprovalRequest._meta.get_field("budget_estimate").decimal_places)
+
+
+@transaction.atomic
+def _submit_with_orm(*, user, query: str, session_id, dataset_ids: list | None, team_id) -> ApprovalRequest:
     team = _asking_team(user=user, team_id=team_id)
     existing_session = session_id is not None
     session = _session_for(user=user, team=team, session_id=session_id, query=query)
@@ -234,16 +271,17 @@ def analysis_submit(
     )
     # Priced once, with the model that will generate (the team's cheaper one above a soft threshold).
     generation = generation_cost_estimate(query=query, model=_generation_model_name(team=team, user=user))
+    estimate = request_cost_estimate(
+        generation=generation,
+        wall_seconds=settings.SANDBOX_LIMITS["wall_seconds"],
+        memory_mb=settings.SANDBOX_LIMITS["memory_mb"],
+    )
     request = ApprovalRequest.objects.create(
         query=query,
         user=user,
         team=team,
         session=session,
-        budget_estimate=request_cost_estimate(
-            generation=generation,
-            wall_seconds=settings.SANDBOX_LIMITS["wall_seconds"],
-            memory_mb=settings.SANDBOX_LIMITS["memory_mb"],
-        ),
+        budget_estimate=estimate.quantize(BUDGET_ESTIMATE_STEP, rounding=ROUND_HALF_UP),
     )
     request.datasets.add(*datasets)  # a new row has none: add() skips the read that set() makes first
     # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
@@ -262,15 +300,76 @@ def analysis_submit(
         target=request,
         details={"session_id": str(session.pk), "datasets": [d.name for d in datasets]},
     )
-    from .tasks import enqueue_on_commit, generate_code
-
-    enqueue_on_commit(generate_code, str(request.pk))  # broker down: 202 all the same; the reaper enqueues it
     return request
 
 
-def _generation_model_name(*, team: Team, user) -> str:
+SUBMIT_SQL = (
+    "SELECT request_id, session_id, team_id, budget_estimate, warn_period_ids, above_period_ids "
+    "FROM sandgate_analysis_submit(%s::integer, %s::text, %s::text, %s::uuid, %s::uuid[], %s::uuid, "
+    "%s::text[], %s::text, %s::boolean, %s::integer[], %s::text, %s::numeric, %s::numeric, %s::numeric[], "
+    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s::text, %s::inet, %s::text)"
+)
+
+
+def _submit_in_database(
+    *, user, query: str, session_id, dataset_ids: list | None, team_id
+) -> ApprovalRequest:
+    now = timezone.now()
+    limits = settings.SANDBOX_LIMITS
+    wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
+    who = audit_who(actor=user)
+    params = [
+        user.pk, query, query.lower(), session_id, list(dataset_ids or []),
+        team_id if team_id and _is_uuid(team_id) else None, list(ASKING_ROLES),
+        _generation_model_name(team=None, user=user), bool(settings.MISTRAL_API_KEY),
+        list(generation_tokens_estimate(query=query)), settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
+        [*UNPRICED_LLM_USD_PER_MTOK, *UNPRICED_SANDBOX_USD],
+        session_idle_cutoff(), now, now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
+        who["actor_label"], who["ip_address"], who["user_agent"],
+    ]  # fmt: skip
+    # One statement is its own transaction; in a caller's, a savepoint: a refusal leaves the caller's
+    # transaction usable (the 402 reads the refusing budget).
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with scope, connection.cursor() as cursor:
+            cursor.execute(SUBMIT_SQL, params)
+            request_id, session_id, team_id, estimate, warn_period_ids, above_period_ids = cursor.fetchone()
+    except DatabaseError as error:
+        raise _submit_refusal(error) or error from None
+    request = ApprovalRequest(
+        id=request_id, query=query, user=user, team_id=team_id, session_id=session_id,
+        budget_estimate=estimate, status=Status.GENERATING, created_at=now, updated_at=now,
+    )  # fmt: skip
+    request._state.adding, request._state.db = False, connection.alias  # as if loaded from the row
+    request.budget_above_soft_threshold = bool(above_period_ids)
+    # After the commit, in a transaction of its own: a warning lost to a crash here is not lost for good,
+    # since the period stays unwarned and the next hold above the threshold warns.
+    budget_periods_warn(period_ids=warn_period_ids, actor=user)
+    return request
+
+
+def _submit_refusal(error: DatabaseError) -> ApplicationError | None:
+    """The answer a refusal of sandgate_analysis_submit stands for (its SQLSTATE and MESSAGE say which)."""
+    refusal = budget_refusal_from(error)
+    if refusal is not None:
+        return refusal
+    state = getattr(error.__cause__, "sqlstate", None)
+    reason = error.__cause__.diag.message_primary if state else None
+    if state == "SG403":
+        return _no_team()
+    if state == "SG404":
+        return NotFound("Session not found." if reason == "session" else "Dataset not found.")
+    if state == "SG409":
+        return _session_closed(status=reason)
+    return None
+
+
+def _generation_model_name(*, team: Team | None, user) -> str:
+    """The model that generates; with Mistral and a team, its cheaper one above a soft threshold."""
     if not settings.MISTRAL_API_KEY:
         return "offline-rules-v1"
+    if team is None:  # sandgate_analysis_submit makes the team's choice itself
+        return settings.MISTRAL_MODEL
     return generation_model_for(team=team, user=user).model
 
 

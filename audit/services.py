@@ -41,24 +41,34 @@ def audit_log(
     IP and user agent come from `http_request`, else from the request being served (see middleware).
     `request_id` is derived when the target is an approval request or an execution.
     """
-    http_request = http_request or current_http_request.get()
     event = AuditEvent(
         action=action,
         actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=_label(actor),
         team=team,
         target_type=target._meta.label_lower if target is not None else "",
         target_id=str(target.pk) if target is not None else "",
         request_id=request_id or _request_id_of(target),
-        ip_address=_ip_address(http_request),
-        user_agent=_user_agent(http_request),
         details=details or {},
+        **audit_who(actor=actor, http_request=http_request),
     )
     # Usually inside the caller's transaction: then this adds no savepoint and no round trip. Alone (the
     # login signals), it takes SQLite's write lock up front (BEGIN IMMEDIATE) instead of failing "locked".
     with transaction.atomic(savepoint=False):
         event.save(force_insert=True)
     return event
+
+
+def audit_who(*, actor=None, http_request=None) -> dict:
+    """Who an event is by and where from, as audit_log records it; also for events written in SQL.
+
+    IP and user agent come from `http_request`, else from the request being served (see middleware).
+    """
+    http_request = http_request or current_http_request.get()
+    return {
+        "actor_label": _label(actor),
+        "ip_address": _ip_address(http_request),
+        "user_agent": _user_agent(http_request),
+    }
 
 
 def _label(actor) -> str:

@@ -20,7 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -40,6 +40,7 @@ Action = AuditEvent.Action
 Feature = CostSpan.Feature
 MILLION = Decimal(1_000_000)
 CENT = Decimal("0.01")
+HELD_STEP = Decimal(1).scaleb(-Reservation._meta.get_field("amount_usd").decimal_places)
 
 # Rough sizes for the up-front estimate: a prompt with dataset context, and an answer of a few dozen lines.
 ESTIMATED_PROMPT_OVERHEAD_TOKENS = 900
@@ -98,9 +99,13 @@ def sandbox_price(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: st
     per_vcpu, per_gib = (
         (price.usd_per_vcpu_second, price.usd_per_gib_second) if price else UNPRICED_SANDBOX_USD
     )
-    secs = Decimal(str(round(seconds, 3)))
-    gib = Decimal(memory_mb) / Decimal(1024)
+    secs, gib = sandbox_units(seconds=seconds, memory_mb=memory_mb)
     return Priced(secs * (per_vcpu * vcpus + per_gib * gib), unpriced)
+
+
+def sandbox_units(*, seconds: float, memory_mb: int) -> tuple[Decimal, Decimal]:
+    """The seconds (to the millisecond) and GiB a sandbox is priced by."""
+    return Decimal(str(round(seconds, 3))), Decimal(memory_mb) / Decimal(1024)
 
 
 def sandbox_cost(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Decimal:
@@ -108,9 +113,14 @@ def sandbox_cost(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str
 
 
 def generation_cost_estimate(*, query: str, model: str) -> Decimal:
+    prompt_tokens, output_tokens, calls = generation_tokens_estimate(query=query)
+    return llm_cost(model=model, input_tokens=prompt_tokens, output_tokens=output_tokens) * calls
+
+
+def generation_tokens_estimate(*, query: str) -> tuple[int, int, int]:
+    """The prompt and output tokens of one generation call for `query`, and how many calls to hold for."""
     prompt_tokens = ESTIMATED_PROMPT_OVERHEAD_TOKENS + len(query) // 4
-    one_call = llm_cost(model=model, input_tokens=prompt_tokens, output_tokens=ESTIMATED_OUTPUT_TOKENS)
-    return one_call * ESTIMATED_GENERATION_CALLS
+    return prompt_tokens, ESTIMATED_OUTPUT_TOKENS, ESTIMATED_GENERATION_CALLS
 
 
 def execution_cost_estimate(*, team: Team) -> Decimal:
@@ -326,24 +336,32 @@ def _reserve_in_database(
             cursor.execute(RESERVE_SQL, params)
             period_ids, warn_period_ids, above_period_ids = cursor.fetchone()
     except DatabaseError as error:
-        refusal = _refusal_from(error)
+        refusal = budget_refusal_from(error, amount=amount)
         if refusal is None:
             raise
-        raise BudgetExceeded(budget=refusal[0], period=refusal[1], amount=amount) from None
+        raise refusal from None
     reservation.period_ids = list(period_ids)
     reservation.above_soft_threshold = bool(above_period_ids)
     reservation._state.adding, reservation._state.db = False, connection.alias  # as if loaded from the row
-    if warn_period_ids:  # only when a hold took a period past its soft threshold: no query otherwise
-        periods = BudgetPeriod.objects.select_related("budget__team", "budget__user").filter(
-            pk__in=warn_period_ids
-        )
-        for period in sorted(periods, key=lambda p: p.pk):
-            _warn_once(period=period, budget=period.budget, actor=user)
+    budget_periods_warn(period_ids=warn_period_ids, actor=user)
     return reservation
 
 
-def _refusal_from(error: DatabaseError) -> tuple[Budget, BudgetPeriod] | None:
-    """The budget and period (as the refusing statement saw it) named by sandgate_budget_reserve's error."""
+def budget_periods_warn(*, period_ids: list[int], actor) -> None:
+    """Warn once for each period sandgate_budget_reserve says a hold took past its soft threshold."""
+    if not period_ids:  # the usual case: no query
+        return
+    periods = BudgetPeriod.objects.select_related("budget__team", "budget__user").filter(pk__in=period_ids)
+    for period in sorted(periods, key=lambda p: p.pk):
+        _warn_once(period=period, budget=period.budget, actor=actor)
+
+
+def budget_refusal_from(error: DatabaseError, *, amount: Decimal | None = None) -> BudgetExceeded | None:
+    """The 402 a database error stands for, if it is sandgate_budget_reserve's refusal; else None.
+
+    The refusing period is as the refusing statement saw it. `amount` defaults to the one in the error
+    (sandgate_analysis_submit adds the amount it tried to hold).
+    """
     cause = error.__cause__
     if getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
         return None
@@ -357,7 +375,8 @@ def _refusal_from(error: DatabaseError) -> tuple[Budget, BudgetPeriod] | None:
         spent_usd=Decimal(detail["spent_usd"]),
         reserved_usd=Decimal(detail["reserved_usd"]),
     )
-    return budget, period
+    amount = amount if amount is not None else Decimal(detail["amount_usd"])
+    return BudgetExceeded(budget=budget, period=period, amount=amount)
 
 
 def _hold(*, period_id: int, budget: Budget, amount: Decimal) -> None:
@@ -480,7 +499,8 @@ def _audit_refusal(*, refusal: BudgetExceeded, actor) -> None:
         actor=actor,
         team=refusal.budget.team,
         target=refusal.budget,
-        details={"amount_usd": str(refusal.amount), **refusal.extra},
+        # At the precision it would have been held: the same text whether PostgreSQL or Python computed it.
+        details={"amount_usd": str(refusal.amount.quantize(HELD_STEP, ROUND_HALF_UP)), **refusal.extra},
     )
 
 
