@@ -134,6 +134,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"analyze": env("SANDGATE_ANALYZE_RATE", default="30/min")},
 }
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "config.cache.RedisCache"  # the same, without a client per call
 SPECTACULAR_SETTINGS = {
     "TITLE": "Sandgate API",
     "DESCRIPTION": "Ask a data question; a reviewer approves the generated code; it runs in a sandbox.",
