@@ -3,7 +3,6 @@ from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from approvals.apis import Pagination
@@ -11,6 +10,7 @@ from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_get
 from billing.selectors import budget_warning
 from config.exceptions import ApplicationError
+from config.throttling import AtomicScopedRateThrottle
 
 from . import selectors, services
 from .serializers import (
@@ -27,7 +27,7 @@ from .serializers import (
 
 
 class AnalyzeApi(APIView):
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [AtomicScopedRateThrottle]
     throttle_scope = "analyze"
 
     @extend_schema(request=AnalyzeInput, responses={202: AnalyzeOutput})

@@ -26,3 +26,11 @@ class RedisCache(redis.RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._scripts = {}
+
+    def run_script(self, source: str, *, key: str, args: list):
+        """Run a Lua script on the key (EVALSHA; the script is loaded on first use)."""
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self._cache.get_client(write=True).register_script(source)
+        return script(keys=[key], args=args)

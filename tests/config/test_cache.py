@@ -3,10 +3,14 @@
 import os
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
-from rest_framework.throttling import ScopedRateThrottle
+import pytest
+from django.core.cache import caches
 
 from config.cache import RedisCache
+from config.throttling import AtomicScopedRateThrottle
 from tests.config.test_settings import ROOT
 
 REDIS = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/13")
@@ -43,18 +47,62 @@ def test_the_redis_cache_reuses_one_client_and_still_caches():
     assert cache.get("history", "gone") == "gone"
 
 
-def test_the_analyze_rate_limit_counts_in_redis(rf):
-    class Throttle(ScopedRateThrottle):
-        cache = RedisCache(REDIS, {"KEY_PREFIX": "test-rate"})
-        THROTTLE_RATES = {"analyze": "2/min"}
+@pytest.fixture
+def redis_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": REDIS}}
+    caches["default"].clear()
+    yield caches["default"]
+    caches["default"].clear()
 
-    class View:
-        throttle_scope = "analyze"
 
-    Throttle.cache.clear()
+class Throttle(AtomicScopedRateThrottle):
+    THROTTLE_RATES = {"analyze": "3/min"}
+
+
+class View:
+    throttle_scope = "analyze"
+
+
+def caller(rf, pk=7):
     request = rf.post("/api/analyze")
-    request.user = type("User", (), {"is_authenticated": True, "pk": 7})()
-    allowed = [
-        Throttle().allow_request(request, View()) for _ in range(3)
-    ]  # a new throttle each, as DRF does
-    assert allowed == [True, True, False]
+    request.user = type("User", (), {"is_authenticated": True, "pk": pk})()
+    return request
+
+
+def test_the_rate_limit_counts_each_caller_in_redis_and_says_when_to_retry(redis_cache, rf):
+    throttles = [Throttle() for _ in range(4)]  # a new one per request, as DRF makes them
+    allowed = [throttle.allow_request(caller(rf), View()) for throttle in throttles]
+    assert allowed == [True, True, True, False]
+    assert 55 <= throttles[-1].wait() <= 60
+    assert Throttle().allow_request(caller(rf, pk=8), View()) is True  # another caller has their own count
+
+
+def test_concurrent_requests_of_one_caller_never_pass_the_limit(redis_cache, rf):
+    # DRF's own throttle reads and writes the history in two steps, so requests served at once can both pass.
+    barrier = threading.Barrier(12)
+
+    def one(_):
+        barrier.wait()
+        return Throttle().allow_request(caller(rf), View())
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        allowed = list(pool.map(one, range(12)))
+    assert allowed.count(True) == 3
+
+
+def test_without_redis_the_rate_limit_is_drfs_own(settings, rf):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    throttles = [Throttle() for _ in range(4)]
+    assert [t.allow_request(caller(rf), View()) for t in throttles] == [True, True, True, False]
+    assert throttles[-1].wait() is not None
+
+
+def test_over_the_analyze_limit_the_api_answers_429_with_retry_after(
+    redis_cache, as_user, analyst, monkeypatch
+):
+    monkeypatch.setattr(AtomicScopedRateThrottle, "THROTTLE_RATES", {"analyze": "1/min"})
+    client = as_user(analyst)
+    first, second = (client.post("/api/analyze", {"query": "count rows"}, format="json") for _ in range(2))
+    assert (first.status_code, second.status_code) == (202, 429)
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert 55 <= int(second["Retry-After"]) <= 60
