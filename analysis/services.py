@@ -245,9 +245,9 @@ def analysis_submit(
 ) -> ApprovalRequest:
     """Record the question and hand code generation to a worker (never in the web request).
 
-    On PostgreSQL one statement records it (`sandgate_analysis_submit`, analysis/migrations/0005): the
-    analyze endpoint's throughput is mostly what its statements cost to build and send. Elsewhere (SQLite)
-    the ORM path does, which is also the reference the function is tested against.
+    On PostgreSQL one statement records it (`sandgate_analysis_submit`, analysis/migrations/0005) instead of
+    some fifteen, each built in Python and each a round trip. Elsewhere (SQLite) the ORM path does, which is
+    also the reference the function is tested against (tests/analysis/test_submit_function.py).
     """
     submit = _submit_in_database if connection.vendor == "postgresql" else _submit_with_orm
     request = submit(user=user, query=query, session_id=session_id, dataset_ids=dataset_ids, team_id=team_id)
@@ -342,8 +342,8 @@ def _submit_in_database(
     )  # fmt: skip
     request._state.adding, request._state.db = False, connection.alias  # as if loaded from the row
     request.budget_above_soft_threshold = bool(above_period_ids)
-    # After the commit, in a transaction of its own: a warning lost to a crash here is not lost for good,
-    # since the period stays unwarned and the next hold above the threshold warns.
+    # Outside a caller's transaction this runs after the commit, in one of its own: a warning lost to a
+    # crash here is not lost for good, since the period stays unwarned and the next hold above it warns.
     budget_periods_warn(period_ids=warn_period_ids, actor=user)
     return request
 
