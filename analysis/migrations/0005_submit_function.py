@@ -139,26 +139,20 @@ BEGIN
         v_model := v_cheaper;
     END IF;
 
-    -- Priced like billing/services.py: an unknown model or backend as the dearest known, never free.
+    -- Priced like billing/services.py: the model's or backend's price, else the dearest known, never free.
     SELECT input_usd_per_mtok, output_usd_per_mtok INTO v_in, v_out
-    FROM billing_price WHERE kind = 'llm' AND name = v_model;
+    FROM billing_price WHERE kind = 'llm'
+    ORDER BY name = v_model DESC, input_usd_per_mtok + output_usd_per_mtok DESC LIMIT 1;
     IF NOT FOUND THEN
-        SELECT input_usd_per_mtok, output_usd_per_mtok INTO v_in, v_out
-        FROM billing_price WHERE kind = 'llm' ORDER BY input_usd_per_mtok + output_usd_per_mtok DESC LIMIT 1;
-        IF NOT FOUND THEN
-            v_in := p_unpriced[1];
-            v_out := p_unpriced[2];
-        END IF;
+        v_in := p_unpriced[1];
+        v_out := p_unpriced[2];
     END IF;
     SELECT usd_per_vcpu_second, usd_per_gib_second INTO v_vcpu, v_gib
-    FROM billing_price WHERE kind = 'sandbox' AND name = p_sandbox_backend;
+    FROM billing_price WHERE kind = 'sandbox'
+    ORDER BY name = p_sandbox_backend DESC, usd_per_vcpu_second + usd_per_gib_second DESC LIMIT 1;
     IF NOT FOUND THEN
-        SELECT usd_per_vcpu_second, usd_per_gib_second INTO v_vcpu, v_gib
-        FROM billing_price WHERE kind = 'sandbox' ORDER BY usd_per_vcpu_second + usd_per_gib_second DESC LIMIT 1;
-        IF NOT FOUND THEN
-            v_vcpu := p_unpriced[3];
-            v_gib := p_unpriced[4];
-        END IF;
+        v_vcpu := p_unpriced[3];
+        v_gib := p_unpriced[4];
     END IF;
     v_generation := (v_in * p_tokens[1] + v_out * p_tokens[2]) / 1000000 * p_tokens[3];
     budget_estimate := v_generation + p_wall_seconds * (v_vcpu + v_gib * p_memory_gib);
