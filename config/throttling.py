@@ -10,13 +10,17 @@ any other cache (one process; locmem by default) DRF's own throttle counts.
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 
 from django.core.cache import caches
+from redis.exceptions import RedisError
 from rest_framework.throttling import ScopedRateThrottle
 
 from .cache import RedisCache
+
+logger = logging.getLogger(__name__)
 
 # KEYS[1]: the caller's recent requests; ARGV: the window in seconds, the limit, a unique member.
 # Answers nothing when the request is counted, else {now, the oldest request in the window}.
@@ -51,11 +55,17 @@ class AtomicScopedRateThrottle(ScopedRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.rate is None or self.key is None:
             return True
-        refused = cache.run_script(
-            SLIDING_WINDOW,
-            key=cache.make_and_validate_key(self.key),
-            args=[self.duration, self.num_requests, uuid.uuid4().hex],
-        )
+        try:
+            refused = cache.run_script(
+                SLIDING_WINDOW,
+                key=cache.make_and_validate_key(self.key),
+                args=[self.duration, self.num_requests, uuid.uuid4().hex],
+            )
+        except RedisError:
+            # Redis down: the question goes through, as analyze answers 202 while the broker is down (it runs
+            # once Redis is back); its budget hold still caps what it may cost.
+            logger.exception("rate limit %r not checked: the Redis cache is unreachable", self.scope)
+            return True
         if refused is None:
             return True
         now, oldest = map(float, refused)

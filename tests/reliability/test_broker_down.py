@@ -54,3 +54,27 @@ def test_a_question_asked_while_redis_is_down_runs_once_redis_is_back(
     worker.wait_for_task("analysis.tasks.run_execution", execution_id, timeout=90)
     assert Execution.objects.get(pk=execution_id).status == Execution.Status.SUCCEEDED
     assert ApprovalRequest.objects.get(pk=request_id).status == ApprovalRequest.Status.SUCCEEDED
+
+
+def test_with_the_rate_limit_on_that_redis_too_a_question_is_still_recorded(
+    app_on_private_redis, analyst, settings, monkeypatch, caplog
+) -> None:
+    # Production keeps the rate limits on Redis (CACHE_URL) as well as the broker.
+    from config.throttling import AtomicScopedRateThrottle
+
+    redis_server = app_on_private_redis
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": redis_server.url}}
+    monkeypatch.setattr(AtomicScopedRateThrottle, "THROTTLE_RATES", {"analyze": "2/min"})
+    client = client_for(analyst)
+
+    redis_server.stop()
+    with caplog.at_level(logging.ERROR):
+        asked = client.post("/api/analyze", {"query": "count rows"}, format="json")
+    assert asked.status_code == 202, asked.content
+    assert "rate limit 'analyze' not checked" in caplog.text
+    recorded = ApprovalRequest.objects.get(pk=asked.json()["requestId"])
+    assert recorded.status == ApprovalRequest.Status.GENERATING
+
+    redis_server.start()  # an empty Redis (no persistence): the limit counts from here
+    asks = [client.post("/api/analyze", {"query": "count rows"}, format="json") for _ in range(3)]
+    assert [a.status_code for a in asks] == [202, 202, 429]
