@@ -5,11 +5,14 @@ lower-cased username and the client IP, in a fixed window that starts at the fir
 enforces it for every password login (the analysts' `/login/`, the admin's, anything else that calls
 `authenticate`); the forms check it first so a locked-out person reads a clear message instead of
 "wrong password", and the password is not even checked. The lockout itself is audited once per window.
+With the cache unreachable (Redis down), logins go on without the limit rather than fail; that is logged.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import logging
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -18,6 +21,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 LOCKED_MESSAGE = (
     "Too many failed logins for this username from your address. "
@@ -34,11 +40,30 @@ def _client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "") if request is not None else ""
 
 
+def _unless_cache_down(default):
+    """With the cache down, a login is checked by its password alone, not refused with a 500."""
+
+    def decorate(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            try:
+                return func(*args, **kwargs)
+            except RedisError:
+                logger.exception("login limit not applied: the cache is unreachable")
+                return default
+
+        return wrapper
+
+    return decorate
+
+
+@_unless_cache_down(default=False)
 def login_locked(*, username: str, request) -> bool:
     failures = cache.get(_key(username=username, ip=_client_ip(request)), 0)
     return failures >= settings.SANDGATE_LOGIN_FAILURES
 
 
+@_unless_cache_down(default=0)
 def login_failure_record(*, username: str, request) -> int:
     """Count one failure; the one that reaches the limit writes the `auth.login_locked` audit event."""
     from audit.models import AuditEvent
@@ -65,6 +90,7 @@ def login_failure_record(*, username: str, request) -> int:
     return failures
 
 
+@_unless_cache_down(default=None)
 def login_failures_clear(*, username: str, request) -> None:
     cache.delete(_key(username=username, ip=_client_ip(request)))
 

@@ -85,3 +85,10 @@ def test_the_lockout_ends_with_its_window(sam, time_machine):
     assert "Too many failed logins" in web_login("pw").content.decode()
     time_machine.move_to("2030-01-01 12:15:01+00:00", tick=False)
     assert web_login("pw").status_code == 302
+
+
+def test_with_the_cache_down_logins_are_checked_by_password_alone(sam, settings, caplog):
+    settings.CACHES = {"default": {"BACKEND": "config.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    assert "correct username and password" in web_login("wrong").content.decode()
+    assert web_login("pw").status_code == 302  # into the app
+    assert "login limit not applied: the cache is unreachable" in caplog.text
