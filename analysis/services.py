@@ -55,6 +55,7 @@ from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
 from . import dataset_formats, tracing
 from .llm import get_generator
 from .llm.base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput
+from .llm.offline import MODEL as OFFLINE_MODEL
 from .llm.prompt import build_messages
 from .models import Artifact, Dataset, Execution, Message, Session
 from .sandboxes import get_sandbox
@@ -321,7 +322,8 @@ def _submit_in_database(
     params = [
         user.pk, query, query.lower(), session_id, list(dataset_ids or []),
         team_id if team_id and _is_uuid(team_id) else None, list(ASKING_ROLES),
-        _generation_model_name(team=None, user=user), bool(settings.MISTRAL_API_KEY),
+        # The configured model; the function picks the team's cheaper one above a soft threshold (Mistral).
+        settings.MISTRAL_MODEL if settings.MISTRAL_API_KEY else OFFLINE_MODEL, bool(settings.MISTRAL_API_KEY),
         list(generation_tokens_estimate(query=query)), settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
         [*UNPRICED_LLM_USD_PER_MTOK, *UNPRICED_SANDBOX_USD],
         session_idle_cutoff(), now, now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
@@ -364,12 +366,9 @@ def _submit_refusal(error: DatabaseError) -> ApplicationError | None:
     return None
 
 
-def _generation_model_name(*, team: Team | None, user) -> str:
-    """The model that generates; with Mistral and a team, its cheaper one above a soft threshold."""
+def _generation_model_name(*, team: Team, user) -> str:
     if not settings.MISTRAL_API_KEY:
-        return "offline-rules-v1"
-    if team is None:  # sandgate_analysis_submit makes the team's choice itself
-        return settings.MISTRAL_MODEL
+        return OFFLINE_MODEL
     return generation_model_for(team=team, user=user).model
 
 

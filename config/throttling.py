@@ -16,7 +16,7 @@ import uuid
 
 from django.core.cache import caches
 from redis.exceptions import RedisError
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 from .cache import RedisCache
 
@@ -38,22 +38,17 @@ return false
 """
 
 
-class AtomicScopedRateThrottle(ScopedRateThrottle):
-    """`ScopedRateThrottle` (same scopes, rates and keys), atomic on the Redis cache."""
+class AtomicCountThrottle(SimpleRateThrottle):
+    """SimpleRateThrottle's counting, done by SLIDING_WINDOW on the Redis cache (else DRF's own)."""
 
     wait_seconds: float | None = None
 
     def allow_request(self, request, view) -> bool:
         cache = caches["default"]
-        if not isinstance(cache, RedisCache):
+        if not isinstance(cache, RedisCache) or self.rate is None:
             return super().allow_request(request, view)
-        self.scope = getattr(view, self.scope_attr, None)
-        if not self.scope:
-            return True
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
         self.key = self.get_cache_key(request, view)
-        if self.rate is None or self.key is None:
+        if self.key is None:
             return True
         try:
             refused = cache.run_script(
@@ -76,3 +71,11 @@ class AtomicScopedRateThrottle(ScopedRateThrottle):
         if self.wait_seconds is None:
             return super().wait()
         return math.ceil(self.wait_seconds)
+
+
+class AtomicScopedRateThrottle(ScopedRateThrottle, AtomicCountThrottle):
+    """`ScopedRateThrottle` (same scopes, rates and keys), atomic on the Redis cache.
+
+    Its allow_request reads the view's scope and rate, then calls `super()`: by this order of bases, that is
+    AtomicCountThrottle's counting.
+    """

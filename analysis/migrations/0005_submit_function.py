@@ -15,6 +15,8 @@ DETAIL gains the amount refused. The SQL is frozen here: a change is a new migra
 
 from django.db import migrations
 
+from config.postgresql import run_sql_on_postgresql
+
 CREATE_SQL = r"""
 CREATE OR REPLACE FUNCTION sandgate_analysis_submit(
     p_user_id integer,
@@ -217,16 +219,6 @@ DROP FUNCTION IF EXISTS sandgate_analysis_submit(
 """
 
 
-def create_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE_SQL, params=None)
-
-
-def drop_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("analysis", "0004_interrupted"),
@@ -235,4 +227,4 @@ class Migration(migrations.Migration):
         ("billing", "0006_reserve_returns_periods_above_threshold"),
     ]
 
-    operations = [migrations.RunPython(create_function, drop_function)]
+    operations = [run_sql_on_postgresql(CREATE_SQL, DROP_SQL)]

@@ -11,6 +11,8 @@ returns what they need (`_datasets`). The SQL is frozen here: a change is a new 
 
 from django.db import migrations
 
+from config.postgresql import run_sql_on_postgresql
+
 CREATE_SQL = r"""
 -- A timestamp as DRF's DateTimeField writes it in UTC: ISO 8601, 'Z', microseconds only when not zero.
 CREATE OR REPLACE FUNCTION sandgate_json_datetime(t timestamptz)
@@ -160,16 +162,6 @@ DROP FUNCTION IF EXISTS sandgate_json_datetime(timestamptz);
 """
 
 
-def create_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE_SQL, params=None)
-
-
-def drop_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("approvals", "0006_interrupted"),
@@ -177,4 +169,4 @@ class Migration(migrations.Migration):
         ("billing", "0005_billing_reserve_function"),
     ]
 
-    operations = [migrations.RunPython(create_function, drop_function)]
+    operations = [run_sql_on_postgresql(CREATE_SQL, DROP_SQL)]

@@ -7,6 +7,8 @@ is frozen here, as migrations should be: a change is a new migration with `CREAT
 
 from django.db import migrations
 
+from config.postgresql import run_sql_on_postgresql
+
 CREATE_SQL = r"""
 -- The start of the budget period containing `at`, on UTC calendar boundaries; billing/periods.py's twin.
 CREATE OR REPLACE FUNCTION sandgate_budget_period_start(period text, at timestamptz)
@@ -113,17 +115,7 @@ DROP FUNCTION IF EXISTS sandgate_budget_period_start(text, timestamptz);
 """
 
 
-def create_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE_SQL, params=None)
-
-
-def drop_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_SQL, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("billing", "0004_seed_prices")]
 
-    operations = [migrations.RunPython(create_function, drop_function)]
+    operations = [run_sql_on_postgresql(CREATE_SQL, DROP_SQL)]

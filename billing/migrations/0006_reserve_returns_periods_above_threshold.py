@@ -5,7 +5,11 @@ threshold; the reservation they just made knows, so the warning's own query runs
 Its OUT parameters change, so the function is dropped and created again (in one transaction).
 """
 
+from importlib import import_module
+
 from django.db import migrations
+
+from config.postgresql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 DROP FUNCTION IF EXISTS sandgate_budget_reserve(uuid, uuid, integer, uuid, text, numeric, timestamptz, timestamptz);
@@ -110,21 +114,10 @@ DROP FUNCTION IF EXISTS sandgate_budget_reserve(uuid, uuid, integer, uuid, text,
 """
 
 
-def create_function(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE_SQL, params=None)
-
-
-def restore_previous(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        from importlib import import_module
-
-        previous = import_module("billing.migrations.0005_billing_reserve_function")
-        schema_editor.execute(DROP_SQL, params=None)
-        schema_editor.execute(previous.CREATE_SQL, params=None)
+PREVIOUS = import_module("billing.migrations.0005_billing_reserve_function")
 
 
 class Migration(migrations.Migration):
     dependencies = [("billing", "0005_billing_reserve_function")]
 
-    operations = [migrations.RunPython(create_function, restore_previous)]
+    operations = [run_sql_on_postgresql(CREATE_SQL, DROP_SQL + PREVIOUS.CREATE_SQL)]
