@@ -113,7 +113,7 @@ def test_entering_review_enqueues_both_notifications_after_commit(
     )
     sent = []
     for task in (tasks.notify_reviewers_by_email, tasks.notify_reviewers_by_webhook):
-        monkeypatch.setattr(task, "delay", lambda request_id, name=task.name: sent.append((name, request_id)))
+        monkeypatch.setattr(task, "apply_async", lambda args, name=task.name, **_: sent.append((name, *args)))
     request = analysis_submit(user=analyst, query="shape of sales.csv")
     with django_capture_on_commit_callbacks(execute=True):
         request = request_generate_code(request_id=request.pk)
