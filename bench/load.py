@@ -80,10 +80,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# As the README's Operations section deploys the web tier: about 2 sync workers per core, so that one
+# worker's waits on PostgreSQL and Redis leave its core to another.
+WEB_WORKERS = 2 * (os.cpu_count() or 1)
+
+
 @contextmanager
 def stack(
     *,
-    web_workers: int = 2,
+    web_workers: int = WEB_WORKERS,
     worker_concurrency: int = 2,
     execute_on_approval: bool = False,
     worker: bool = True,
