@@ -67,7 +67,7 @@ class ApprovalRequest(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     # The static policy check of this version's code (approvals/policy.py).
-    risk_level = models.CharField(max_length=8, choices=Risk.choices, blank=True, db_index=True)
+    risk_level = models.CharField(max_length=8, choices=Risk.choices, blank=True)
     findings = models.JSONField(default=list, blank=True)  # [{rule, severity, line, message}]
     policy_reason = models.TextField(blank=True)  # why the policy blocked it, shown to the analyst
     # SHA-256 over the code's hash, the datasets' hashes and the limits, bound when approved (see
@@ -75,7 +75,7 @@ class ApprovalRequest(models.Model):
     approval_digest = models.CharField(max_length=64, blank=True)
     approval_expires_at = models.DateTimeField(null=True, blank=True)
     budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING)
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=100, blank=True)
     generation_error = models.TextField(blank=True)
@@ -96,6 +96,11 @@ class ApprovalRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # Plain b-trees: `db_index=True` would add a `_like` twin no query uses, written on every insert.
+        indexes = [
+            models.Index(fields=["status"], name="approval_request_status"),
+            models.Index(fields=["risk_level"], name="approval_request_risk_level"),
+        ]
         constraints = [
             # Defence in depth for the service's check: nobody reviews their own request.
             models.CheckConstraint(
