@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from approvals.apis import Pagination
 from approvals.models import ApprovalRequest
-from approvals.selectors import approval_request_get
+from approvals.selectors import approval_request_to_act_on
 from billing.selectors import budget_warning
 from config.exceptions import ApplicationError
 from config.throttling import AtomicScopedRateThrottle
@@ -56,7 +56,7 @@ class ExecuteApi(APIView):
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
         args = data.validated_data
-        approval_request = approval_request_get(user=request.user, request_id=args["requestId"])
+        approval_request = approval_request_to_act_on(user=request.user, request_id=args["requestId"])
         session_id = args.get("sessionId")
         if session_id is not None and session_id != approval_request.session_id:
             raise ApplicationError("sessionId does not match the request's session.", code="session_mismatch")

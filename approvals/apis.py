@@ -43,7 +43,9 @@ class ApproveApi(APIView):
         data = ApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
         args = data.validated_data
-        approval_request = selectors.approval_request_get(user=request.user, request_id=args["requestId"])
+        approval_request = selectors.approval_request_to_act_on(
+            user=request.user, request_id=args["requestId"]
+        )
         if args["approved"]:
             approval_request = services.approval_request_approve(
                 request=approval_request, reviewer=request.user, expected_sha256=args.get("codeSha256")
@@ -61,7 +63,7 @@ class ReviseApi(APIView):
 
     @extend_schema(request=None, responses={202: ApprovalRequestSerializer})
     def post(self, request, request_id):
-        rejected = selectors.approval_request_get(user=request.user, request_id=request_id)
+        rejected = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
         revision = services.approval_request_revise(request=rejected, reviewer=request.user)
         revision = selectors.approval_request_get(user=request.user, request_id=revision.pk)
         return Response(ApprovalRequestSerializer(revision).data, status=status.HTTP_202_ACCEPTED)

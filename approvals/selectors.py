@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -46,10 +47,25 @@ def approval_request_list(
 
 
 def approval_request_get(*, user, request_id) -> ApprovalRequest:
-    """One request the user may see; anything else, including another team's, is a 404."""
+    """One request the user may see, with what its serializers read; anything else is a 404."""
+    return _visible_get(approval_request_list(user=user), request_id=request_id)
+
+
+def approval_request_to_act_on(*, user, request_id) -> ApprovalRequest:
+    """The request row and its team if the user may see it (else 404), for a service to act on.
+
+    Services lock and re-read the row; the joins and prefetch of `approval_request_list` would be built,
+    run and thrown away (on `POST /api/approve` they were about a third of its CPU).
+    """
+    visible = ApprovalRequest.objects.filter(approval_request_visible_q(user=user)).select_related("team")
+    return _visible_get(visible, request_id=request_id)
+
+
+def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalRequest:
+    """Anything not visible, including another team's request or a malformed id, is a 404."""
     try:
-        return approval_request_list(user=user).get(pk=request_id)
-    except (ApprovalRequest.DoesNotExist, ValueError):
+        return visible.get(pk=request_id)
+    except (ApprovalRequest.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Request not found.") from None
 
 

@@ -4,9 +4,11 @@ import pytest
 from django.db import connection
 
 from analysis.models import Execution
+from approvals import selectors
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Membership
+from config.exceptions import NotFound
 from tests.factories import ApprovalRequestFactory, member
 
 Status = ApprovalRequest.Status
@@ -148,6 +150,31 @@ def test_request_list_rejects_an_unknown_status(as_user, analyst):
 def test_analyst_cannot_see_a_teammates_request(as_user, analyst, team):
     theirs = ApprovalRequestFactory(user=member(team), team=team)
     assert as_user(analyst).get(f"/api/requests/{theirs.pk}").status_code == 404
+
+
+def test_execute_and_revise_of_another_teams_request_answer_404_and_change_nothing(as_user, other_team, team):
+    outsider = member(other_team, Membership.Role.REVIEWER)
+    approved = ApprovalRequestFactory(user=member(team), team=team, status=Status.APPROVED)
+    rejected = ApprovalRequestFactory(
+        user=member(team), team=team, status=Status.REJECTED, rejection_reason="Use the 2024 file."
+    )
+    client = as_user(outsider)
+    assert client.post("/api/execute", {"requestId": str(approved.pk)}, format="json").status_code == 404
+    assert client.post(f"/api/requests/{rejected.pk}/revise").status_code == 404
+    assert not Execution.objects.filter(request=approved).exists()
+    assert not rejected.revisions.exists()
+
+
+def test_a_request_to_act_on_is_read_with_its_team_in_one_query(reviewer, pending, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        found = selectors.approval_request_to_act_on(user=reviewer, request_id=pending.pk)
+        assert found.team.slug == pending.team.slug
+
+
+@pytest.mark.parametrize("request_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
+def test_a_request_to_act_on_that_is_malformed_or_unknown_is_not_found(reviewer, request_id):
+    with pytest.raises(NotFound):
+        selectors.approval_request_to_act_on(user=reviewer, request_id=request_id)
 
 
 @pytest.mark.django_db(transaction=True)
