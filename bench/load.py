@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.load [--analysts 4] [--requests 3] [--timeout 240]
 
-Uses its own PostgreSQL database (`BENCH_DATABASE_URL`, default `sandgate_bench`, created and migrated here)
-and Redis broker/cache (`BENCH_REDIS_URL`, default db 14), the offline generator and the local sandbox.
+Uses its own PostgreSQL database (`BENCH_DATABASE_URL`, default `sandgate_bench`, dropped, created and
+migrated here) and Redis broker/cache (`BENCH_REDIS_URL`, default db 14, emptied), the offline generator and
+the local sandbox.
 Every loop is bounded in count and time; it stops by itself and asserts afterwards:
   * no request lost: every request ends in a final state (and every execution too);
   * budgets exact: each budget period's spent equals the sum of the team's cost spans, nothing reserved;
@@ -53,15 +54,26 @@ def bench_env() -> dict[str, str]:
 
 
 def database_create() -> None:
-    """Create the bench database if missing, then migrate it."""
+    """Start from an empty, migrated bench database and an empty bench Redis database.
+
+    Every run starts from the same state: a database grown by earlier runs (tens of thousands of requests,
+    reservations and audit events) changes plans and timings, and an earlier run's queued tasks would be
+    worked off during this one. Only databases named for the bench are dropped.
+    """
     import psycopg
+    import redis
 
     url = urlsplit(DATABASE_URL)
     name = url.path.lstrip("/")
+    if "bench" not in name:
+        raise SystemExit(
+            f"BENCH_DATABASE_URL names {name!r}: the bench drops its database, so its name must say bench"
+        )
     admin = url._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    redis.Redis.from_url(REDIS_URL).flushdb()
     manage = [str(VENV_BIN / "python"), "manage.py", "migrate", "-v0"]
     subprocess.run(manage, cwd=ROOT, env=bench_env(), check=True)
 
