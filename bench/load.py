@@ -296,11 +296,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3, help="per analyst")
     parser.add_argument("--timeout", type=float, default=240, help="seconds for the whole run")
     args = parser.parse_args()
+    database_create()
     print(run(analysts=args.analysts, requests_each=args.requests, timeout=args.timeout)["summary"])
 
 
 def run(*, analysts: int, requests_each: int, timeout: float) -> dict:
-    database_create()
+    """The load run on the bench database as it is (`database_create()` first when run alone)."""
     django_setup()
     tokens = seed(analysts=analysts)
     with stack() as base:
