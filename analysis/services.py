@@ -572,6 +572,9 @@ def _execution_claim(*, execution_id) -> Execution | None:
     execution = Execution.objects.select_related("request", "request__team").get(pk=execution_id)
     approval_request_transition(request=execution.request, source=(Status.QUEUED,), target=Status.RUNNING)
     audit_log(action=Action.EXECUTION_STARTED, team=execution.request.team, target=execution)
+    # In the claim's transaction: no moment where the run is claimed and its hold's lease is still the old
+    # one (the sweeper could release it), and one commit fewer before the run starts.
+    budget_lease_renew(request=execution.request, feature=CostSpan.Feature.EXECUTION)
     return execution
 
 
@@ -602,7 +605,6 @@ def execution_run(*, execution_id) -> Execution | None:
     if execution is None:
         return None
     request = execution.request
-    budget_lease_renew(request=request, feature=CostSpan.Feature.EXECUTION)
     limits = Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits)
     datasets = list(request.datasets.all())
     mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in datasets]

@@ -101,3 +101,21 @@ def test_a_double_execute_and_a_redelivered_task_run_the_code_once(approved, as_
     assert Execution.objects.filter(request=approved).count() == 1
     assert AuditEvent.objects.filter(action=Action.EXECUTION_STARTED).count() == 1
     assert AuditEvent.objects.filter(action=Action.EXECUTION_FINISHED).count() == 1
+
+
+def test_claiming_a_run_renews_its_holds_lease_so_the_sweeper_leaves_it(approved, analyst, settings):
+    from analysis.services import _execution_claim
+    from billing.models import Reservation
+    from billing.services import reservation_sweep
+
+    execution = start(approved, analyst)
+    hold = Reservation.objects.get(request=approved, feature="execution")
+    # The message waited in the queue past the hold's lease (a long backlog): the sweeper may release it.
+    Reservation.objects.filter(pk=hold.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert _execution_claim(execution_id=execution.pk) is not None
+
+    hold.refresh_from_db()
+    assert hold.lease_expires_at > timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS - 60)
+    assert reservation_sweep() == 0
+    assert Reservation.objects.get(pk=hold.pk).status == Reservation.Status.ACTIVE
