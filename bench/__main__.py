@@ -37,15 +37,15 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 
 
 def throughput(
-    url: str, analyst: str, *, method: str = "GET", body: dict | None = None, seconds: float | None = None
+    url: str, token: str, *, method: str = "GET", body: dict | None = None, seconds: float | None = None
 ) -> float:
-    """Requests per second from CLIENTS threads for SECONDS, each with its own keep-alive session."""
+    """Requests per second from CLIENTS threads for `seconds` (default SECONDS), each with its own session."""
     seconds = seconds or SECONDS
     stop = time.monotonic() + seconds
     counts = [0] * CLIENTS
 
     def client(n: int) -> None:
-        session = load._session(analyst)
+        session = load._session(token)
         while time.monotonic() < stop:
             answer = session.request(method, url, json=body, timeout=30)
             assert answer.status_code < 300, f"{url}: {answer.status_code} {answer.text[:200]}"
@@ -81,8 +81,8 @@ def api_rows(base: str, tokens: dict) -> list[tuple]:
         {"url": f"{base}/api/analyze", "method": "POST", "body": {"query": load.QUESTION}},
     ]
     for endpoint in endpoints:  # every worker process past its first requests (imports, connections)
-        throughput(analyst=analyst, **endpoint, seconds=1)
-    rounds = [[throughput(analyst=analyst, **endpoint) for endpoint in endpoints] for _ in range(ROUNDS)]
+        throughput(token=analyst, **endpoint, seconds=1)
+    rounds = [[throughput(token=analyst, **endpoint) for endpoint in endpoints] for _ in range(ROUNDS)]
     ping, detail, analyze = (statistics.median(rates) for rates in zip(*rounds, strict=True))
     details, analyzes = [d / p for p, d, _ in rounds], [a / p for p, _, a in rounds]
     return [
