@@ -1,26 +1,21 @@
 """The Celery broker transport on Redis (config/broker.py), against the real Redis on this machine."""
 
-import os
-import subprocess
-import sys
 import uuid
 
 from kombu import Connection
 
-from tests.config.test_settings import ROOT
-
-REDIS = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/13")
-TRANSPORT_OF_THE_APP = "app.connection_for_write().transport_cls"
+from tests.config.test_cache import REDIS
+from tests.config.test_settings import manage
 
 
 def broker_transport(url: str) -> str:
-    shown = subprocess.run(
-        [sys.executable, "-c", f"from config.celery import app; print({TRANSPORT_OF_THE_APP})"],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "CELERY_BROKER_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=60,
+    shown = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from config.celery import app; print(app.connection_for_write().transport_cls)",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        CELERY_BROKER_URL=url,
     )
     assert shown.returncode == 0, shown.stderr
     return shown.stdout.strip()

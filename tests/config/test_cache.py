@@ -1,8 +1,6 @@
 """The Redis cache (rate limits across web processes), against the real Redis on this machine."""
 
 import os
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,27 +9,19 @@ from django.core.cache import caches
 
 from config.cache import RedisCache
 from config.throttling import AtomicScopedRateThrottle
-from tests.config.test_settings import ROOT
+from tests.config.test_settings import manage
 
 REDIS = os.environ.get("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/13")
 
 
 def test_a_rediscache_url_configures_the_cache_that_keeps_its_clients():
-    shown = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.local",
-            "CACHE_URL": "rediscache://127.0.0.1:6379/13",
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
+    shown = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])",
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        CACHE_URL="rediscache://127.0.0.1:6379/13",
     )
     assert shown.stdout.strip() == "config.cache.RedisCache", shown.stderr
 
