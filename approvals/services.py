@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_log
+from audit.services import audit_log, audit_who
 from billing.models import Membership
 from billing.selectors import membership_role
+from billing.services import UNPRICED_SANDBOX_USD, budget_periods_warn, sandbox_units
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
@@ -161,9 +163,31 @@ def approval_request_generation_fail(*, request: ApprovalRequest, reason: str) -
 
 def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
     if membership_role(user=reviewer, team=request.team) != Membership.Role.REVIEWER:
-        raise Forbidden("Only a reviewer of this team can decide on a request.", code="not_a_reviewer")
+        raise _refusal("not_a_reviewer")
     if request.user_id == reviewer.pk:
-        raise Forbidden("You cannot review your own request.", code="self_approval")
+        raise _refusal("self_approval")
+
+
+def _refusal(code: str, status: str = "") -> ApplicationError:
+    """A refused approval, by its code: the ORM path and sandgate_request_approve refuse alike."""
+    if code == "invalid_state":
+        return Conflict(
+            f"The request is {status}, so it cannot become {Status.APPROVED}.",
+            code=code,
+            extra={"status": status},
+        )
+    forbidden = {
+        "not_a_reviewer": "Only a reviewer of this team can decide on a request.",
+        "self_approval": "You cannot review your own request.",
+        "own_edit": "You edited this version; another reviewer must approve it.",
+    }
+    if code in forbidden:
+        return Forbidden(forbidden[code], code=code)
+    conflicts = {
+        "code_changed": "The code changed since you looked at it; review it again.",
+        "voted": "You already approved this request; it waits for another reviewer.",
+    }
+    return Conflict(conflicts[code], code=code)
 
 
 def approvals_needed(*, request: ApprovalRequest) -> int:
@@ -173,34 +197,37 @@ def approvals_needed(*, request: ApprovalRequest) -> int:
     return 1
 
 
-def _check_pending(*, request: ApprovalRequest) -> None:
-    if request.status != Status.PENDING_REVIEW:
-        raise Conflict(
-            f"The request is {request.status}, so it cannot become {Status.APPROVED}.",
-            code="invalid_state",
-            extra={"status": request.status},
-        )
-
-
-@transaction.atomic
 def approval_request_approve(
     *, request: ApprovalRequest, reviewer, expected_sha256: str | None = None
 ) -> ApprovalRequest:
     """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached.
 
-    The row lock makes concurrent votes count one after the other, so the last vote of a quorum always
-    sees the others.
+    On PostgreSQL one call does it (`sandgate_request_approve`, approvals/migrations/0009), and with
+    SANDGATE_EXECUTE_ON_APPROVAL queues the run too: it is on the way from the click to the user's first
+    line. Elsewhere (SQLite) the ORM path does, which is also the reference the function is tested against
+    (tests/approvals/test_approve_function.py).
     """
+    if connection.vendor == "postgresql":
+        approved = _approve_in_database(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
+        if approved is not None:
+            return approved
+    return _approve_with_orm(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
+
+
+@transaction.atomic
+def _approve_with_orm(*, request: ApprovalRequest, reviewer, expected_sha256: str | None) -> ApprovalRequest:
     _check_reviewer(request=request, reviewer=reviewer)
+    # The row lock makes concurrent votes count one after the other: the last of a quorum sees the others.
     request = ApprovalRequest.objects.select_for_update().select_related("team").get(pk=request.pk)
-    _check_pending(request=request)
+    if request.status != Status.PENDING_REVIEW:
+        raise _refusal("invalid_state", request.status)
     if expected_sha256 and expected_sha256 != request.code_sha256:
-        raise Conflict("The code changed since you looked at it; review it again.", code="code_changed")
+        raise _refusal("code_changed")
     if request.edited_by_id == reviewer.pk:
-        raise Forbidden("You edited this version; another reviewer must approve it.", code="own_edit")
+        raise _refusal("own_edit")
     digest = approval_request_digest(request=request)
     if request.votes.filter(reviewer=reviewer).exists():
-        raise Conflict("You already approved this request; it waits for another reviewer.", code="voted")
+        raise _refusal("voted")
     ApprovalVote.objects.create(
         request=request, reviewer=reviewer, requester_id=request.user_id, approval_digest=digest
     )
@@ -224,11 +251,7 @@ def _approve(*, request: ApprovalRequest, reviewer, digest: str) -> ApprovalRequ
         request=request,
         source=(Status.PENDING_REVIEW,),
         target=Status.APPROVED,
-        reviewer=reviewer,
-        decided_at=now,
-        approved_code_sha256=request.code_sha256,
-        approval_digest=digest,
-        approval_expires_at=now + timedelta(hours=settings.APPROVAL_TTL_HOURS),
+        **_approved_fields(request=request, reviewer=reviewer, digest=digest, now=now),
     )
     audit_log(
         action=Action.REQUEST_APPROVED,
@@ -243,6 +266,67 @@ def _approve(*, request: ApprovalRequest, reviewer, digest: str) -> ApprovalRequ
         },
     )
     _after_approval(request=request, reviewer=reviewer)
+    return request
+
+
+def _approved_fields(*, request: ApprovalRequest, reviewer, digest: str, now) -> dict:
+    return {
+        "reviewer": reviewer,
+        "decided_at": now,
+        "approved_code_sha256": request.code_sha256,
+        "approval_digest": digest,
+        "approval_expires_at": now + timedelta(hours=settings.APPROVAL_TTL_HOURS),
+    }
+
+
+APPROVE_SQL = (
+    "SELECT status, execution_id, warn_period_ids FROM sandgate_request_approve(%s::uuid, %s::integer, "
+    "%s::text, %s::text, %s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::boolean, %s::text, "
+    "%s::numeric, %s::numeric, %s::numeric[], %s::timestamptz, %s::text, %s::inet, %s::text)"
+)
+
+
+def _approve_in_database(
+    *, request: ApprovalRequest, reviewer, expected_sha256: str | None
+) -> ApprovalRequest | None:
+    """The approval in one call; None when the request's code is not the one read (take the ORM path)."""
+    from analysis.tasks import enqueue_on_commit, run_execution
+
+    digest = approval_request_digest(request=request)  # as the worker recomputes it: in Python
+    now = timezone.now()
+    fields = _approved_fields(request=request, reviewer=reviewer, digest=digest, now=now)
+    limits = request_limits(request=request)
+    wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
+    who = audit_who(actor=reviewer)
+    params = [
+        request.pk, reviewer.pk, expected_sha256 or "", request.code_sha256, digest, now,
+        fields["approval_expires_at"], fields["approval_expires_at"].isoformat(),
+        settings.SANDGATE_EXECUTE_ON_APPROVAL, settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
+        list(UNPRICED_SANDBOX_USD), now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
+        who["actor_label"], who["ip_address"], who["user_agent"],
+    ]  # fmt: skip
+    # One statement is its own transaction; in a caller's, a savepoint: a refusal leaves it usable.
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with scope, connection.cursor() as cursor:
+            cursor.execute(APPROVE_SQL, params)
+            status, execution_id, warn_period_ids = cursor.fetchone()
+    except DatabaseError as error:
+        state = getattr(error.__cause__, "sqlstate", None)
+        if state not in ("SG403", "SG409"):
+            raise
+        code = error.__cause__.diag.message_primary
+        if code == "stale":
+            return None
+        raise _refusal(code, error.__cause__.diag.message_detail or "") from None
+    if status != Status.PENDING_REVIEW:  # as the row now is; the loaded team stays loaded
+        request.status, request.updated_at = status, now
+        for name, value in fields.items():
+            setattr(request, name, value)
+    if execution_id is not None:
+        enqueue_on_commit(run_execution, str(execution_id))  # broker down: the reaper enqueues it
+    if warn_period_ids:  # the run's hold took a budget past its soft threshold; the requester held it
+        budget_periods_warn(period_ids=warn_period_ids, actor=request.user)
     return request
 
 
@@ -271,9 +355,10 @@ def _after_approval(*, request: ApprovalRequest, reviewer) -> None:
 
         try:
             with transaction.atomic():  # a savepoint: a refused run must not undo the approval
-                execution_start(request=request, user=reviewer)
+                execution, _ = execution_start(request=request, user=reviewer)
         except BudgetExceeded:
-            pass  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
+            return  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
+        request.status, request.updated_at = execution.request.status, execution.request.updated_at
 
 
 @transaction.atomic
