@@ -27,6 +27,7 @@ from approvals.services import (
     approval_request_generation_succeed,
     approval_request_transition,
     code_sha256,
+    transition_refused,
 )
 from audit.models import AuditEvent
 from audit.services import audit_log, audit_who
@@ -558,9 +559,19 @@ def _next_step(request: ApprovalRequest) -> str:
     return "waiting for a reviewer's approval."
 
 
-@transaction.atomic
 def _execution_claim(*, execution_id) -> Execution | None:
-    """Claim the run exactly once; a redelivered task finds nothing to claim."""
+    """Claim the run exactly once; a redelivered task finds nothing to claim.
+
+    On PostgreSQL one statement claims it (`sandgate_execution_claim`, analysis/migrations/0007) instead of
+    five plus BEGIN and COMMIT, before the run's first line. Elsewhere (SQLite) the ORM path does, which is
+    also the reference the function is tested against (tests/analysis/test_claim_function.py).
+    """
+    claim = _execution_claim_in_database if connection.vendor == "postgresql" else _execution_claim_with_orm
+    return claim(execution_id=execution_id)
+
+
+@transaction.atomic
+def _execution_claim_with_orm(*, execution_id) -> Execution | None:
     now = timezone.now()
     claimed = Execution.objects.filter(pk=execution_id, status=Execution.Status.QUEUED).update(
         status=Execution.Status.RUNNING,
@@ -576,6 +587,41 @@ def _execution_claim(*, execution_id) -> Execution | None:
     # one (the sweeper could release it), and one commit fewer before the run starts.
     budget_lease_renew(request=execution.request, feature=CostSpan.Feature.EXECUTION)
     return execution
+
+
+EXECUTION_CLAIM_SQL = (
+    "SELECT sandgate_execution_claim(%s::uuid, %s::timestamptz, %s::timestamptz, %s::timestamptz)"
+)
+
+
+def _execution_claim_in_database(*, execution_id) -> Execution | None:
+    now = timezone.now()
+    params = [
+        execution_id,
+        now,
+        now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS),
+        # The hold's lease renewed in the claim, as on the ORM path: the sweeper never sees it stale.
+        now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
+    ]
+    # One statement is its own transaction (no BEGIN and COMMIT round trips); in a caller's, a savepoint:
+    # a refusal leaves the caller's transaction usable.
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    try:
+        with scope, connection.cursor() as cursor:
+            cursor.execute(EXECUTION_CLAIM_SQL, params)
+            (claimed,) = cursor.fetchone()
+    except DatabaseError as error:
+        raise _execution_claim_refusal(error) or error from None
+    if not claimed:
+        return None
+    return Execution.objects.select_related("request", "request__team").get(pk=execution_id)
+
+
+def _execution_claim_refusal(error: DatabaseError) -> Conflict | None:
+    """SG409, the request not queued (its status the MESSAGE): approval_request_transition's refusal."""
+    if getattr(error.__cause__, "sqlstate", None) != "SG409":
+        return None
+    return transition_refused(current=error.__cause__.diag.message_primary, target=Status.RUNNING)
 
 
 def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:

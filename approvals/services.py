@@ -43,17 +43,19 @@ def approval_request_transition(
     updated = ApprovalRequest.objects.filter(pk=request.pk, status__in=source).update(**written)
     if updated != 1:
         current = ApprovalRequest.objects.filter(pk=request.pk).values_list("status", flat=True).first()
-        raise Conflict(
-            f"The request is {current}, so it cannot become {target}.",
-            code="invalid_state",
-            extra={"status": current},
-        )
+        raise transition_refused(current=current, target=target)
     if any(hasattr(value, "resolve_expression") for value in written.values()):
         request.refresh_from_db()  # the database computed a value: read it back
     else:  # the row is what the UPDATE wrote; no read, and the loaded relations (team...) stay loaded
         for name, value in written.items():
             setattr(request, name, value)
     return request
+
+
+def transition_refused(*, current: str, target: str) -> Conflict:
+    """The 409 of a transition the request's current status does not allow (also raised from SQL's SG409)."""
+    message = f"The request is {current}, so it cannot become {target}."
+    return Conflict(message, code="invalid_state", extra={"status": current})
 
 
 def approval_digest(*, code_sha256: str, datasets: list[tuple[str, str]], limits: dict) -> str:
@@ -171,11 +173,7 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
 def _refusal(code: str, status: str = "") -> ApplicationError:
     """A refused approval, by its code: the ORM path and sandgate_request_approve refuse alike."""
     if code == "invalid_state":
-        return Conflict(
-            f"The request is {status}, so it cannot become {Status.APPROVED}.",
-            code=code,
-            extra={"status": status},
-        )
+        return transition_refused(current=status, target=Status.APPROVED)
     forbidden = {
         "not_a_reviewer": "Only a reviewer of this team can decide on a request.",
         "self_approval": "You cannot review your own request.",
