@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from audit.models import AuditEvent
 from billing.models import CostSpan, Reservation
 from config.exceptions import ApplicationError, Conflict
 from tests.factories import ApprovalRequestFactory
+from tests.parity import assert_alike, refusal, undone
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the function exists only on PostgreSQL"),
@@ -34,10 +35,6 @@ TABLES = [Execution, ApprovalRequest, AuditEvent, Reservation]
 # An event's sequence comes from a database sequence and its id is random: neither says what was written.
 VOLATILE = {"sequence", "id"}
 Feature = CostSpan.Feature
-
-
-class _Undo(Exception):
-    pass
 
 
 def rows() -> dict:
@@ -79,17 +76,12 @@ def run(path: str, *, execution_id, at) -> dict:
     """Claim through one path at `at` in a savepoint: what it returned or refused, and what it wrote."""
     before = rows()
     outcome = {}
-    try:
-        with transaction.atomic(), time_machine.travel(at, tick=False):
-            try:
-                outcome["returned"] = returned(PATHS[path](execution_id=execution_id))
-            except ApplicationError as refusal:
-                outcome["refused"] = (type(refusal), refusal.code, refusal.status_code, refusal.message)
-                outcome["refused_extra"] = refusal.extra
-            outcome["rows"] = rows()  # a refusal left the caller's transaction usable
-            raise _Undo
-    except _Undo:
-        pass
+    with undone(), time_machine.travel(at, tick=False):
+        try:
+            outcome["returned"] = returned(PATHS[path](execution_id=execution_id))
+        except ApplicationError as error:
+            outcome.update(refusal(error))
+        outcome["rows"] = rows()  # a refusal left the caller's transaction usable
     assert rows() == before  # the savepoint undid it: the next path starts from the same state
     outcome["written"] = written(before=before, after=outcome["rows"])
     return outcome
@@ -99,9 +91,7 @@ def assert_same(*, execution_id) -> dict:
     at = timezone.now() + timedelta(minutes=1)  # later than anything the fixtures wrote
     orm = run("orm", execution_id=execution_id, at=at)
     function = run("function", execution_id=execution_id, at=at)
-    for table, table_rows in orm["written"].items():  # table by table: a readable difference
-        assert function["written"][table] == table_rows, table
-    assert function == orm
+    assert_alike(orm=orm, function=function)
     return function | {"at": at}
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -27,6 +27,7 @@ from billing.services import audit_budget_refusals
 from config.exceptions import ApplicationError
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import SessionFactory, TeamFactory, UserFactory, member
+from tests.parity import assert_alike, new_ids_named, refusal, undone
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the function exists only on PostgreSQL"),
@@ -40,41 +41,32 @@ TABLES = [Session, ApprovalRequest, Reservation, Message, AuditEvent]
 VOLATILE = {"created_at", "updated_at", "last_activity_at", "lease_expires_at", "sequence"}
 
 
-class _Undo(Exception):
-    pass
-
-
 def run(path: str, **kwargs) -> dict:
     """Submit through one path in a savepoint: what it returned or refused, and what it wrote; then undo."""
     before = {model: set(model.objects.values_list("pk", flat=True)) for model in TABLES}
     activity = dict(Session.objects.values_list("pk", "last_activity_at"))
     outcome = {}
-    try:
-        with transaction.atomic():
-            try:
-                request = PATHS[path](**kwargs)
-            except ApplicationError as refusal:
-                outcome["refused"] = (type(refusal), refusal.code, refusal.status_code, refusal.message)
-                outcome["refused_extra"] = refusal.extra
-            else:
-                outcome["returned"] = {
-                    "id": request.pk,
-                    "session_id": request.session_id,
-                    "team_id": request.team_id,
-                    "status": request.status,
-                    "budget_estimate": request.budget_estimate,
-                    "above_soft_threshold": request.budget_above_soft_threshold,
-                }
-            outcome["written"] = written(before=before)
-            outcome["touched_sessions"] = sorted(
-                str(pk)
-                for pk, at in Session.objects.values_list("pk", "last_activity_at")
-                if at != activity.get(pk)
-            )
-            raise _Undo
-    except _Undo:
-        pass
-    return normalized(outcome)
+    with undone():
+        try:
+            request = PATHS[path](**kwargs)
+        except ApplicationError as error:
+            outcome.update(refusal(error))
+        else:
+            outcome["returned"] = {
+                "id": request.pk,
+                "session_id": request.session_id,
+                "team_id": request.team_id,
+                "status": request.status,
+                "budget_estimate": request.budget_estimate,
+                "above_soft_threshold": request.budget_above_soft_threshold,
+            }
+        outcome["written"] = written(before=before)
+        outcome["touched_sessions"] = sorted(
+            str(pk)
+            for pk, at in Session.objects.values_list("pk", "last_activity_at")
+            if at != activity.get(pk)
+        )
+    return new_ids_named(outcome, keep=("BudgetPeriod",))
 
 
 def written(*, before: dict) -> dict:
@@ -104,32 +96,9 @@ def written(*, before: dict) -> dict:
     return rows
 
 
-def normalized(outcome: dict) -> dict:
-    """New ids (which differ between runs) replaced by their model and place."""
-    names = {}
-    for model_name, rows in outcome.get("written", {}).items():
-        if model_name == "BudgetPeriod":
-            continue
-        for place, row in enumerate(rows):
-            names[str(row.pop("id"))] = f"<{model_name} {place}>"
-
-    def rename(value):
-        if isinstance(value, dict):
-            return {k: rename(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(rename(v) for v in value)
-        if isinstance(value, uuid.UUID | str) and str(value) in names:
-            return names[str(value)]
-        return value
-
-    return rename(outcome)
-
-
 def assert_same(**kwargs) -> dict:
     orm, function = run("orm", **kwargs), run("function", **kwargs)
-    for table, rows in orm["written"].items():  # table by table: a readable difference
-        assert function["written"][table] == rows, table
-    assert function == orm
+    assert_alike(orm=orm, function=function)
     return function
 
 

@@ -7,13 +7,12 @@ refusal (its class, code, status, message and details) must come out the same.
 """
 
 import copy
-import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import time_machine
-from django.db import connection, transaction
+from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
@@ -26,6 +25,7 @@ from billing.models import BudgetPeriod, Membership, Reservation
 from config.exceptions import ApplicationError
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import ApprovalRequestFactory, member
+from tests.parity import assert_alike, new_ids_named, refusal, undone
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the function exists only on PostgreSQL"),
@@ -37,33 +37,23 @@ FROZEN = datetime(2030, 1, 15, 9, 30, 15, 123456, tzinfo=UTC)  # after the setup
 Status = ApprovalRequest.Status
 
 
-class _Undo(Exception):
-    pass
-
-
 def run(path: str, *, request: ApprovalRequest, reviewer, expected_sha256=None) -> dict:
     """Approve through one path in a savepoint: what it returned or refused, and what it wrote; then undo."""
     before = {model: set(model.objects.values_list("pk", flat=True)) for model in TABLES}
     changed_before = ApprovalRequest.objects.values_list("pk", "updated_at")
     outcome = {}
-    try:
-        with transaction.atomic(), time_machine.travel(FROZEN, tick=False):
-            try:
-                returned = PATHS[path](
-                    request=copy.copy(request), reviewer=reviewer, expected_sha256=expected_sha256
-                )
-            except ApplicationError as refusal:
-                outcome["refused"] = (type(refusal), refusal.code, refusal.status_code, refusal.message)
-                outcome["refused_extra"] = refusal.extra
-            else:
-                outcome["returned"] = {
-                    f.attname: getattr(returned, f.attname) for f in ApprovalRequest._meta.concrete_fields
-                }
-            outcome["written"] = written(before=before, changed_before=set(changed_before))
-            raise _Undo
-    except _Undo:
-        pass
-    return normalized(outcome)
+    with undone(), time_machine.travel(FROZEN, tick=False):
+        try:
+            approve = PATHS[path]
+            returned = approve(request=copy.copy(request), reviewer=reviewer, expected_sha256=expected_sha256)
+        except ApplicationError as error:
+            outcome.update(refusal(error))
+        else:
+            outcome["returned"] = {
+                f.attname: getattr(returned, f.attname) for f in ApprovalRequest._meta.concrete_fields
+            }
+        outcome["written"] = written(before=before, changed_before=set(changed_before))
+    return new_ids_named(outcome, keep=("BudgetPeriod", "ApprovalRequest"))
 
 
 def written(*, before: dict, changed_before: set) -> dict:
@@ -92,32 +82,9 @@ def written(*, before: dict, changed_before: set) -> dict:
     return rows
 
 
-def normalized(outcome: dict) -> dict:
-    """New ids (which differ between runs) replaced by their model and place."""
-    names = {}
-    for model_name, rows in outcome.get("written", {}).items():
-        if model_name in ("BudgetPeriod", "ApprovalRequest"):
-            continue
-        for place, row in enumerate(rows):
-            names[str(row.pop("id"))] = f"<{model_name} {place}>"
-
-    def rename(value):
-        if isinstance(value, dict):
-            return {k: rename(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return type(value)(rename(v) for v in value)
-        if isinstance(value, uuid.UUID | str) and str(value) in names:
-            return names[str(value)]
-        return value
-
-    return rename(outcome)
-
-
 def assert_same(**kwargs) -> dict:
     orm, function = run("orm", **kwargs), run("function", **kwargs)
-    for table, rows in orm["written"].items():  # table by table: a readable difference
-        assert function["written"][table] == rows, table
-    assert function == orm
+    assert_alike(orm=orm, function=function)
     return function
 
 
