@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -52,6 +51,7 @@ from billing.services import (
     sandbox_units,
 )
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
+from config.postgresql import call_function
 
 from . import dataset_formats, tracing
 from .llm import get_generator
@@ -330,13 +330,10 @@ def _submit_in_database(
         session_idle_cutoff(), now, now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
         who["actor_label"], who["ip_address"], who["user_agent"],
     ]  # fmt: skip
-    # One statement is its own transaction; in a caller's, a savepoint: a refusal leaves the caller's
-    # transaction usable (the 402 reads the refusing budget).
-    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    try:
-        with scope, connection.cursor() as cursor:
-            cursor.execute(SUBMIT_SQL, params)
-            request_id, session_id, team_id, estimate, warn_period_ids, above_period_ids = cursor.fetchone()
+    try:  # in a caller's transaction, a savepoint: a refusal leaves it usable (the 402 reads the budget)
+        request_id, session_id, team_id, estimate, warn_period_ids, above_period_ids = call_function(
+            SUBMIT_SQL, params
+        )
     except DatabaseError as error:
         raise _submit_refusal(error) or error from None
     request = ApprovalRequest(
@@ -603,13 +600,8 @@ def _execution_claim_in_database(*, execution_id) -> Execution | None:
         # The hold's lease renewed in the claim, as on the ORM path: the sweeper never sees it stale.
         now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
     ]
-    # One statement is its own transaction (no BEGIN and COMMIT round trips); in a caller's, a savepoint:
-    # a refusal leaves the caller's transaction usable.
-    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    try:
-        with scope, connection.cursor() as cursor:
-            cursor.execute(EXECUTION_CLAIM_SQL, params)
-            (claimed,) = cursor.fetchone()
+    try:  # its own transaction: no BEGIN and COMMIT round trips before the run
+        (claimed,) = call_function(EXECUTION_CLAIM_SQL, params)
     except DatabaseError as error:
         raise _execution_claim_refusal(error) or error from None
     if not claimed:

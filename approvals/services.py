@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import hashlib
 import json
@@ -18,6 +17,7 @@ from billing.models import Membership
 from billing.selectors import membership_role
 from billing.services import UNPRICED_SANDBOX_USD, budget_periods_warn, sandbox_units
 from config.exceptions import ApplicationError, Conflict, Forbidden
+from config.postgresql import call_function
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .policy import RULES_BY_CODE, PolicyResult, policy_check
@@ -303,12 +303,8 @@ def _approve_in_database(
         list(UNPRICED_SANDBOX_USD), now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
         who["actor_label"], who["ip_address"], who["user_agent"],
     ]  # fmt: skip
-    # One statement is its own transaction; in a caller's, a savepoint: a refusal leaves it usable.
-    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        with scope, connection.cursor() as cursor:
-            cursor.execute(APPROVE_SQL, params)
-            status, execution_id, warn_period_ids = cursor.fetchone()
+        status, execution_id, warn_period_ids = call_function(APPROVE_SQL, params)
     except DatabaseError as error:
         state = getattr(error.__cause__, "sqlstate", None)
         if state not in ("SG403", "SG409"):

@@ -14,7 +14,6 @@ died.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -31,6 +30,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_log
 from config.exceptions import ApplicationError
+from config.postgresql import call_function
 
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 from .periods import period_end, period_start
@@ -329,12 +329,8 @@ def _reserve_in_database(
     )
     params = [reservation.pk, team.pk, reservation.user_id, reservation.request_id]
     params += [feature, amount, lease_expires_at, now]
-    # In a caller's transaction, a savepoint: a refusal rolls back the holds, not the caller's work.
-    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
-    try:
-        with scope, connection.cursor() as cursor:
-            cursor.execute(RESERVE_SQL, params)
-            period_ids, warn_period_ids, above_period_ids = cursor.fetchone()
+    try:  # in a caller's transaction, a savepoint: a refusal rolls back the holds, not the caller's work
+        period_ids, warn_period_ids, above_period_ids = call_function(RESERVE_SQL, params)
     except DatabaseError as error:
         refusal = budget_refusal_from(error, amount=amount)
         if refusal is None:

@@ -1,6 +1,9 @@
-"""Migration steps for PostgreSQL only: the hot paths' PL/pgSQL functions (SQLite runs their ORM twins)."""
+"""The hot paths' PL/pgSQL functions: installing them (PostgreSQL only; SQLite runs their ORM twins), calling
+them."""
 
-from django.db import migrations
+import contextlib
+
+from django.db import connection, migrations, transaction
 
 
 def run_sql_on_postgresql(forward_sql: str, reverse_sql: str) -> migrations.RunPython:
@@ -14,3 +17,15 @@ def run_sql_on_postgresql(forward_sql: str, reverse_sql: str) -> migrations.RunP
         return operation
 
     return migrations.RunPython(run(forward_sql), run(reverse_sql))
+
+
+def call_function(sql: str, params: list) -> tuple:
+    """The row of one `SELECT … FROM sandgate_…(…)`.
+
+    Outside a transaction the statement is its own (no BEGIN and COMMIT round trips); in a caller's, a
+    savepoint, so that a refusal (an exception the function raises) leaves the caller's transaction usable.
+    """
+    scope = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+    with scope, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()

@@ -6,6 +6,7 @@ import uuid
 
 from django.db import transaction
 
+from billing.models import BudgetPeriod
 from config.exceptions import ApplicationError
 
 
@@ -57,3 +58,16 @@ def assert_alike(*, orm: dict, function: dict) -> None:
     for table, rows in orm["written"].items():  # table by table first: a readable difference
         assert function["written"][table] == rows, table
     assert function == orm
+
+
+def with_budget_periods(rows: dict) -> dict:
+    """The holds' periods named by budget (period rows made in a savepoint get new ids each time), and every
+    budget period's sums."""
+    for row in rows["Reservation"]:
+        budgets = BudgetPeriod.objects.filter(pk__in=row["period_ids"]).values_list("budget_id", flat=True)
+        row["period_ids"] = sorted(budgets)
+    rows["BudgetPeriod"] = sorted(
+        (p.budget_id, p.period_start, p.spent_usd, p.reserved_usd, p.warned)
+        for p in BudgetPeriod.objects.all()
+    )
+    return rows

@@ -27,7 +27,7 @@ from billing.services import audit_budget_refusals
 from config.exceptions import ApplicationError
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import SessionFactory, TeamFactory, UserFactory, member
-from tests.parity import assert_alike, new_ids_named, refusal, undone
+from tests.parity import assert_alike, new_ids_named, refusal, undone, with_budget_periods
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the function exists only on PostgreSQL"),
@@ -86,14 +86,7 @@ def written(*, before: dict) -> dict:
         if model is ApprovalRequest:
             for row, obj in zip(rows[model.__name__], new, strict=True):
                 row["datasets"] = sorted(obj.datasets.values_list("name", flat=True))
-    for row in rows["Reservation"]:  # period rows made in the savepoint get new ids each time
-        budgets = BudgetPeriod.objects.filter(pk__in=row["period_ids"]).values_list("budget_id", flat=True)
-        row["period_ids"] = sorted(budgets)
-    rows["BudgetPeriod"] = sorted(
-        (p.budget_id, p.period_start, p.spent_usd, p.reserved_usd, p.warned)
-        for p in BudgetPeriod.objects.all()
-    )
-    return rows
+    return with_budget_periods(rows)
 
 
 def assert_same(**kwargs) -> dict:

@@ -21,11 +21,11 @@ from approvals import services
 from approvals.models import ApprovalRequest, ApprovalVote
 from audit.middleware import current_http_request
 from audit.models import AuditEvent
-from billing.models import BudgetPeriod, Membership, Reservation
+from billing.models import Membership, Reservation
 from config.exceptions import ApplicationError
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import ApprovalRequestFactory, member
-from tests.parity import assert_alike, new_ids_named, refusal, undone
+from tests.parity import assert_alike, new_ids_named, refusal, undone, with_budget_periods
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the function exists only on PostgreSQL"),
@@ -72,14 +72,7 @@ def written(*, before: dict, changed_before: set) -> dict:
             }
             for obj in new
         ]
-    for row in rows["Reservation"]:  # period rows made in the savepoint get new ids each time
-        budgets = BudgetPeriod.objects.filter(pk__in=row["period_ids"]).values_list("budget_id", flat=True)
-        row["period_ids"] = sorted(budgets)
-    rows["BudgetPeriod"] = sorted(
-        (p.budget_id, p.period_start, p.spent_usd, p.reserved_usd, p.warned)
-        for p in BudgetPeriod.objects.all()
-    )
-    return rows
+    return with_budget_periods(rows)
 
 
 def assert_same(**kwargs) -> dict:
