@@ -51,7 +51,7 @@ from billing.services import (
     sandbox_units,
 )
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
-from config.postgresql import call_function
+from config.postgresql import call_function, refused_by_function
 
 from . import dataset_formats, tracing
 from .llm import get_generator
@@ -353,14 +353,15 @@ def _submit_refusal(error: DatabaseError) -> ApplicationError | None:
     refusal = budget_refusal_from(error)
     if refusal is not None:
         return refusal
-    state = getattr(error.__cause__, "sqlstate", None)
-    reason = error.__cause__.diag.message_primary if state else None
-    if state == "SG403":
+    refused = refused_by_function(error)
+    if refused is None:
+        return None
+    if refused.sqlstate == "SG403":
         return _no_team()
-    if state == "SG404":
-        return NotFound("Session not found." if reason == "session" else "Dataset not found.")
-    if state == "SG409":
-        return _session_closed(status=reason)
+    if refused.sqlstate == "SG404":
+        return NotFound("Session not found." if refused.message == "session" else "Dataset not found.")
+    if refused.sqlstate == "SG409":
+        return _session_closed(status=refused.message)
     return None
 
 
@@ -611,9 +612,10 @@ def _execution_claim_in_database(*, execution_id) -> Execution | None:
 
 def _execution_claim_refusal(error: DatabaseError) -> Conflict | None:
     """SG409, the request not queued (its status the MESSAGE): approval_request_transition's refusal."""
-    if getattr(error.__cause__, "sqlstate", None) != "SG409":
+    refused = refused_by_function(error)
+    if refused is None or refused.sqlstate != "SG409":
         return None
-    return transition_refused(current=error.__cause__.diag.message_primary, target=Status.RUNNING)
+    return transition_refused(current=refused.message, target=Status.RUNNING)
 
 
 def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:

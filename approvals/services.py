@@ -17,7 +17,7 @@ from billing.models import Membership
 from billing.selectors import membership_role
 from billing.services import UNPRICED_SANDBOX_USD, budget_periods_warn, sandbox_units
 from config.exceptions import ApplicationError, Conflict, Forbidden
-from config.postgresql import call_function
+from config.postgresql import call_function, refused_by_function
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .policy import RULES_BY_CODE, PolicyResult, policy_check
@@ -78,11 +78,11 @@ def request_limits(*, request: ApprovalRequest) -> dict:
     return asdict(Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits))
 
 
-def approval_request_digest(*, request: ApprovalRequest) -> str:
+def approval_request_digest(*, request: ApprovalRequest, limits: dict | None = None) -> str:
     return approval_digest(
         code_sha256=code_sha256(request.code),
         datasets=[(d.name, d.sha256) for d in request.datasets.all()],
-        limits=request_limits(request=request),
+        limits=limits if limits is not None else request_limits(request=request),
     )
 
 
@@ -290,10 +290,10 @@ def _approve_in_database(
     """The approval in one call; None when the request's code is not the one read (take the ORM path)."""
     from analysis.tasks import enqueue_on_commit, run_execution
 
-    digest = approval_request_digest(request=request)  # as the worker recomputes it: in Python
+    limits = request_limits(request=request)
+    digest = approval_request_digest(request=request, limits=limits)  # as the worker recomputes it: in Python
     now = timezone.now()
     fields = _approved_fields(request=request, reviewer=reviewer, digest=digest, now=now)
-    limits = request_limits(request=request)
     wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
     who = audit_who(actor=reviewer)
     params = [
@@ -306,13 +306,12 @@ def _approve_in_database(
     try:
         status, execution_id, warn_period_ids = call_function(APPROVE_SQL, params)
     except DatabaseError as error:
-        state = getattr(error.__cause__, "sqlstate", None)
-        if state not in ("SG403", "SG409"):
+        refused = refused_by_function(error)
+        if refused is None:
             raise
-        code = error.__cause__.diag.message_primary
-        if code == "stale":
+        if refused.message == "stale":
             return None
-        raise _refusal(code, error.__cause__.diag.message_detail or "") from None
+        raise _refusal(refused.message, refused.detail) from None
     if status != Status.PENDING_REVIEW:  # as the row now is; the loaded team stays loaded
         request.status, request.updated_at = status, now
         for name, value in fields.items():

@@ -30,7 +30,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_log
 from config.exceptions import ApplicationError
-from config.postgresql import call_function
+from config.postgresql import call_function, refused_by_function
 
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 from .periods import period_end, period_start
@@ -358,10 +358,10 @@ def budget_refusal_from(error: DatabaseError, *, amount: Decimal | None = None) 
     The refusing period is as the refusing statement saw it. `amount` defaults to the one in the error
     (sandgate_analysis_submit adds the amount it tried to hold).
     """
-    cause = error.__cause__
-    if getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
+    refused = refused_by_function(error)
+    if refused is None or refused.sqlstate != REFUSED_SQLSTATE:
         return None
-    detail = json.loads(cause.diag.message_detail)
+    detail = json.loads(refused.detail)
     budget = Budget.objects.select_related("team").get(pk=detail["budget_id"])
     # The row may not exist: one created on first use by the refused statement rolled back with it.
     period = BudgetPeriod(

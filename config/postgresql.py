@@ -2,8 +2,9 @@
 them."""
 
 import contextlib
+from dataclasses import dataclass
 
-from django.db import connection, migrations, transaction
+from django.db import DatabaseError, connection, migrations, transaction
 
 
 def run_sql_on_postgresql(forward_sql: str, reverse_sql: str) -> migrations.RunPython:
@@ -29,3 +30,21 @@ def call_function(sql: str, params: list) -> tuple:
     with scope, connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """What a function's `RAISE EXCEPTION USING ERRCODE = 'SG…'` said: the caller maps it to its answer."""
+
+    sqlstate: str
+    message: str
+    detail: str
+
+
+def refused_by_function(error: DatabaseError) -> Refused | None:
+    """The refusal a sandgate_… function raised (an `SG…` SQLSTATE); None for any other database error."""
+    cause = error.__cause__
+    sqlstate = getattr(cause, "sqlstate", None) or ""
+    if not sqlstate.startswith("SG"):
+        return None
+    return Refused(sqlstate, cause.diag.message_primary or "", cause.diag.message_detail or "")
