@@ -170,22 +170,21 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
         raise _refusal("self_approval")
 
 
+# An approval's refusals by code, as the ORM path and sandgate_request_approve (its MESSAGE) name them.
+APPROVAL_REFUSALS = {
+    "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
+    "self_approval": (Forbidden, "You cannot review your own request."),
+    "own_edit": (Forbidden, "You edited this version; another reviewer must approve it."),
+    "code_changed": (Conflict, "The code changed since you looked at it; review it again."),
+    "voted": (Conflict, "You already approved this request; it waits for another reviewer."),
+}
+
+
 def _refusal(code: str, status: str = "") -> ApplicationError:
-    """A refused approval, by its code: the ORM path and sandgate_request_approve refuse alike."""
     if code == "invalid_state":
         return transition_refused(current=status, target=Status.APPROVED)
-    forbidden = {
-        "not_a_reviewer": "Only a reviewer of this team can decide on a request.",
-        "self_approval": "You cannot review your own request.",
-        "own_edit": "You edited this version; another reviewer must approve it.",
-    }
-    if code in forbidden:
-        return Forbidden(forbidden[code], code=code)
-    conflicts = {
-        "code_changed": "The code changed since you looked at it; review it again.",
-        "voted": "You already approved this request; it waits for another reviewer.",
-    }
-    return Conflict(conflicts[code], code=code)
+    error, message = APPROVAL_REFUSALS[code]
+    return error(message, code=code)
 
 
 def approvals_needed(*, request: ApprovalRequest) -> int:
