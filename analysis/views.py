@@ -145,7 +145,9 @@ def datasets(request):
         if dataset is not None:
             messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
             return redirect("dataset", dataset_id=dataset.pk)
-    context = {"form": form, "datasets": selectors.dataset_list(user=request.user).select_related("team")}
+    datasets = selectors.dataset_list_summary(user=request.user).select_related("team")
+    rows = [(dataset, selectors.dataset_first_columns(dataset)) for dataset in datasets]
+    context = {"form": form, "rows": rows}
     return render(request, "analysis/datasets.html", context, status=400 if form.errors else 200)
 
 

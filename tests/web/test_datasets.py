@@ -212,3 +212,43 @@ def test_a_parquet_file_as_wide_as_allowed_with_long_values_is_profiled_in_full(
     assert (dataset.row_count, len(dataset.columns)) == (12, 2000)
     preview = selectors.dataset_preview(dataset=dataset)
     assert len(preview) == 10 and preview[0][1999] == "é" * 100 + "…"
+
+
+# --- lists stay small however wide a dataset is ------------------------------------------------------------
+
+
+@pytest.fixture
+def very_wide(team):
+    """A dataset far wider than the caps allow today (as one stored before them could be)."""
+    columns = [{"name": f"measurement_{i:06}", "dtype": "float64"} for i in range(50_000)]
+    return Dataset.objects.create(team=team, name="wide.csv", row_count=3, columns=columns)
+
+
+def test_the_dataset_list_api_stays_small_however_wide_a_dataset_is(analyst, as_user, very_wide):
+    response = as_user(analyst).get("/api/datasets")
+    assert response.status_code == 200
+    assert len(response.content) < 1_500
+    (item,) = response.json()["results"]
+    assert item["columnCount"] == 50_000
+    assert [c["name"] for c in item["firstColumns"]] == [f"measurement_{i:06}" for i in range(5)]
+    assert "columns" not in item
+    detail = as_user(analyst).get(f"/api/datasets/{very_wide.pk}").json()
+    assert detail["columnCount"] == 50_000 and detail["columns"][-1]["name"] == "measurement_049999"
+
+
+def test_the_datasets_page_stays_small_however_wide_a_dataset_is(client, very_wide):
+    small = client.get("/datasets/")
+    very_wide.columns = very_wide.columns[:1]
+    very_wide.save()
+    one_column = client.get("/datasets/")
+    assert len(small.content) - len(one_column.content) < 200  # 50,000 columns or 1: the same page
+    body = small.content.decode()
+    assert "<td>50000 <span" in body and "measurement_000004, …" in body
+    assert "measurement_000005" not in body
+
+
+def test_another_teams_dataset_detail_is_404_in_the_api(as_user, analyst, other_team):
+    theirs = Dataset.objects.create(
+        team=other_team, name="theirs.csv", columns=[{"name": "x", "dtype": "int64"}]
+    )
+    assert as_user(analyst).get(f"/api/datasets/{theirs.pk}").status_code == 404
