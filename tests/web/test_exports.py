@@ -90,10 +90,13 @@ def test_no_line_break_in_a_question_ends_its_comment_in_the_script(approved, li
     assert shown and all(line.startswith("#") for line in shown)
 
 
-def test_a_question_cannot_declare_the_scripts_encoding(approved, tmp_path):
-    """utf-7 reads `+AAo-` as a line break: on line 1 or 2 a `coding:` comment would turn text into code."""
-    approved.session.title = f"coding: utf-7 +AAo-{PAYLOAD}"
+@pytest.mark.parametrize(("codec", "line_break"), [("utf-7", "+AAo-"), ("unicode_escape", "\\n")])
+def test_a_question_cannot_declare_the_scripts_encoding(approved, tmp_path, codec, line_break):
+    """Python honours a `coding:` comment on line 1 or 2 (where the session's title is); utf-7 reads `+AAo-`
+    and unicode_escape reads a backslash and an n as a line break, turning the rest of a comment into code."""
+    approved.session.title = f"coding: {codec}"
     approved.session.save()
+    ask(approved, query=f"coding: {codec} {line_break}{PAYLOAD}", status=Status.PENDING_REVIEW)
     script = script_of(approved)
     assert_only_approved_code_is_code(script)
     path = tmp_path / "session.py"
