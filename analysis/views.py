@@ -64,7 +64,7 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ask(request):
-    datasets = selectors.dataset_list(user=request.user)
+    datasets = selectors.dataset_list(user=request.user).defer("columns")  # names only, however wide
     form = AskForm(request.POST or None, datasets=datasets)
     if request.method == "POST" and form.is_valid():
         submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"] or None)
