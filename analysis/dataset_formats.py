@@ -210,10 +210,10 @@ def _glimpse(cell: str) -> str:
 
 def _output_bytes(limits: Caps) -> int:
     """Room on stdout for the largest profile the caps allow: every column's name and dtype, and the first
-    rows of every column, each value at most PREVIEW_CELL_CHARS characters — 6 bytes each when JSON escapes
-    them (a control character, `\u0000`; UTF-8 needs at most 4)."""
-    columns = limits.columns * (6 * limits.name_chars + 64)
-    preview = PREVIEW_ROWS * limits.columns * (6 * (PREVIEW_CELL_CHARS + 1) + 8)
+    rows of every column, each value at most PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a
+    character in at most 12 bytes (a character beyond the BMP as two `\\uXXXX` escapes)."""
+    columns = limits.columns * (12 * limits.name_chars + 64)
+    preview = PREVIEW_ROWS * limits.columns * (12 * (PREVIEW_CELL_CHARS + 1) + 8)
     return 64_000 + columns + preview
 
 

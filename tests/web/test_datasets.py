@@ -198,20 +198,22 @@ def test_a_json_file_wider_than_the_column_cap_is_refused_by_the_sandbox_profile
 
 
 def test_a_parquet_file_as_wide_as_allowed_with_long_values_is_profiled_in_full(client, tmp_path):
-    """The sandbox's answer has room for every column's name and a glimpse of each first row's values."""
+    """The sandbox's answer has room for the largest profile the caps allow: 2,000 column names of 255
+    characters and ten first rows of long values, in characters JSON writes in 12 bytes each."""
     path = tmp_path / "wide.parquet"
     script = (
         "import pandas as pd\n"
-        "df = pd.DataFrame({f'column_{i:04}': ['é' * 300] * 12 for i in range(2000)})\n"
+        "df = pd.DataFrame({f'{i:04}' + '😀' * 251: ['😀' * 101] * 10 for i in range(2000)})\n"
         f"df.to_parquet({str(path)!r})\n"
     )
     subprocess.run([str(settings.SANDBOX_RUNTIME_DIR / "bin" / "python"), "-c", script], check=True)
     response = upload(client, "wide.parquet", path.read_bytes())
     assert response.status_code == 200
     dataset = Dataset.objects.get()
-    assert (dataset.row_count, len(dataset.columns)) == (12, 2000)
+    assert (dataset.row_count, len(dataset.columns)) == (10, 2000)
+    assert dataset.columns[1999]["name"] == "1999" + "😀" * 251
     preview = selectors.dataset_preview(dataset=dataset)
-    assert len(preview) == 10 and preview[0][1999] == "é" * 100 + "…"
+    assert len(preview) == 10 and preview[9][1999] == "😀" * 100 + "…"
 
 
 # --- lists stay small however wide a dataset is ------------------------------------------------------------
