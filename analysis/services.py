@@ -506,17 +506,27 @@ def _request_generation_failed(
 
 # --- executing --------------------------------------------------------------------------------
 
+NOT_YOUR_RUN = "Only the analyst who asked this question can start its run; reviewers and auditors cannot."
+
 
 @audit_budget_refusals
 @transaction.atomic
-def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]:
-    """Queue the one execution of an approved request. Calling it again returns the same execution."""
+def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False) -> tuple[Execution, bool]:
+    """Queue the one execution of an approved request. Calling it again returns the same execution.
+
+    Only the request's own analyst starts its run. With `on_approval` the system starts it on the approving
+    reviewer's behalf (SANDGATE_EXECUTE_ON_APPROVAL): then `user` must be the request's approving reviewer.
+    """
+    if not on_approval and request.user_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     # Locks the request row only (`of`); its team and requester come along for the budget reservation.
     request = (
         ApprovalRequest.objects.select_related("team", "user")
         .select_for_update(of=("self",))
         .get(pk=request.pk)
     )
+    if on_approval and request.reviewer_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     existing = Execution.objects.filter(request=request).first()
     if existing is not None:
         return existing, False
