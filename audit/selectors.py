@@ -20,6 +20,11 @@ def audit_chain_head() -> AuditEvent | None:
     return AuditEvent.objects.filter(position__isnull=False).order_by("-position").first()
 
 
+def audit_unchained_count() -> int:
+    """Events committed but not chained yet (the partial index `audit_event_unchained` keeps this cheap)."""
+    return AuditEvent.objects.filter(hash="").count()
+
+
 def audit_chained_events(*, since=None, until=None) -> QuerySet[AuditEvent]:
     """Chained events in chain order; `since` inclusive, `until` exclusive."""
     qs = AuditEvent.objects.filter(position__isnull=False).order_by("position")

@@ -107,7 +107,7 @@ def _user_agent(http_request) -> str:
 def audit_chain_pending(*, batch_size: int = CHAIN_BATCH_SIZE) -> int:
     """Link every committed, unchained event to the chain; returns how many were chained.
 
-    Called by the periodic task, and by every reader (verify, export, API) before it reads.
+    Called by the periodic task and `manage.py audit_chain`, and by the export and the API before they read.
     """
     total = 0
     while True:
