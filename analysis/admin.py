@@ -1,9 +1,11 @@
 from django.contrib import admin
 
+from config.admin import OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
+
 from .models import Dataset, Execution, Message, Session
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(TenantInline, admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
@@ -12,7 +14,9 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("title", "user", "team", "status", "last_activity_at")
     list_filter = ("status", "team")
     list_select_related = ("user", "team")
@@ -21,23 +25,21 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("name", "team", "row_count", "size", "allow_sample_sharing", "created_at")
     list_filter = ("team", "allow_sample_sharing")
     readonly_fields = ("file", "size", "sha256", "row_count", "columns", "uploaded_by", "created_at")
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """A run's record, written by the worker; nobody edits it."""
+
+    team_path = "request__team"
+    view_roles = OVERSIGHT
     list_display = ("id", "request", "status", "backend", "duration_ms", "started_at")
     list_filter = ("status", "backend")
     list_select_related = ("request",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    readonly_fields = [field.name for field in Execution._meta.fields]

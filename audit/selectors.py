@@ -103,13 +103,17 @@ def audited_teams(*, user) -> QuerySet:
     return teams
 
 
+def audit_event_visible_q(*, teams) -> Q:
+    """The teams' events, plus the team-less events (logins, tokens) of the teams' members."""
+    members = Membership.objects.filter(team__in=teams).values("user_id")
+    return Q(team__in=teams) | Q(team__isnull=True, actor__in=members)
+
+
 def audit_event_list(
     *, user, action=None, actor=None, since=None, until=None, request_id=None
 ) -> QuerySet[AuditEvent]:
     """The audited teams' events, newest first, plus team-less events (logins, tokens) of their members."""
-    teams = audited_teams(user=user)
-    members = Membership.objects.filter(team__in=teams).values("user_id")
-    qs = AuditEvent.objects.filter(Q(team__in=teams) | Q(team__isnull=True, actor__in=members))
+    qs = AuditEvent.objects.filter(audit_event_visible_q(teams=audited_teams(user=user)))
     filters = {
         "action": action,
         "actor_label": actor,

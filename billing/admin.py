@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from config.admin import ReadOnlyAdminMixin
+from config.admin import GLOBAL, OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
 
 from . import selectors, services
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
@@ -14,21 +14,26 @@ from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservati
 CHART_WIDTH, CHART_HEIGHT, CHART_DAYS = 600, 120, 30
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantInline, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(TenantAdmin):
+    team_path = "pk"  # a team is its own tenant
+    view_roles = OVERSIGHT
     list_display = ("slug", "name", "budget_downgrade_model", "created_at")
     search_fields = ("slug", "name")
+    ordering = ("slug",)
     inlines = [MembershipInline]
 
 
 @admin.register(CostSpan)
-class CostSpanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CostSpanAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    team_path = "tenant"
+    view_roles = OVERSIGHT
     list_display = (
         "timestamp",
         "tenant",
@@ -94,7 +99,8 @@ def _chart(team: Team, days: list[tuple]) -> dict:
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(TenantAdmin):
+    team_path = GLOBAL
     list_display = (
         "name",
         "kind",
@@ -116,7 +122,7 @@ class PriceAdmin(admin.ModelAdmin):
         return False  # a model without a price would be priced as the dearest one: change it instead
 
 
-class BudgetPeriodInline(admin.TabularInline):
+class BudgetPeriodInline(TenantInline, admin.TabularInline):
     model = BudgetPeriod
     extra = 0
     fields = ("period_start", "spent_usd", "reserved_usd", "warned")
@@ -128,7 +134,9 @@ class BudgetPeriodInline(admin.TabularInline):
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
     list_filter = ("scope", "period", "is_active", "team")
     list_select_related = ("team", "user")
@@ -143,7 +151,9 @@ class BudgetAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = (
         "created_at",
         "team",
