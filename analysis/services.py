@@ -536,12 +536,14 @@ def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False
             code="not_approved",
             extra={"status": request.status},
         )
-    # Over a budget: 402 here, nothing queued, and the request stays approved.
+    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
+    # will get, merged as the sandbox merges them.
+    limits = Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits)
     budget_reserve(
         team=request.team,
         user=request.user,
         feature=CostSpan.Feature.EXECUTION,
-        amount=execution_cost_estimate(team=request.team),
+        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
         request=request,
     )
     execution = Execution.objects.create(
@@ -916,3 +918,4 @@ def _publish_each(*, task, ids: list) -> int:
         task.delay(str(pk))
         logger.warning("re-enqueued %s(%s): it was never claimed", task.name, pk)
     return len(ids)
+

@@ -24,10 +24,19 @@ class MembershipInline(TenantInline, admin.TabularInline):
 class TeamAdmin(TenantAdmin):
     team_path = "pk"  # a team is its own tenant
     view_roles = OVERSIGHT
-    list_display = ("slug", "name", "budget_downgrade_model", "created_at")
+    list_display = ("slug", "name", "high_risk_quorum", "budget_downgrade_model", "created_at")
     search_fields = ("slug", "name")
     ordering = ("slug",)
-    inlines = [MembershipInline]
+    inlines = [MembershipInline]  # memberships are audited by audit/signals.py
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug",) if obj is not None else ()  # a team's identifier in exports and the audit trail
+
+    def save_model(self, request, obj, form, change):
+        services.team_save(team=obj, actor=request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # its requests, spend and trail stay: remove its members instead
 
 
 @admin.register(CostSpan)
@@ -116,7 +125,7 @@ class PriceAdmin(TenantAdmin):
     search_fields = ("name",)
 
     def save_model(self, request, obj, form, change):
-        services.price_save(price=obj, actor=request.user, changed=list(form.changed_data))
+        services.price_save(price=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a model without a price would be priced as the dearest one: change it instead
@@ -128,6 +137,7 @@ class BudgetPeriodInline(TenantInline, admin.TabularInline):
     fields = ("period_start", "spent_usd", "reserved_usd", "warned")
     readonly_fields = fields
     ordering = ("-period_start",)
+    can_delete = False  # the running totals that holds and settlements move: nobody deletes them
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -143,8 +153,13 @@ class BudgetAdmin(TenantAdmin):
     autocomplete_fields = ("user",)
     inlines = [BudgetPeriodInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Whose budget it is and its period are its identity (its periods' totals hang on them): to change
+        # those, deactivate it and add another.
+        return ("team", "scope", "user", "period") if obj is not None else ()
+
     def save_model(self, request, obj, form, change):
-        services.budget_save(budget=obj, actor=request.user, changed=list(form.changed_data))
+        services.budget_save(budget=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deactivate instead: the history of holds and spend stays
