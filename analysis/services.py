@@ -29,7 +29,7 @@ from approvals.services import (
     transition_refused,
 )
 from audit.models import AuditEvent
-from audit.services import audit_log, audit_who
+from audit.services import audit_log, audit_log_change, audit_who
 from billing.models import CostSpan, Reservation, Team
 from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
 from billing.services import (
@@ -919,3 +919,24 @@ def _publish_each(*, task, ids: list) -> int:
         logger.warning("re-enqueued %s(%s): it was never claimed", task.name, pk)
     return len(ids)
 
+
+# --- console changes --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dataset_sharing_set(*, dataset: Dataset, actor, allow_sample_sharing: bool) -> Dataset:
+    """Whether a few sample rows go to the LLM: the one dataset setting the console changes, audited."""
+    dataset = Dataset.objects.select_for_update().select_related("team").get(pk=dataset.pk)
+    before = {"allow_sample_sharing": dataset.allow_sample_sharing}
+    dataset.allow_sample_sharing = allow_sample_sharing
+    dataset.save(update_fields=["allow_sample_sharing"])
+    audit_log_change(
+        action=Action.DATASET_CHANGED,
+        actor=actor,
+        team=dataset.team,
+        target=dataset,
+        before=before,
+        after={"allow_sample_sharing": allow_sample_sharing},
+        details={"name": dataset.name},
+    )
+    return dataset
