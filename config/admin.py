@@ -11,6 +11,7 @@ from django.contrib.admin.utils import get_fields_from_path, lookup_spawns_dupli
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
@@ -18,8 +19,11 @@ from django.http import Http404
 from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
+from audit.middleware import current_http_request
 from billing.models import Membership, Team
 from billing.selectors import team_list_for_user
+
+from . import accounts
 
 # `team_path` of a model that holds no team's data: staff with Django's view permission read it, and only
 # superusers add, change or delete it (prices, policy rules, groups).
@@ -208,19 +212,63 @@ admin.site.unregister(Group)
 admin.site.unregister(TokenProxy)
 
 
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "set password" form, saved through the audited service."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        http_request = current_http_request.get()  # Django's view builds the form without its request
+        return accounts.user_password_set(
+            user=self.user,
+            actor=getattr(http_request, "user", None),
+            password=self.cleaned_data["password1"] if usable else None,
+        )
+
+
 @admin.register(User)
 class UserAdmin(TenantAdmin, DjangoUserAdmin):
-    """Staff see the members of their teams; only superusers change users."""
+    """Staff see the members of their teams; superusers change users, each change audited."""
 
     team_path = "memberships__team"
     view_roles = OVERSIGHT
+    change_password_form = AuditedPasswordChangeForm
+
+    def save_model(self, request, obj, form, change):
+        accounts.user_save(
+            user=obj,
+            actor=request.user,
+            groups=form.cleaned_data.get("groups"),
+            permissions=form.cleaned_data.get("user_permissions"),
+        )
+
+    def save_related(self, request, form, formsets, change):
+        # The groups and permissions were saved, and audited, by the service with the user.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # their requests and trail name them: deactivate (is_active) instead
 
 
 @admin.register(Group)
 class GroupAdmin(TenantAdmin, DjangoGroupAdmin):
-    """Groups hold permissions, not a team's data."""
+    """Groups hold permissions, not a team's data; superusers change them, each change audited."""
 
     team_path = GLOBAL
+
+    def save_model(self, request, obj, form, change):
+        accounts.group_save(group=obj, actor=request.user, permissions=form.cleaned_data.get("permissions"))
+
+    def save_related(self, request, form, formsets, change):
+        for formset in formsets:  # the permissions were saved, and audited, by the service
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        accounts.group_delete(group=obj, actor=request.user)
+
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            accounts.group_delete(group=group, actor=request.user)
 
 
 @admin.register(TokenProxy)
