@@ -14,7 +14,7 @@ from analysis.services import execution_start
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Budget, Membership, Price, Reservation, Team
-from billing.services import execution_cost_estimate
+from billing.services import sandbox_cost
 from tests.factories import ApprovalRequestFactory, SessionFactory, demo_dataset, member
 
 Action = AuditEvent.Action
@@ -131,7 +131,7 @@ def test_a_stored_limit_of_zero_is_held_as_the_run_gets_it_not_as_free(analyst, 
     execution_start(request=approved, user=analyst)
     hold = Reservation.objects.get(request=approved)
     assert hold.amount_usd > 0
-    assert hold.amount_usd == execution_cost_estimate(wall_seconds=120, memory_mb=1024)
+    assert hold.amount_usd == sandbox_cost(seconds=120, memory_mb=1024)  # the server's default limits
 
 
 # --- datasets and sessions ------------------------------------------------------------------------
