@@ -45,6 +45,7 @@ def team_rows(team: Team) -> dict[type, list]:
         user=analyst, team=team, query=f"{team.slug}-secret question", status=ApprovalRequest.Status.QUEUED
     )
     execution = Execution.objects.create(request=request, code_sha256=request.code_sha256, stdout="42")
+    pending = ApprovalRequestFactory(user=analyst, team=team, query=f"{team.slug}-secret pending question")
     dataset = demo_dataset(team, rows=20)
     span = CostSpan.objects.create(provider="offline", tenant=team, user=analyst, feature="generation")
     budget = Budget.objects.create(team=team, limit_usd=Decimal("10"))
@@ -63,7 +64,7 @@ def team_rows(team: Team) -> dict[type, list]:
         type(analyst): [analyst],
         "authtoken.TokenProxy": [token],
         "analysis.Session": [request.session],
-        ApprovalRequest: [request],
+        ApprovalRequest: [request, pending],
         Execution: [execution],
         "analysis.Dataset": [dataset],
         CostSpan: [span],
@@ -160,6 +161,21 @@ def test_staff_of_another_team_never_see_a_row_of_the_first_team(model, first_ro
         assert model._default_manager.filter(pk=row.pk).exists()
 
 
+@pytest.mark.parametrize("model", SCOPED, ids=label)
+def test_no_action_reaches_another_teams_rows(model, first_rows, own_rows, outsider):
+    """Every action the outsider is offered, posted with the first team's rows selected, changes nothing."""
+    theirs = rows_of(model, first_rows)
+    selected = [str(row.pk) for row in theirs]
+    before = list(model._default_manager.filter(pk__in=selected).values())
+    actions = REGISTRY[model].get_actions(_request(outsider))
+    if model is ApprovalRequest and outsider.role == Membership.Role.REVIEWER:
+        assert {"approve_selected", "reject_selected"} <= actions.keys()  # so this test is not vacuous
+    for name in actions:
+        form = {"action": name, "_selected_action": selected, "reason": "no", "post": "yes", "index": "0"}
+        console(outsider).post(url(model, "changelist"), form)
+    assert list(model._default_manager.filter(pk__in=selected).values()) == before
+
+
 @pytest.mark.parametrize("model", REGISTRY, ids=label)
 def test_no_form_of_the_console_offers_another_teams_rows_as_choices(model, first_rows, own_rows, outsider):
     """The foreign-key and many-to-many choices of every admin's form and inline forms."""
@@ -213,7 +229,7 @@ def test_the_team_filter_lists_only_the_users_teams(team, other_team, outsider):
 
 @pytest.mark.parametrize(
     "model, term",
-    [(ApprovalRequest, "secret question"), ("auth.User", "analyst"), (Team, "e")],
+    [(ApprovalRequest, "secret"), ("auth.User", "analyst"), (Team, "e")],
 )
 def test_search_finds_only_the_users_teams_rows(team, other_team, model, term):
     reviewer = _staff(other_team, Membership.Role.REVIEWER)
