@@ -27,6 +27,7 @@ api_urls = [
         name="session-archive",
     ),
     path("datasets", analysis_apis.DatasetListApi.as_view(), name="dataset-list"),
+    path("datasets/<uuid:dataset_id>", analysis_apis.DatasetDetailApi.as_view(), name="dataset-detail"),
     path("approve", approval_apis.ApproveApi.as_view(), name="approve"),
     path("requests", approval_apis.RequestListApi.as_view(), name="request-list"),
     path("requests/<uuid:request_id>", approval_apis.RequestDetailApi.as_view(), name="request-detail"),

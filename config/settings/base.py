@@ -261,6 +261,11 @@ LANGFUSE_BASE_URL = env("LANGFUSE_BASE_URL", default="https://cloud.langfuse.com
 SANDGATE_EXECUTE_ON_APPROVAL = env.bool("SANDGATE_EXECUTE_ON_APPROVAL", default=False)
 SANDGATE_MAX_QUERY_CHARS = env.int("SANDGATE_MAX_QUERY_CHARS", default=4000)
 SANDGATE_MAX_DATASET_MB = env.int("SANDGATE_MAX_DATASET_MB", default=50)
+# Caps on what an upload holds (CSV in the app, XLSX/Parquet/JSON in the sandbox profile), each refused with
+# a message saying which: columns, rows, and characters in one value (32,767 is also Excel's own limit).
+SANDGATE_DATASET_MAX_COLUMNS = env.int("SANDGATE_DATASET_MAX_COLUMNS", default=2000)
+SANDGATE_DATASET_MAX_ROWS = env.int("SANDGATE_DATASET_MAX_ROWS", default=5_000_000)
+SANDGATE_DATASET_MAX_CELL_CHARS = env.int("SANDGATE_DATASET_MAX_CELL_CHARS", default=32_767)
 
 # --- Approval workflow ------------------------------------------------------------------------
 # An approval not run within this many hours expires; the worker checks it when the run starts.
