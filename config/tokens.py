@@ -2,7 +2,8 @@
 
 The key is shown once, when it is made; the database keeps its digest (the primary key) and knox's lookup
 prefix (`token_key`, the key's first 15 of 64 hex characters, which cannot authenticate alone). A token
-lives `SANDGATE_API_TOKEN_TTL_HOURS`; knox deletes an expired token the next time its user authenticates.
+lives `SANDGATE_API_TOKEN_TTL_HOURS`; an expired token is deleted when it is presented (and refused), and the
+user's other expired ones when they make a new token.
 Tokens are named by `token_id`, the digest's first 16 hex characters: enough to tell one's own apart,
 nothing to log in with. Creating and deleting a token is audited (audit/signals.py).
 """
@@ -45,6 +46,8 @@ def token_list(*, user) -> QuerySet[AuthToken]:
 def token_create(*, user) -> tuple[AuthToken, str]:
     """A new token for `user`; returns it and its key, which is never stored and never shown again."""
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()  # one count at a time per user
+    for expired in AuthToken.objects.filter(user=user, expiry__lte=timezone.now()):
+        expired.delete()  # one by one: each is audited (token.revoked, expired)
     limit = settings.SANDGATE_API_TOKENS_PER_USER
     if token_list(user=user).count() >= limit:
         raise Conflict(

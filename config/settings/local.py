@@ -7,9 +7,8 @@ from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env(
-    "DJANGO_SECRET_KEY", default="insecure-local-development-key-change-me-0123456789" if DEBUG else ""
-)
+DEVELOPMENT_KEY = "insecure-local-development-key-change-me-0123456789"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="") or (DEVELOPMENT_KEY if DEBUG else "")
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "Set DJANGO_SECRET_KEY when DJANGO_DEBUG is off: `make up` (or `python3 config/envfile.py .env`) "

@@ -134,6 +134,7 @@ def test_a_user_has_at_most_the_configured_number_of_live_tokens(analyst, settin
     assert (refused.status_code, refused.json()["error"]["code"]) == (409, "too_many_tokens")
     AuthToken.objects.update(expiry=timezone.now() - timedelta(seconds=1))  # expired ones do not count
     assert client.post("/api/tokens").status_code == 201
+    assert AuthToken.objects.count() == 1  # and making a token deletes them
 
 
 def test_the_console_lists_tokens_by_id_and_owner_never_by_key(admin_client, analyst):

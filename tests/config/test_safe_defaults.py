@@ -51,17 +51,17 @@ def test_make_up_settings_answer_a_missing_page_with_the_friendly_404_not_the_de
     assert answer["static"] == 200  # WhiteNoise serves the app's files with DEBUG off, without collectstatic
 
 
-def test_debug_is_an_explicit_opt_in(monkeypatch):
-    monkeypatch.delenv("DJANGO_SECRET_KEY", raising=False)
+def test_debug_is_an_explicit_opt_in_that_brings_a_development_key():
     shown = manage(
         "shell",
         "--no-imports",
         "-c",
-        "from django.conf import settings; print(settings.DEBUG)",
+        "from django.conf import settings; print(settings.DEBUG, settings.SECRET_KEY.startswith('insecure'))",
         DJANGO_SETTINGS_MODULE="config.settings.local",
         DJANGO_DEBUG="true",
+        DJANGO_SECRET_KEY="",  # as copied from .env.example
     )
-    assert shown.stdout.strip().splitlines()[-1] == "True", shown.stderr
+    assert shown.stdout.strip().splitlines()[-1] == "True True", shown.stderr
 
 
 def test_the_secret_key_is_written_once_into_a_private_env_file(tmp_path):
