@@ -3,8 +3,8 @@
 Imported by DRF while its settings load, so it imports nothing of ours.
 """
 
-from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from django.utils import timezone
+from drf_spectacular.contrib.knox_auth_token import KnoxTokenScheme
 from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from knox.signals import token_expired
 from rest_framework import exceptions
