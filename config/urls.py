@@ -1,14 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
-from knox.models import AuthToken
 
 from analysis import apis as analysis_apis
 from approvals import apis as approval_apis
 from audit import apis as audit_apis
 from billing import apis as billing_apis
 from config import apis as config_apis
-from config.admin import ApiTokenAdmin
 from config.auth import AdminLoginForm
 
 api_urls = [
@@ -43,8 +41,6 @@ api_urls = [
 ]
 
 admin.site.login_form = AdminLoginForm  # refuses, with a clear message, after too many failed logins
-admin.site.unregister(AuthToken)
-admin.site.register(AuthToken, ApiTokenAdmin)
 
 urlpatterns = [
     path("admin/", admin.site.urls),

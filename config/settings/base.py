@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "axes",
     "drf_spectacular",
     "pgtrigger",
+    "config",  # after auth and knox: config/admin.py puts their admins under the tenancy rule
     "billing",
     "audit",
     "analysis",
