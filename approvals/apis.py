@@ -21,7 +21,13 @@ class Pagination(LimitOffsetPagination):
 class RequestListApi(APIView):
     pagination_class = Pagination  # declares the paginated answer in the schema
 
-    @extend_schema(parameters=[RequestListInput], responses=ApprovalRequestSerializer(many=True))
+    @extend_schema(
+        operation_id="requests_list",
+        tags=["requests"],
+        parameters=[RequestListInput],
+        responses=ApprovalRequestSerializer(many=True),
+        description="Analysts see their own requests, reviewers and auditors their teams', newest first.",
+    )
     def get(self, request):
         params = RequestListInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -32,13 +38,20 @@ class RequestListApi(APIView):
 
 
 class RequestDetailApi(APIView):
-    @extend_schema(responses=ApprovalRequestDetailSerializer)
+    @extend_schema(operation_id="requests_get", tags=["requests"], responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
         return Response(selectors.approval_request_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):
-    @extend_schema(request=ApproveInput, responses=ApprovalRequestDetailSerializer)
+    @extend_schema(
+        operation_id="requests_approve",
+        tags=["requests"],
+        request=ApproveInput,
+        responses=ApprovalRequestDetailSerializer,
+        description="A reviewer of the team (never of their own request) approves or rejects a request that "
+        "waits for review. A high-risk request stays `pending_review` until the team's quorum approved.",
+    )
     def post(self, request):
         data = ApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -52,7 +65,7 @@ class ApproveApi(APIView):
             )
         else:
             approval_request = services.approval_request_reject(
-                request=approval_request, reviewer=request.user, reason=args["reason"]
+                request=approval_request, reviewer=request.user, reason=args.get("reason", "")
             )
         detail = selectors.approval_request_detail(user=request.user, request_id=approval_request.pk)
         return Response(detail, status=status.HTTP_200_OK)
@@ -61,7 +74,12 @@ class ApproveApi(APIView):
 class ReviseApi(APIView):
     """A reviewer who rejected a request (with a reason) asks for a new version that addresses it."""
 
-    @extend_schema(request=None, responses={202: ApprovalRequestSerializer})
+    @extend_schema(
+        operation_id="requests_revise",
+        tags=["requests"],
+        request=None,
+        responses={202: ApprovalRequestSerializer},
+    )
     def post(self, request, request_id):
         rejected = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
         revision = services.approval_request_revise(request=rejected, reviewer=request.user)

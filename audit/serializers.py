@@ -10,7 +10,7 @@ class AuditEventSerializer(serializers.Serializer):
     position = serializers.IntegerField(allow_null=True)
     id = serializers.UUIDField()
     createdAt = serializers.DateTimeField(source="created_at")
-    action = serializers.CharField()
+    action = serializers.ChoiceField(choices=AuditEvent.Action.choices)
     actorId = serializers.IntegerField(source="actor_id", allow_null=True)
     actor = serializers.CharField(source="actor_label")
     teamId = serializers.UUIDField(source="team_id", allow_null=True)
@@ -19,7 +19,7 @@ class AuditEventSerializer(serializers.Serializer):
     requestId = serializers.UUIDField(source="request_id", allow_null=True)
     ipAddress = serializers.CharField(source="ip_address", allow_null=True)
     userAgent = serializers.CharField(source="user_agent")
-    details = serializers.JSONField()
+    details = serializers.DictField(help_text="What the action concerned; its keys depend on `action`.")
     prevHash = serializers.CharField(source="prev_hash")
     hash = serializers.CharField()
 
