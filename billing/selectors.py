@@ -166,7 +166,7 @@ def spend_report(*, user, group_by: str, start=None, end=None) -> list[dict]:
     return [
         {
             group_by: str(row[key]) if row[key] is not None else "",
-            "costUsd": str(Decimal(row["cost"]).quantize(USD_PLACES)),
+            "costUsd": f"{Decimal(row['cost']).quantize(USD_PLACES):f}",  # never "0E-8"
             "calls": row["calls"],
             "inputTokens": row["input_tokens"],
             "outputTokens": row["output_tokens"],

@@ -270,7 +270,8 @@ class BudgetExceeded(ApplicationError):
         who = "your" if budget.scope == Budget.Scope.USER else f"team {budget.team.slug}'s"
         super().__init__(
             f"This would cost up to ${amount.quantize(CENT)}; {who} {budget.period} budget of "
-            f"${budget.limit_usd.quantize(CENT)} has ${max(_remaining(budget, period), 0).quantize(CENT)} "
+            f"${budget.limit_usd.quantize(CENT)} has "
+            f"${max(_remaining(budget, period), Decimal(0)).quantize(CENT)} "
             "left." + (f" It resets at {resets_at:%Y-%m-%d %H:%M} UTC." if resets_at else ""),
             code="budget_exceeded",
             status_code=402,
