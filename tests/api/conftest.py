@@ -1,0 +1,213 @@
+"""A team's worth of real rows in every state the API can show, made once per module by the services.
+
+The schema tests call every operation as an analyst, a reviewer and an auditor; for the answers to cover
+what clients will meet, the rows must be real: code generated (offline generator), checked by the policy,
+approved, rejected, revised, edited, voted on, blocked, run in the real sandbox (a chart, a table, files,
+an exception), budgets above their soft threshold, spend, sessions, an archived one, the audit trail.
+Building that takes a few sandbox runs, so it is done once per module and committed; each test then runs
+in its own transaction on top of it (what a test writes is rolled back), and the module's end empties the
+tables as a transactional test's end does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import pgtrigger
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import override_settings
+
+from analysis.models import Execution
+from analysis.services import (
+    analysis_submit,
+    execution_run,
+    execution_start,
+    request_generate_code,
+    session_archive,
+)
+from approvals.models import ApprovalRequest
+from approvals.services import (
+    approval_request_approve,
+    approval_request_edit,
+    approval_request_generation_succeed,
+    approval_request_reject,
+    approval_request_revise,
+)
+from billing.models import Budget, Membership, Price
+from config.tokens import token_create, token_id
+from tests.factories import ApprovalRequestFactory, SessionFactory, TeamFactory, demo_dataset, member
+
+ROLES = (Membership.Role.ANALYST, Membership.Role.REVIEWER, Membership.Role.AUDITOR)
+
+TABLE_AND_FILES = """
+import pandas as pd
+frame = pd.DataFrame({"region": ["north", "south"], "revenue": [120, 80]})
+frame.to_csv("/output/summary.csv", index=False)
+open("/output/notes.txt", "w").write("two regions")
+print(frame.describe())
+frame
+"""
+FAILS = "print('dividing')\n1 / 0\n"
+NOT_ALLOWED_IMPORT = "import sqlite3\nprint(sqlite3.sqlite_version)\n"  # high risk: needs the quorum
+RUNS_A_COMMAND = "import subprocess\nsubprocess.run(['ls'])\n"  # critical: blocked before review
+PRINTS = "print('hello')\n"
+
+
+@dataclass
+class World:
+    """The rows, and the ids a client would hold: by path parameter name."""
+
+    headers: dict[str, dict[str, str]]  # role -> Authorization header
+    token_ids: dict[str, str]  # role -> its token's id
+    request_ids: list[str] = field(default_factory=list)
+    execution_ids: list[str] = field(default_factory=list)
+    session_ids: list[str] = field(default_factory=list)
+    dataset_ids: list[str] = field(default_factory=list)
+    artifacts: list[tuple[str, str]] = field(default_factory=list)  # (execution id, name)
+    approved_request_id: str = ""
+    pending_request_id: str = ""
+
+
+def _checked(*, team, user, code: str, session=None) -> ApprovalRequest:
+    """A request whose code came back from the generator: stored and checked by the policy."""
+    placed = {"session": session} if session is not None else {}
+    request = ApprovalRequestFactory(
+        team=team, user=user, code="", status=ApprovalRequest.Status.GENERATING, **placed
+    )
+    return approval_request_generation_succeed(
+        request=request, code=code, provider="offline", model="offline-rules-v1"
+    )
+
+
+def _run(*, request: ApprovalRequest, analyst, reviewer) -> Execution:
+    approval_request_approve(request=request, reviewer=reviewer)
+    execution, _ = execution_start(request=request, user=analyst)
+    return execution_run(execution_id=execution.pk)
+
+
+def _prices() -> None:
+    for name, price_in, price_out in (("offline-rules-v1", "0", "0"), ("mistral-large-latest", "2", "6")):
+        Price.objects.update_or_create(
+            name=name,
+            defaults={
+                "kind": Price.Kind.LLM,
+                "input_usd_per_mtok": Decimal(price_in),
+                "output_usd_per_mtok": Decimal(price_out),
+                "source": "test",
+                "as_of": date(2026, 11, 26),
+            },
+        )
+    Price.objects.update_or_create(
+        name="local",
+        defaults={
+            "kind": Price.Kind.SANDBOX,
+            "usd_per_vcpu_second": Decimal("0.000014"),
+            "usd_per_gib_second": Decimal("0.0000045"),
+            "source": "test",
+            "as_of": date(2026, 11, 26),
+        },
+    )
+
+
+def _build() -> World:
+    _prices()
+    team = TeamFactory(slug="acme", high_risk_quorum=2)
+    analyst = member(team, Membership.Role.ANALYST, user__username="ann")
+    reviewer = member(team, Membership.Role.REVIEWER, user__username="rita")
+    second_reviewer = member(team, Membership.Role.REVIEWER, user__username="rob")
+    auditor = member(team, Membership.Role.AUDITOR, user__username="otto")
+    users = dict(zip(ROLES, (analyst, reviewer, auditor), strict=True))
+    dataset = demo_dataset(team, rows=120)
+    # Soft thresholds at zero: every answer that can carry a budget warning carries one.
+    Budget.objects.create(team=team, scope=Budget.Scope.TEAM, limit_usd=Decimal(500), soft_threshold=0)
+    Budget.objects.create(
+        team=team,
+        scope=Budget.Scope.USER,
+        user=analyst,
+        period=Budget.Period.DAILY,
+        limit_usd=Decimal(50),
+        soft_threshold=0,
+    )
+
+    world = World(headers={}, token_ids={})
+    for role, user in users.items():
+        token, key = token_create(user=user)
+        world.headers[role] = {"Authorization": f"Token {key}"}
+        world.token_ids[role] = token_id(token)
+
+    # Generated by the offline generator and run: a chart, printed output.
+    chart = analysis_submit(
+        user=analyst, query="Load sales.csv and plot monthly revenue by region", dataset_ids=[dataset.pk]
+    )
+    chart = request_generate_code(request_id=chart.pk)
+    ran = [
+        _run(request=chart, analyst=analyst, reviewer=reviewer),
+        _run(
+            request=_checked(team=team, user=analyst, code=TABLE_AND_FILES, session=chart.session),
+            analyst=analyst,
+            reviewer=reviewer,
+        ),
+        _run(request=_checked(team=team, user=analyst, code=FAILS), analyst=analyst, reviewer=reviewer),
+    ]
+    assert [e.status for e in ran] == ["succeeded", "succeeded", "failed"], [e.error for e in ran]
+    assert ran[1].artifacts.count() == 2
+
+    # Rejected with a reason, then revised: version 2 with a previous version and a diff.
+    rejected = _checked(team=team, user=analyst, code=PRINTS)
+    approval_request_reject(request=rejected, reviewer=reviewer, reason="Print the revenue instead.")
+    revision = approval_request_revise(request=rejected, reviewer=reviewer)
+    request_generate_code(request_id=revision.pk)
+    # Edited by a reviewer: the original superseded, the edit waiting for another reviewer.
+    edited = approval_request_edit(
+        request=_checked(team=team, user=analyst, code=PRINTS), reviewer=second_reviewer, code="print('hi')\n"
+    )
+    # High risk: one of the two approvals the quorum needs.
+    high = _checked(team=team, user=analyst, code=NOT_ALLOWED_IMPORT)
+    approval_request_approve(request=high, reviewer=reviewer)
+    blocked = _checked(team=team, user=analyst, code=RUNS_A_COMMAND)
+    approved = _checked(team=team, user=analyst, code=PRINTS)
+    approval_request_approve(request=approved, reviewer=reviewer)
+    pending = _checked(team=team, user=analyst, code=PRINTS)
+    archived = SessionFactory(team=team, user=analyst, title="an archived question")
+    session_archive(session=archived, user=analyst)
+
+    world.request_ids = [
+        str(pk) for pk in ApprovalRequest.objects.order_by("created_at").values_list("pk", flat=True)
+    ]
+    world.execution_ids = [str(e.pk) for e in ran]
+    world.session_ids = [str(chart.session_id), str(archived.pk), str(high.session_id)]
+    world.dataset_ids = [str(dataset.pk)]
+    world.artifacts = [(str(ran[1].pk), a.name) for a in ran[1].artifacts.order_by("name")]
+    world.approved_request_id, world.pending_request_id = str(approved.pk), str(pending.pk)
+    statuses = set(ApprovalRequest.objects.values_list("status", flat=True))
+    assert {"succeeded", "failed", "rejected", "superseded", "pending_review", "policy_blocked"} <= statuses
+    assert blocked.status == "policy_blocked" and high.risk_level == "high" and edited.edited_by_id
+    return world
+
+
+@pytest.fixture(scope="module")
+def world_media(tmp_path_factory):
+    return tmp_path_factory.mktemp("world-media")
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, world_media) -> World:
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=world_media, SANDBOX_BACKEND="local"):
+        with transaction.atomic():
+            built = _build()
+            # The rows stand in for what the workers would do: the tasks their commit would enqueue
+            # (generation, notifications) are not wanted.
+            connection.run_on_commit.clear()
+        yield built
+        with pgtrigger.ignore("audit.AuditEvent:audit_forbid_truncate"):
+            call_command("flush", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, world_media):
+    """Overrides the suite's per-test media folder: the world's files (datasets, artifacts) are read."""
+    settings.MEDIA_ROOT = world_media
