@@ -1,10 +1,10 @@
 """The API's contract as OpenAPI: shared pieces of the schema, and the drf-spectacular hooks that finish it.
 
-- Every view can answer with the error shape of `config/exceptions.py`: one `Error` component whose `code`
-  is the `ErrorCode` enum. 401 without a valid token, 403 for a wrong role, 404 for what is not yours, 400
-  for bad input; writes can also answer 402 (budget exceeded), 409 (wrong state) and 429 (rate limited).
-  Declaring these per view would repeat them on every endpoint and drift; `add_error_responses` adds them in
-  one place.
+- Every view can answer with the error shape of `config/exceptions.py`: one `ApiError` component (its
+  `error` an `ErrorDetail`) whose `code` is the `ErrorCode` enum. 401 without a valid token, 403 for a
+  wrong role, 404 for what is not yours, 400 for bad input; writes can also answer 402 (budget exceeded),
+  409 (wrong state) and 429 (rate limited). Declaring these per view would repeat them on every endpoint
+  and drift; `add_error_responses` adds them in one place.
 - Status-like fields are enums built from the models' `TextChoices` (ENUM_NAME_OVERRIDES in settings name
   them), so a new status is in the schema as soon as it is in the model; `share_parameter_enums` makes the
   query parameters use the same named components as the answers.
@@ -112,8 +112,9 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 def add_error_responses(result, generator, request, public):
     """drf-spectacular POSTPROCESSING_HOOKS entry: the error responses every operation can give."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
-    schemas.update(ErrorCode=error_code_schema(), ErrorDetail=ERROR_DETAIL_SCHEMA, Error=ERROR_SCHEMA)
-    content = {"application/json": {"schema": component_ref("Error")}}
+    # `ApiError`, not `Error`: a model named like its one property (`error`) trips openapi-python-client.
+    schemas.update(ErrorCode=error_code_schema(), ErrorDetail=ERROR_DETAIL_SCHEMA, ApiError=ERROR_SCHEMA)
+    content = {"application/json": {"schema": component_ref("ApiError")}}
     for method, operation in _operations(result):
         errors = {**COMMON_ERRORS, **(WRITE_ERRORS if method in WRITE_METHODS else {})}
         responses = operation.setdefault("responses", {})
