@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
@@ -26,32 +26,24 @@ from approvals.services import (
     approval_request_generation_succeed,
     approval_request_transition,
     code_sha256,
-    transition_refused,
 )
 from audit.models import AuditEvent
-from audit.services import audit_log, audit_who
+from audit.services import audit_log
 from billing.models import CostSpan, Reservation, Team
 from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
 from billing.services import (
-    UNPRICED_LLM_USD_PER_MTOK,
-    UNPRICED_SANDBOX_USD,
     audit_budget_refusals,
     budget_lease_renew,
-    budget_periods_warn,
-    budget_refusal_from,
     budget_reserve,
     budget_settle_request,
     cost_span_record_execution,
     cost_span_record_llm,
     execution_cost_estimate,
     generation_cost_estimate,
-    generation_tokens_estimate,
     request_cost_estimate,
     reservation_release,
-    sandbox_units,
 )
 from config.exceptions import ApplicationError, Conflict, Forbidden, NotFound
-from config.postgresql import call_function, refused_by_function
 
 from . import dataset_formats, tracing
 from .llm import get_generator
@@ -245,26 +237,20 @@ def _datasets_for(
 def analysis_submit(
     *, user, query: str, session_id=None, dataset_ids: list | None = None, team_id=None
 ) -> ApprovalRequest:
-    """Record the question and hand code generation to a worker (never in the web request).
-
-    On PostgreSQL one statement records it (`sandgate_analysis_submit`, analysis/migrations/0005) instead of
-    some fifteen, each built in Python and each a round trip. Elsewhere (SQLite) the ORM path does, which is
-    also the reference the function is tested against (tests/analysis/test_submit_function.py).
-    """
-    submit = _submit_in_database if connection.vendor == "postgresql" else _submit_with_orm
-    request = submit(user=user, query=query, session_id=session_id, dataset_ids=dataset_ids, team_id=team_id)
+    """Record the question and hand code generation to a worker (never in the web request)."""
+    request = _submit(user=user, query=query, session_id=session_id, dataset_ids=dataset_ids, team_id=team_id)
     from .tasks import enqueue_on_commit, generate_code
 
     enqueue_on_commit(generate_code, str(request.pk))  # broker down: 202 all the same; the reaper enqueues it
     return request
 
 
-# PostgreSQL rounds a value stored into a numeric column half up; the ORM path rounds the same way.
+# Rounded half up to the column's precision, as it is stored.
 BUDGET_ESTIMATE_STEP = Decimal(1).scaleb(-ApprovalRequest._meta.get_field("budget_estimate").decimal_places)
 
 
 @transaction.atomic
-def _submit_with_orm(*, user, query: str, session_id, dataset_ids: list | None, team_id) -> ApprovalRequest:
+def _submit(*, user, query: str, session_id, dataset_ids: list | None, team_id) -> ApprovalRequest:
     team = _asking_team(user=user, team_id=team_id)
     existing_session = session_id is not None
     session = _session_for(user=user, team=team, session_id=session_id, query=query)
@@ -303,66 +289,6 @@ def _submit_with_orm(*, user, query: str, session_id, dataset_ids: list | None, 
         details={"session_id": str(session.pk), "datasets": [d.name for d in datasets]},
     )
     return request
-
-
-SUBMIT_SQL = (
-    "SELECT request_id, session_id, team_id, budget_estimate, warn_period_ids, above_period_ids "
-    "FROM sandgate_analysis_submit(%s::integer, %s::text, %s::text, %s::uuid, %s::uuid[], %s::uuid, "
-    "%s::text[], %s::text, %s::boolean, %s::integer[], %s::text, %s::numeric, %s::numeric, %s::numeric[], "
-    "%s::timestamptz, %s::timestamptz, %s::timestamptz, %s::text, %s::inet, %s::text)"
-)
-
-
-def _submit_in_database(
-    *, user, query: str, session_id, dataset_ids: list | None, team_id
-) -> ApprovalRequest:
-    now = timezone.now()
-    limits = settings.SANDBOX_LIMITS
-    wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
-    who = audit_who(actor=user)
-    params = [
-        user.pk, query, query.lower(), session_id, list(dataset_ids or []),
-        team_id if team_id and _is_uuid(team_id) else None, list(ASKING_ROLES),
-        # The configured model; the function picks the team's cheaper one above a soft threshold (Mistral).
-        settings.MISTRAL_MODEL if settings.MISTRAL_API_KEY else OFFLINE_MODEL, bool(settings.MISTRAL_API_KEY),
-        list(generation_tokens_estimate(query=query)), settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
-        [*UNPRICED_LLM_USD_PER_MTOK, *UNPRICED_SANDBOX_USD],
-        session_idle_cutoff(), now, now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
-        who["actor_label"], who["ip_address"], who["user_agent"],
-    ]  # fmt: skip
-    try:  # in a caller's transaction, a savepoint: a refusal leaves it usable (the 402 reads the budget)
-        request_id, session_id, team_id, estimate, warn_period_ids, above_period_ids = call_function(
-            SUBMIT_SQL, params
-        )
-    except DatabaseError as error:
-        raise _submit_refusal(error) or error from None
-    request = ApprovalRequest(
-        id=request_id, query=query, user=user, team_id=team_id, session_id=session_id,
-        budget_estimate=estimate, status=Status.GENERATING, created_at=now, updated_at=now,
-    )  # fmt: skip
-    request._state.adding, request._state.db = False, connection.alias  # as if loaded from the row
-    request.budget_above_soft_threshold = bool(above_period_ids)
-    # Outside a caller's transaction this runs after the commit, in one of its own: a warning lost to a
-    # crash here is not lost for good, since the period stays unwarned and the next hold above it warns.
-    budget_periods_warn(period_ids=warn_period_ids, actor=user)
-    return request
-
-
-def _submit_refusal(error: DatabaseError) -> ApplicationError | None:
-    """The answer a refusal of sandgate_analysis_submit stands for (its SQLSTATE and MESSAGE say which)."""
-    refusal = budget_refusal_from(error)
-    if refusal is not None:
-        return refusal
-    refused = refused_by_function(error)
-    if refused is None:
-        return None
-    if refused.sqlstate == "SG403":
-        return _no_team()
-    if refused.sqlstate == "SG404":
-        return NotFound("Session not found." if refused.message == "session" else "Dataset not found.")
-    if refused.sqlstate == "SG409":
-        return _session_closed(status=refused.message)
-    return None
 
 
 def _generation_model_name(*, team: Team, user) -> str:
@@ -557,19 +483,9 @@ def _next_step(request: ApprovalRequest) -> str:
     return "waiting for a reviewer's approval."
 
 
-def _execution_claim(*, execution_id) -> Execution | None:
-    """Claim the run exactly once; a redelivered task finds nothing to claim.
-
-    On PostgreSQL one statement claims it (`sandgate_execution_claim`, analysis/migrations/0007) instead of
-    five plus BEGIN and COMMIT, before the run's first line. Elsewhere (SQLite) the ORM path does, which is
-    also the reference the function is tested against (tests/analysis/test_claim_function.py).
-    """
-    claim = _execution_claim_in_database if connection.vendor == "postgresql" else _execution_claim_with_orm
-    return claim(execution_id=execution_id)
-
-
 @transaction.atomic
-def _execution_claim_with_orm(*, execution_id) -> Execution | None:
+def _execution_claim(*, execution_id) -> Execution | None:
+    """Claim the run exactly once; a redelivered task finds nothing to claim."""
     now = timezone.now()
     claimed = Execution.objects.filter(pk=execution_id, status=Execution.Status.QUEUED).update(
         status=Execution.Status.RUNNING,
@@ -585,37 +501,6 @@ def _execution_claim_with_orm(*, execution_id) -> Execution | None:
     # one (the sweeper could release it), and one commit fewer before the run starts.
     budget_lease_renew(request=execution.request, feature=CostSpan.Feature.EXECUTION)
     return execution
-
-
-EXECUTION_CLAIM_SQL = (
-    "SELECT sandgate_execution_claim(%s::uuid, %s::timestamptz, %s::timestamptz, %s::timestamptz)"
-)
-
-
-def _execution_claim_in_database(*, execution_id) -> Execution | None:
-    now = timezone.now()
-    params = [
-        execution_id,
-        now,
-        now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS),
-        # The hold's lease renewed in the claim, as on the ORM path: the sweeper never sees it stale.
-        now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
-    ]
-    try:  # its own transaction: no BEGIN and COMMIT round trips before the run
-        (claimed,) = call_function(EXECUTION_CLAIM_SQL, params)
-    except DatabaseError as error:
-        raise _execution_claim_refusal(error) or error from None
-    if not claimed:
-        return None
-    return Execution.objects.select_related("request", "request__team").get(pk=execution_id)
-
-
-def _execution_claim_refusal(error: DatabaseError) -> Conflict | None:
-    """SG409, the request not queued (its status the MESSAGE): approval_request_transition's refusal."""
-    refused = refused_by_function(error)
-    if refused is None or refused.sqlstate != "SG409":
-        return None
-    return transition_refused(current=refused.message, target=Status.RUNNING)
 
 
 def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:

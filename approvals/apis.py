@@ -18,6 +18,13 @@ class Pagination(LimitOffsetPagination):
     max_limit = 200
 
 
+def _detail(*, user, request_id) -> dict:
+    """One request as `GET /api/requests/{id}` shows it, with its card; another team's is a 404."""
+    return ApprovalRequestDetailSerializer(
+        selectors.approval_request_get(user=user, request_id=request_id)
+    ).data
+
+
 class RequestListApi(APIView):
     pagination_class = Pagination  # declares the paginated answer in the schema
 
@@ -34,7 +41,7 @@ class RequestListApi(APIView):
 class RequestDetailApi(APIView):
     @extend_schema(responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
-        return Response(selectors.approval_request_detail(user=request.user, request_id=request_id))
+        return Response(_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):
@@ -54,8 +61,7 @@ class ApproveApi(APIView):
             approval_request = services.approval_request_reject(
                 request=approval_request, reviewer=request.user, reason=args["reason"]
             )
-        detail = selectors.approval_request_detail(user=request.user, request_id=approval_request.pk)
-        return Response(detail, status=status.HTTP_200_OK)
+        return Response(_detail(user=request.user, request_id=approval_request.pk), status=status.HTTP_200_OK)
 
 
 class ReviseApi(APIView):

@@ -8,16 +8,14 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_log, audit_who
+from audit.services import audit_log
 from billing.models import Membership
 from billing.selectors import membership_role
-from billing.services import UNPRICED_SANDBOX_USD, budget_periods_warn, sandbox_units
 from config.exceptions import ApplicationError, Conflict, Forbidden
-from config.postgresql import call_function, refused_by_function
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .policy import RULES_BY_CODE, PolicyResult, policy_check
@@ -53,7 +51,7 @@ def approval_request_transition(
 
 
 def transition_refused(*, current: str, target: str) -> Conflict:
-    """The 409 of a transition the request's current status does not allow (also raised from SQL's SG409)."""
+    """The 409 of a transition the request's current status does not allow."""
     message = f"The request is {current}, so it cannot become {target}."
     return Conflict(message, code="invalid_state", extra={"status": current})
 
@@ -170,7 +168,7 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
         raise _refusal("self_approval")
 
 
-# An approval's refusals by code, as the ORM path and sandgate_request_approve (its MESSAGE) name them.
+# An approval's refusals by code.
 APPROVAL_REFUSALS = {
     "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
     "self_approval": (Forbidden, "You cannot review your own request."),
@@ -194,25 +192,11 @@ def approvals_needed(*, request: ApprovalRequest) -> int:
     return 1
 
 
+@transaction.atomic
 def approval_request_approve(
     *, request: ApprovalRequest, reviewer, expected_sha256: str | None = None
 ) -> ApprovalRequest:
-    """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached.
-
-    On PostgreSQL one call does it (`sandgate_request_approve`, approvals/migrations/0009), and with
-    SANDGATE_EXECUTE_ON_APPROVAL queues the run too: it is on the way from the click to the user's first
-    line. Elsewhere (SQLite) the ORM path does, which is also the reference the function is tested against
-    (tests/approvals/test_approve_function.py).
-    """
-    if connection.vendor == "postgresql":
-        approved = _approve_in_database(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
-        if approved is not None:
-            return approved
-    return _approve_with_orm(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
-
-
-@transaction.atomic
-def _approve_with_orm(*, request: ApprovalRequest, reviewer, expected_sha256: str | None) -> ApprovalRequest:
+    """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached."""
     _check_reviewer(request=request, reviewer=reviewer)
     # The row lock makes concurrent votes count one after the other: the last of a quorum sees the others.
     request = ApprovalRequest.objects.select_for_update().select_related("team").get(pk=request.pk)
@@ -274,52 +258,6 @@ def _approved_fields(*, request: ApprovalRequest, reviewer, digest: str, now) ->
         "approval_digest": digest,
         "approval_expires_at": now + timedelta(hours=settings.APPROVAL_TTL_HOURS),
     }
-
-
-APPROVE_SQL = (
-    "SELECT status, execution_id, warn_period_ids FROM sandgate_request_approve(%s::uuid, %s::integer, "
-    "%s::text, %s::text, %s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::boolean, %s::text, "
-    "%s::numeric, %s::numeric, %s::numeric[], %s::timestamptz, %s::text, %s::inet, %s::text)"
-)
-
-
-def _approve_in_database(
-    *, request: ApprovalRequest, reviewer, expected_sha256: str | None
-) -> ApprovalRequest | None:
-    """The approval in one call; None when the request's code is not the one read (take the ORM path)."""
-    from analysis.tasks import enqueue_on_commit, run_execution
-
-    limits = request_limits(request=request)
-    digest = approval_request_digest(request=request, limits=limits)  # as the worker recomputes it: in Python
-    now = timezone.now()
-    fields = _approved_fields(request=request, reviewer=reviewer, digest=digest, now=now)
-    wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
-    who = audit_who(actor=reviewer)
-    params = [
-        request.pk, reviewer.pk, expected_sha256 or "", request.code_sha256, digest, now,
-        fields["approval_expires_at"], fields["approval_expires_at"].isoformat(),
-        settings.SANDGATE_EXECUTE_ON_APPROVAL, settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
-        list(UNPRICED_SANDBOX_USD), now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
-        who["actor_label"], who["ip_address"], who["user_agent"],
-    ]  # fmt: skip
-    try:
-        status, execution_id, warn_period_ids = call_function(APPROVE_SQL, params)
-    except DatabaseError as error:
-        refused = refused_by_function(error)
-        if refused is None:
-            raise
-        if refused.message == "stale":
-            return None
-        raise _refusal(refused.message, refused.detail) from None
-    if status != Status.PENDING_REVIEW:  # as the row now is; the loaded team stays loaded
-        request.status, request.updated_at = status, now
-        for name, value in fields.items():
-            setattr(request, name, value)
-    if execution_id is not None:
-        enqueue_on_commit(run_execution, str(execution_id))  # broker down: the reaper enqueues it
-    if warn_period_ids:  # the run's hold took a budget past its soft threshold; the requester held it
-        budget_periods_warn(period_ids=warn_period_ids, actor=request.user)
-    return request
 
 
 def approval_is_expired(*, request: ApprovalRequest) -> bool:
