@@ -1,8 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.pagination import Pagination
 
 from . import selectors, services
 from .serializers import (
@@ -11,11 +12,6 @@ from .serializers import (
     ApproveInput,
     RequestListInput,
 )
-
-
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
 
 
 def _detail(*, user, request_id) -> dict:
@@ -73,3 +69,13 @@ class ReviseApi(APIView):
         revision = services.approval_request_revise(request=rejected, reviewer=request.user)
         revision = selectors.approval_request_get(user=request.user, request_id=revision.pk)
         return Response(ApprovalRequestSerializer(revision).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CancelApi(APIView):
+    """The analyst who asked withdraws a request still waiting for review."""
+
+    @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
+    def post(self, request, request_id):
+        waiting = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
+        cancelled = services.approval_request_cancel(request=waiting, user=request.user)
+        return Response(_detail(user=request.user, request_id=cancelled.pk))

@@ -8,18 +8,22 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_log
-from billing.models import Membership
+from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
+from billing.services import budget_release_request
+from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .policy import RULES_BY_CODE, PolicyResult, policy_check
 from .selectors import policy_config
+from .signals import request_approved, request_revised, run_limits_wanted
 
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
@@ -68,19 +72,18 @@ def approval_digest(*, code_sha256: str, datasets: list[tuple[str, str]], limits
 
 
 def request_limits(*, request: ApprovalRequest) -> dict:
-    """The sandbox limits a run of this request gets: the settings, overridden per team."""
-    from dataclasses import asdict
+    """The sandbox limits a run of this request gets, as the app that runs it says (`run_limits_wanted`)."""
+    answers = [limits for _, limits in run_limits_wanted.send(sender=ApprovalRequest, request=request)]
+    if len(answers) != 1:  # fail closed: nothing is approved without knowing what it would run with
+        raise ImproperlyConfigured(f"Expected one answer to run_limits_wanted, got {len(answers)}.")
+    return answers[0]
 
-    from analysis.sandboxes.base import Limits
 
-    return asdict(Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits))
-
-
-def approval_request_digest(*, request: ApprovalRequest, limits: dict | None = None) -> str:
+def approval_request_digest(*, request: ApprovalRequest) -> str:
     return approval_digest(
         code_sha256=code_sha256(request.code),
         datasets=[(d.name, d.sha256) for d in request.datasets.all()],
-        limits=limits if limits is not None else request_limits(request=request),
+        limits=request_limits(request=request),
     )
 
 
@@ -142,8 +145,6 @@ def approval_request_generation_succeed(
 def _notify_if_waiting(*, request: ApprovalRequest) -> None:
     if request.status != Status.PENDING_REVIEW:
         return
-    from analysis.tasks import enqueue_on_commit
-
     from .tasks import notify_reviewers_by_email, notify_reviewers_by_webhook
 
     for task in (notify_reviewers_by_email, notify_reviewers_by_webhook):
@@ -246,7 +247,8 @@ def _approve(*, request: ApprovalRequest, reviewer, digest: str) -> ApprovalRequ
             "expires_at": request.approval_expires_at.isoformat(),
         },
     )
-    _after_approval(request=request, reviewer=reviewer)
+    # With SANDGATE_EXECUTE_ON_APPROVAL analysis queues the run here, in this transaction.
+    request_approved.send(sender=ApprovalRequest, request=request, reviewer=reviewer)
     return request
 
 
@@ -276,21 +278,6 @@ def approval_request_expire(*, request: ApprovalRequest, source: tuple[str, ...]
     return request
 
 
-def _after_approval(*, request: ApprovalRequest, reviewer) -> None:
-    from django.conf import settings
-
-    if settings.SANDGATE_EXECUTE_ON_APPROVAL:
-        from analysis.services import execution_start
-        from billing.services import BudgetExceeded
-
-        try:
-            with transaction.atomic():  # a savepoint: a refused run must not undo the approval
-                execution, _ = execution_start(request=request, user=reviewer)
-        except BudgetExceeded:
-            return  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
-        request.status, request.updated_at = execution.request.status, execution.request.updated_at
-
-
 @transaction.atomic
 def approval_request_reject(*, request: ApprovalRequest, reviewer, reason: str) -> ApprovalRequest:
     _check_reviewer(request=request, reviewer=reviewer)
@@ -312,16 +299,27 @@ def approval_request_reject(*, request: ApprovalRequest, reviewer, reason: str) 
     return request
 
 
+# What an analyst may withdraw: a request still waiting for review (its code being written, or written).
+WITHDRAWABLE = (Status.GENERATING, Status.PENDING_REVIEW)
+
+
 @transaction.atomic
 def approval_request_cancel(*, request: ApprovalRequest, user) -> ApprovalRequest:
+    """The analyst who asked withdraws a request still waiting for review; its generation hold is released.
+
+    A generation already under way finishes, is charged for its calls, and leaves the request withdrawn.
+    """
     if request.user_id != user.pk:
-        raise Forbidden("Only the person who asked can cancel a request.")
-    request = approval_request_transition(
-        request=request,
-        source=(Status.GENERATING, Status.PENDING_REVIEW, Status.APPROVED),
-        target=Status.CANCELLED,
+        raise Forbidden("Only the person who asked can withdraw a request.", code="not_your_request")
+    request = approval_request_transition(request=request, source=WITHDRAWABLE, target=Status.CANCELLED)
+    released = budget_release_request(request=request, feature=CostSpan.Feature.GENERATION)
+    audit_log(
+        action=Action.REQUEST_CANCELLED,
+        actor=user,
+        team=request.team,
+        target=request,
+        details={"reservations_released": released},
     )
-    audit_log(action=Action.REQUEST_CANCELLED, actor=user, team=request.team, target=request)
     return request
 
 
@@ -346,10 +344,9 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
     """A reviewer asks for a new version of a request they rejected with a reason.
 
     The new request (version n+1, linked by `parent`) asks the same question on the same session and
-    datasets; its prompt carries the rejected code and the feedback; it goes through review again.
+    datasets; its prompt carries the rejected code and the feedback; it goes through review again (analysis
+    generates it on `request_revised`).
     """
-    from analysis.models import Message, Session
-
     _check_reviewer(request=request, reviewer=reviewer)
     # Locked so two clicks on "ask for a new version" make one revision, not two.
     request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
@@ -362,13 +359,6 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
     if request.revisions.exists():
         raise Conflict("A new version of this request was already asked for.", code="already_revised")
     revision = _next_version(old=request)
-    Message.objects.create(
-        session_id=request.session_id,
-        role=Message.Role.SYSTEM,
-        content=f"A reviewer asked for version {revision.version}: {request.rejection_reason.strip()}",
-        request=revision,
-    )
-    Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
     audit_log(
         action=Action.REQUEST_REVISED,
         actor=reviewer,
@@ -380,9 +370,7 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
             "feedback": request.rejection_reason,
         },
     )
-    from analysis.tasks import enqueue_on_commit, generate_code
-
-    enqueue_on_commit(generate_code, str(revision.pk))  # broker down: the reaper enqueues it later
+    request_revised.send(sender=ApprovalRequest, revision=revision, feedback=request.rejection_reason)
     return revision
 
 

@@ -151,7 +151,7 @@ def seed(*, analysts: int) -> dict:
     from rest_framework.authtoken.models import Token
 
     from analysis.demo import sales_csv
-    from analysis.services import dataset_create
+    from analysis.services.datasets import dataset_create
     from billing.models import Budget, Membership, Team
     from tests.factories import UserFactory
 

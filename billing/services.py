@@ -349,6 +349,13 @@ def budget_settle_request(*, request, feature: str) -> int:
     return settled
 
 
+def budget_release_request(*, request, feature: str) -> int:
+    """Drop the request's active holds of `feature` (its work stopped early), charging what their cost spans
+    already say; a later settle charges any difference."""
+    held = Reservation.objects.filter(request=request, feature=feature, status=Reservation.Status.ACTIVE)
+    return sum(reservation_release(reservation_id=pk) for pk in held.values_list("pk", flat=True))
+
+
 def budget_lease_renew(*, request, feature: str) -> int:
     """A worker starting the work says it is alive: the sweeper leaves its reservation alone."""
     return Reservation.objects.filter(

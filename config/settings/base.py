@@ -194,7 +194,7 @@ CELERY_BEAT_SCHEDULE = {
     # Releases budget reservations whose lease expired: the worker holding them died.
     "budget-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     # Settles rows whose worker died (expired lease → interrupted) and re-enqueues tasks that never reached
-    # the broker (analysis.services.reap_stuck).
+    # the broker (analysis.services.reaper.reap_stuck).
     "analysis-reap-stuck": {"task": "analysis.tasks.reap_stuck", "schedule": 60.0},
 }
 

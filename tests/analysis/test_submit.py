@@ -15,8 +15,8 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
-from analysis import services
 from analysis.models import Dataset, Message, Session
+from analysis.services.asking import analysis_submit
 from approvals.models import ApprovalRequest
 from audit.middleware import current_http_request
 from audit.models import AuditEvent
@@ -52,7 +52,7 @@ def run(**kwargs) -> dict:
     outcome = {}
     with undone():
         try:
-            request = services.analysis_submit(**kwargs)
+            request = analysis_submit(**kwargs)
         except ApplicationError as error:
             outcome["refused"] = (type(error), error.code, error.status_code, error.message)
             outcome["refused_extra"] = error.extra
@@ -153,7 +153,7 @@ def test_a_dataset_id_not_of_the_team_is_refused(world, which):
 
 
 def test_a_follow_up_uses_the_previous_questions_datasets(world):
-    first = services.analysis_submit(user=world["analyst"], query="Load costs.csv")
+    first = analysis_submit(user=world["analyst"], query="Load costs.csv")
     outcome = run(**ask(world, query="Now by quarter", session_id=first.session_id))
     assert outcome["written"]["ApprovalRequest"][0]["datasets"] == ["costs.csv"]
     assert outcome["touched_sessions"] == [str(first.session_id)]
@@ -161,9 +161,7 @@ def test_a_follow_up_uses_the_previous_questions_datasets(world):
 
 
 def test_a_follow_up_to_a_question_without_datasets_gets_none(world):
-    first = services.analysis_submit(
-        user=world["analyst"], query="What is 2 + 2?", team_id=str(world["second"].pk)
-    )
+    first = analysis_submit(user=world["analyst"], query="What is 2 + 2?", team_id=str(world["second"].pk))
     ApprovalRequest.objects.get(pk=first.pk).datasets.clear()
     outcome = run(
         **ask(world, query="And 3 + 3?", session_id=first.session_id, team_id=str(world["second"].pk))

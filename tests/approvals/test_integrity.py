@@ -7,7 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from analysis.models import Execution
-from analysis.services import execution_run, execution_start
+from analysis.services.execution import execution_run, execution_start
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
 from audit.models import AuditEvent
@@ -106,7 +106,7 @@ def test_a_double_execute_and_a_redelivered_task_run_the_code_once(approved, as_
 
 
 def test_claiming_a_run_renews_its_holds_lease_so_the_sweeper_leaves_it(approved, analyst, settings):
-    from analysis.services import _execution_claim
+    from analysis.services.execution import _execution_claim
     from billing.models import Reservation
     from billing.services import reservation_sweep
 
@@ -152,3 +152,20 @@ def test_a_task_delivered_twice_at_once_runs_the_code_once(team, analyst, review
     assert AuditEvent.objects.filter(action=Action.EXECUTION_STARTED).count() == 1
     assert AuditEvent.objects.filter(action=Action.EXECUTION_FINISHED).count() == 1
     assert Reservation.objects.get(request=request, feature="execution").status == Reservation.Status.SETTLED
+
+
+def test_without_an_answer_for_the_runs_limits_nothing_is_approved(analyst, reviewer, team):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from analysis.receivers import _run_limits
+    from approvals.signals import run_limits_wanted
+
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    assert run_limits_wanted.disconnect(dispatch_uid="analysis.run_limits")
+    try:
+        with pytest.raises(ImproperlyConfigured):
+            approval_request_approve(request=request, reviewer=reviewer)
+    finally:
+        run_limits_wanted.connect(_run_limits, dispatch_uid="analysis.run_limits")
+    request.refresh_from_db()
+    assert request.status == Status.PENDING_REVIEW and not request.votes.exists()

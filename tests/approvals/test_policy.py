@@ -4,7 +4,8 @@ import pytest
 
 from analysis.llm.base import DatasetContext, GenerationInput
 from analysis.llm.offline import OfflineGenerator
-from analysis.services import analysis_submit, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
 from approvals import policy
 from approvals.models import ApprovalRequest, PolicyRule
 from approvals.policy import PolicyConfig, policy_check

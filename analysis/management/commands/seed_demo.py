@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 
 from analysis.demo import sales_csv
 from analysis.models import Dataset
-from analysis.services import dataset_create
+from analysis.services.datasets import dataset_create
 from billing.models import Membership, Team
 
 USERS = (
