@@ -230,8 +230,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 60
 CELERY_TASK_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 120
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
-if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, with one Redis client per channel
 # A claimed generation or run holds a lease until the hard time limit plus this margin; after that its
 # worker is dead for sure (the hard limit kills the task) and the reaper marks the row `interrupted`.
 SANDGATE_LEASE_MARGIN_SECONDS = env.int("SANDGATE_LEASE_MARGIN_SECONDS", default=30)
