@@ -1,4 +1,5 @@
-"""Datasets: an upload validated, profiled (XLSX, Parquet and JSON inside the sandbox) and stored."""
+"""Datasets: an upload validated, profiled (XLSX, Parquet and JSON inside the sandbox) and stored; the
+console's one dataset setting (sample sharing)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from audit.models import AuditEvent
-from audit.services import audit_log
+from audit.services import audit_log, audit_log_change
 from billing.models import Team
 from config.exceptions import ApplicationError, Conflict
 
@@ -71,5 +72,24 @@ def _dataset_store(*, team: Team, name: str, content: bytes, user, profile, shar
         team=team,
         target=dataset,
         details={"name": name, "sha256": dataset.sha256, "size": dataset.size},
+    )
+    return dataset
+
+
+@transaction.atomic
+def dataset_sharing_set(*, dataset: Dataset, actor, allow_sample_sharing: bool) -> Dataset:
+    """Whether a few sample rows go to the LLM: the one dataset setting the console changes, audited."""
+    dataset = Dataset.objects.select_for_update().select_related("team").get(pk=dataset.pk)
+    before = {"allow_sample_sharing": dataset.allow_sample_sharing}
+    dataset.allow_sample_sharing = allow_sample_sharing
+    dataset.save(update_fields=["allow_sample_sharing"])
+    audit_log_change(
+        action=Action.DATASET_CHANGED,
+        actor=actor,
+        team=dataset.team,
+        target=dataset,
+        before=before,
+        after={"allow_sample_sharing": allow_sample_sharing},
+        details={"name": dataset.name},
     )
     return dataset

@@ -35,7 +35,7 @@ from billing.services import (
 )
 from config.connections import drop_stale_connection
 from config.enqueue import enqueue_on_commit
-from config.exceptions import Conflict
+from config.exceptions import Conflict, Forbidden
 
 from .. import tracing
 from ..models import Dataset, Execution, Message, Session
@@ -48,16 +48,27 @@ Status = ApprovalRequest.Status
 Action = AuditEvent.Action
 
 
+NOT_YOUR_RUN = "Only the analyst who asked this question can start its run; reviewers and auditors cannot."
+
+
 @audit_budget_refusals
 @transaction.atomic
-def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]:
-    """Queue the one execution of an approved request. Calling it again returns the same execution."""
+def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False) -> tuple[Execution, bool]:
+    """Queue the one execution of an approved request. Calling it again returns the same execution.
+
+    Only the request's own analyst starts its run. With `on_approval` the system starts it on the approving
+    reviewer's behalf (SANDGATE_EXECUTE_ON_APPROVAL): then `user` must be the request's approving reviewer.
+    """
+    if not on_approval and request.user_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     # Locks the request row only (`of`); its team and requester come along for the budget reservation.
     request = (
         ApprovalRequest.objects.select_related("team", "user")
         .select_for_update(of=("self",))
         .get(pk=request.pk)
     )
+    if on_approval and request.reviewer_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     existing = Execution.objects.filter(request=request).first()
     if existing is not None:
         return existing, False
@@ -67,12 +78,14 @@ def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]
             code="not_approved",
             extra={"status": request.status},
         )
-    # Over a budget: 402 here, nothing queued, and the request stays approved.
+    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
+    # will get, merged as the sandbox merges them.
+    limits = execution_limits(team=request.team)
     budget_reserve(
         team=request.team,
         user=request.user,
         feature=CostSpan.Feature.EXECUTION,
-        amount=execution_cost_estimate(team=request.team),
+        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
         request=request,
     )
     execution = Execution.objects.create(
@@ -102,7 +115,7 @@ def execution_start_on_approval(*, request: ApprovalRequest, reviewer) -> None:
         return
     try:
         with transaction.atomic():  # a savepoint: a refused run must not undo the approval
-            execution, _ = execution_start(request=request, user=reviewer)
+            execution, _ = execution_start(request=request, user=reviewer, on_approval=True)
     except BudgetExceeded:
         return
     request.status, request.updated_at = execution.request.status, execution.request.updated_at

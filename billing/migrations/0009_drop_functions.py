@@ -15,7 +15,7 @@ LATEST = import_module("billing.migrations.0006_reserve_returns_periods_above_th
 
 
 class Migration(migrations.Migration):
-    dependencies = [("billing", "0007_plain_status_indexes")]
+    dependencies = [("billing", "0008_team_settings_validated")]
 
     # 0005's DROP_SQL drops both functions; 0006's CREATE_SQL replaces the reserve function 0005 created.
     operations = [run_sql_on_postgresql(FIRST.DROP_SQL, FIRST.CREATE_SQL + LATEST.CREATE_SQL)]
