@@ -12,7 +12,7 @@ from billing.models import Membership
 from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
-from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, describe_code
+from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, at_least, describe_code
 
 OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
@@ -70,13 +70,17 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
 
 
 def policy_config() -> PolicyConfig:
-    """The policy as the admins set it; a rule without a row keeps its default."""
+    """The policy as the admins set it; a rule without a row keeps its default.
+
+    A rule with a floor (the "could not follow this" rules) is never off nor below its floor, whatever its
+    row says: the service refuses such a change, and this keeps a row edited past it from opening the check.
+    """
     rows = {rule.code: rule for rule in PolicyRule.objects.all()}
     severities = {}
     for rule in RULES:
         row = rows.get(rule.code)
-        if row is None or row.enabled:
-            severities[rule.code] = row.severity if row else rule.severity
+        if row is None or row.enabled or rule.floor:
+            severities[rule.code] = at_least(row.severity if row else rule.severity, rule.floor)
     imports = rows.get("import-not-allowed")
     allowed = imports.allowed_modules.split() if imports and imports.allowed_modules.strip() else None
     return PolicyConfig(allowed_modules=frozenset(allowed or DEFAULT_ALLOWED_MODULES), severities=severities)

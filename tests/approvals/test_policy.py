@@ -59,6 +59,22 @@ CASES = [
      "from pathlib import Path\nPath('/data/notes.txt').read_text()\n"),
     ("dynamic-path", "import pandas as pd\npd.read_csv(name)\n",
      "import pandas as pd\nname = '/data/sales.csv'\npd.read_csv(name)\n"),
+    ("not-understood", "import pandas as pd\npd.not_a_function()\n", "import pandas as pd\npd.DataFrame()\n"),
+    ("not-understood", "display(1)\n", "print(1)\n"),
+    ("not-understood", "import pandas as pd\npd.DataFrame()._mgr\n",
+     "import pandas as pd\npd.DataFrame().shape\n"),
+    ("module-via-module", "import pathlib\npathlib.os.getcwd()\n", "import pathlib\npathlib.Path('/data')\n"),
+    ("module-via-module", "import numpy as np\nprint(np)\n", "import numpy as np\nprint(np.pi)\n"),
+    ("dynamic-attribute", "import numpy as np\ngetattr(np, 'me' + 'an')\n",
+     "import numpy as np\ngetattr(np, 'mean')\n"),
+    ("dynamic-attribute", "import numpy as np\ngetattr(np, 'not_listed')\n", "import numpy as np\nnp.mean\n"),
+    ("builtin-alias", "f = open\n", "f = print\n"),
+    ("deserialise", "import pandas as pd\npd.read_pickle('/data/x.pkl')\n",
+     "import pandas as pd\npd.read_parquet('/data/x.parquet')\n"),
+    ("deserialise", "import numpy as np\nnp.load('/data/a.npy', allow_pickle=True)\n",
+     "import numpy as np\nnp.load('/data/a.npy')\n"),
+    ("dynamic-query", "import pandas as pd\ndf = pd.DataFrame()\nc = 'a'\ndf.query(f'{c} > 1')\n",
+     "import pandas as pd\ndf = pd.DataFrame()\ndf.query('a > 1')\n"),
 ]  # fmt: skip
 
 
