@@ -10,7 +10,8 @@ RULES = [
     ("dynamic-attribute", "high",
      "Looks up attributes by a name the check cannot see: getattr, setattr, delattr, attrgetter."),
     ("builtin-alias", "high",
-     "Uses a risky builtin (open, getattr, …) as a value: an alias, an argument, a default."),
+     "Uses open, getattr, a file writer or an evaluator (df.to_csv, df.query) as a value: an alias, an "
+     "argument, a default, where the check no longer sees what it is given."),
     ("deserialise", "critical",
      "Loads pickled data, which runs code: read_pickle, pickle, joblib, dill, shelve, allow_pickle."),
     ("dynamic-query", "high",

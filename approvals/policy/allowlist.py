@@ -55,6 +55,7 @@ class Member:
 
     kind: str
     target: str  # the module for a module; for the rest, where it is defined (`operator.attrgetter`)
+    foreign: bool = False  # defined in another top-level package than the module it is read from
 
 
 @dataclass(frozen=True, eq=False)  # one per process (load() is cached): identity is enough
@@ -70,7 +71,9 @@ class AllowList:
         if entry is None:
             return None
         kind, _, target = entry.partition(" ")
-        return Member(kind=kind, target=target or f"{module}.{name}")
+        return Member(
+            kind=kind, target=target or f"{module}.{name}", foreign=bool(target) and kind != "module"
+        )
 
     def names(self, module: str) -> dict[str, str]:
         return self.modules.get(module, {})

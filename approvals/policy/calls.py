@@ -6,17 +6,30 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 
 from . import catalogue as cat
 from . import paths
-from .values import Builtin, Env, Member, Module, PathValue, Text
+from .values import HANDLE, Builtin, Env, Member, Module, Opaque, PathValue, Text
 
 PATH_KEYWORDS = tuple(dict.fromkeys((*cat.READER_KEYWORDS, *cat.WRITE_KEYWORDS, "source", "where", "url")))
 
 
 class CallChecks:
     # --- calls ------------------------------------------------------------------------------------
+
+    def _plotting_backend(self, node: ast.Call) -> None:
+        """pandas imports the module named as its plotting backend (`df.plot(backend=...)`)."""
+        backend = _keyword(node, "backend")
+        option = self.env.text(_first_arg(node)) if node.args else None
+        if option == "plotting.backend" and len(node.args) > 1:
+            backend = node.args[1]
+        if backend is not None and self.env.text(backend) != "matplotlib":
+            self.add(
+                "dynamic-code",
+                node,
+                f"{self._source(node)[:60]} sets pandas' plotting backend, a module that pandas imports by "
+                "its name: this imports a module named by a string.",
+            )
 
     def visit_Call(self, node: ast.Call) -> None:
         for callee in self.env.value(node.func):
@@ -26,6 +39,7 @@ class CallChecks:
                 self._member_call(node, callee.name)
         if isinstance(node.func, ast.Attribute):
             self._method_call(node, node.func.attr, self.env.value(node.func.value))
+        self._plotting_backend(node)
         pickles = _keyword(node, "allow_pickle")
         if pickles is not None and not (isinstance(pickles, ast.Constant) and pickles.value is False):
             self.add(
@@ -94,7 +108,7 @@ class CallChecks:
             self._attribute_getter(node, shown)
         elif name in cat.BACKEND_SWITCHES:
             self._backend_switch(node, shown)
-        else:
+        elif name not in cat.PATH_CLASSES:  # a Path is checked where it is read or written
             self._path_literals(node, shown)
 
     def _file_function(self, node: ast.Call, spec: tuple, shown: str) -> None:
@@ -107,6 +121,7 @@ class CallChecks:
             self._check_open(node, target=target, mode=mode)
         else:
             self._check_path(node, target, write=action == "write", what=shown)
+        self._hidden_path(node, shown, write=action != "read")
 
     def _path_literals(self, node: ast.Call, shown: str) -> None:
         """A function of an allowed module given a plain path or URL: whatever it does, it does it there."""
@@ -119,19 +134,18 @@ class CallChecks:
                     self.add(verdict[0], node, verdict[1])
 
     def _attribute_getter(self, node: ast.Call, shown: str) -> None:
-        for argument in node.args:
-            names = self.env.text(argument)
-            if names is None:
-                self.add(
-                    "dynamic-attribute",
-                    node,
-                    f"{shown} is given an attribute name built at run time: the getter it returns can reach "
-                    "anything, including functions that run commands.",
-                )
-                continue
-            for attr in names.split("."):
-                self._value_attribute(attr, node, f"{shown} of {names!r}")
-            break  # methodcaller's later arguments are the method's arguments
+        argument = _first_arg(node)
+        names = self.env.text(argument) if argument is not None else None
+        if names is None:
+            self.add(
+                "dynamic-attribute",
+                node,
+                f"{shown} is given an attribute name built at run time: the getter it returns can reach "
+                "anything, including functions that run commands.",
+            )
+            return
+        for attr in names.split("."):
+            self._by_name(attr, node, f"{shown} of {names!r}")
 
     def _backend_switch(self, node: ast.Call, shown: str) -> None:
         backend = self.env.text(_first_arg(node) or _keyword(node, "backend"))
@@ -155,10 +169,9 @@ class CallChecks:
             self._dispatch_by_name(node, shown)
         elif method in cat.WRITE_METHODS:
             self._check_path(node, _write_target(node), write=True, what=f".{method}()")
+            self._hidden_path(node, f".{method}()", write=True)
         elif method.startswith("read_") and method not in ("read_text", "read_bytes"):
             self._check_path(node, _first_arg(node), write=False, what=f"{method}()")
-        elif method in ("format", "format_map"):
-            self._format_fields(node, receivers)
 
     def _path_method(self, node: ast.Call, method: str, receivers: list[PathValue]) -> None:
         if method in cat.PATH_READS or method in cat.PATH_WRITES:
@@ -210,7 +223,10 @@ class CallChecks:
         if argument is None:
             return
         values = self.env.value(argument)
-        if any(isinstance(v, Text) and v.value is None for v in values):
+        computed = any(isinstance(v, Text) and v.value is None for v in values)
+        # A value from the data may be a method name too; with arguments for it, it is worth following.
+        unknown = any(isinstance(v, Opaque) for v in values) and _passes_arguments(node)
+        if computed or unknown:
             self.add(
                 "dynamic-attribute",
                 node,
@@ -218,34 +234,20 @@ class CallChecks:
                 "can call any method, including ones that write files or evaluate strings.",
             )
         for name in _string_literals(argument, self.env):
-            if not name.isidentifier():
-                continue
-            self._value_attribute(name, node, f"{shown} of {name!r}")
-            if (
-                name in cat.WRITE_METHODS
-                or name in cat.STRING_EVALUATORS
-                or name.startswith(("to_", "read_"))
-            ):
-                self.add(
-                    "dynamic-attribute",
-                    node,
-                    f"{shown} calls the method {name} by its name, out of sight of the checks on that "
-                    "method's arguments.",
-                )
+            if name.isidentifier():
+                self._by_name(name, node, f"{shown} of {name!r}")
 
-    def _format_fields(self, node: ast.Call, receivers: set) -> None:
-        """ "{0.__class__}".format(x) reads attributes named in the string."""
-        template = next((v.value for v in receivers if isinstance(v, Text) and v.value), None)
-        if template is None and any(isinstance(v, Builtin) and v.name == "str" for v in receivers):
-            template = self.env.text(_first_arg(node))
-        for attr in _format_attributes(template or ""):
-            if cat.is_dunder(attr) or attr in cat.DANGEROUS_ATTRIBUTES:
-                self.add(
-                    "dunder-access",
-                    node,
-                    f"The format string {template[:40]!r} reads .{attr}: format fields can walk into the "
-                    "interpreter's internals.",
-                )
+    def _by_name(self, name: str, node: ast.AST, shown: str) -> None:
+        """A method named by a string and looked up at run time: the attribute rules, and none of the
+        methods whose arguments the check looks at (paths, expressions)."""
+        self._value_attribute(name, node, shown)
+        if name in cat.WRITE_METHODS or name in cat.STRING_EVALUATORS or name.startswith(("to_", "read_")):
+            self.add(
+                "dynamic-attribute",
+                node,
+                f"{shown} calls the method {name} by its name, out of sight of the checks on that "
+                "method's arguments.",
+            )
 
     # --- files ------------------------------------------------------------------------------------
 
@@ -257,6 +259,8 @@ class CallChecks:
     def _check_path(self, node: ast.Call, target: ast.AST | None, *, write: bool, what: str) -> None:
         if target is None:
             return  # e.g. df.to_csv() without a path returns text and writes nothing
+        if self.env.value(target) == {HANDLE}:
+            return  # a file or writer opened (and checked) before, or a buffer in memory
         path = self._literal_path(target)
         if path is None:
             self._dynamic_path(node, what, write=write)
@@ -264,6 +268,11 @@ class CallChecks:
         verdict = paths.path_verdict(path, write=write, what=what)
         if verdict:
             self.add(verdict[0], node, verdict[1])
+
+    def _hidden_path(self, node: ast.Call, what: str, *, write: bool) -> None:
+        """`df.to_csv(**options)`: the path may be in the mapping, where the check cannot read it."""
+        if any(k.arg is None for k in node.keywords) or any(isinstance(a, ast.Starred) for a in node.args):
+            self._dynamic_path(node, what, write=write)
 
     def _dynamic_path(self, node: ast.AST, what: str, *, write: bool) -> None:
         verb = "writes" if write else "reads"
@@ -305,6 +314,12 @@ def _write_target(node: ast.Call) -> ast.AST | None:
     return _first_arg(node)
 
 
+def _passes_arguments(node: ast.Call) -> bool:
+    """`df.agg(func, "/etc/x")`: arguments beyond the function, which pandas hands to it."""
+    own = {"func", "axis", "raw", "result_type", "engine", "engine_kwargs", "by_row", "include_groups"}
+    return len(node.args) > 1 or any(k.arg not in own for k in node.keywords)
+
+
 def _string_literals(node: ast.AST, env: Env) -> list[str]:
     """The strings in `"sum"`, `["sum", "mean"]`, `{"a": "sum"}`, or a name bound to one of them."""
     text = env.text(node)
@@ -315,20 +330,6 @@ def _string_literals(node: ast.AST, env: Env) -> list[str]:
     if isinstance(node, ast.Dict):
         return [s for value in node.values if value is not None for s in _string_literals(value, env)]
     return []
-
-
-def _format_attributes(template: str) -> list[str]:
-    found: list[str] = []
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError:
-        return found  # a malformed format string fails at run time
-    for _, field, spec, _ in fields:
-        if field:
-            found.extend(re.findall(r"\.([A-Za-z_]\w*)", field))
-        if spec and "{" in spec:
-            found.extend(_format_attributes(spec))
-    return found
 
 
 def _pandas_expression(text: str) -> ast.AST | None:

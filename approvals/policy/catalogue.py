@@ -117,6 +117,8 @@ DANGEROUS_ATTRIBUTES = {
         for name in ("import_module", "reload", "exec_module", "load_module", "get_type_hints", "ForwardRef")
     },
     "from_string": ("dynamic-code", "compiles a template given as text, and templates can run code"),
+    "from_custom_template": ("dynamic-code", "loads templates from files, and templates can run code"),
+    "HDFStore": ("deserialise", "opens HDF5, whose object columns are pickles that can run code"),
     "read_pickle": ("deserialise", "loads a pickle, and loading a pickle can run any code in the file"),
     "Unpickler": ("deserialise", "loads a pickle, and loading a pickle can run any code in the file"),
     "read_hdf": ("deserialise", "reads HDF5, whose object columns are pickles that can run code"),
@@ -150,7 +152,7 @@ SYSTEM_FUNCTIONS = {
 
 # Methods that take the name of another method as a string (`df.agg("sum")`): pandas looks it up with
 # getattr on the frame, so the string is an attribute access the check must see.
-DISPATCH_BY_NAME = frozenset({"agg", "aggregate", "apply", "transform", "pipe", "map", "applymap"})
+DISPATCH_BY_NAME = frozenset({"agg", "aggregate", "apply", "transform"})
 # Methods that run a string as a pandas expression.
 STRING_EVALUATORS = frozenset({"eval", "query"})
 
@@ -203,6 +205,8 @@ FILE_FUNCTIONS = {
     "io.FileIO": ("open", 0, ("file",)),
     "io.open_code": ("read", 0, ("path",)),
 }
+# What these return is an open file or writer (or a buffer in memory): writing to it opens nothing more.
+FILE_OPENERS = frozenset(FILE_FUNCTIONS) | {"io.StringIO", "io.BytesIO"}
 # Readers of pandas (`pd.read_csv`, …) take the path first.
 PANDAS_READER = re.compile(r"^pandas\.read_\w+$")
 READER_KEYWORDS = ("filepath_or_buffer", "path", "path_or_buf", "io", "path_or_buffer")

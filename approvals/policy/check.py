@@ -19,7 +19,8 @@ from . import catalogue as cat
 from .allowlist import AllowList, load
 from .calls import CallChecks
 from .rules import Finding, PolicyConfig, PolicyResult, module_allowed
-from .values import Builtin, Env, Module, Undefined
+from .strings import string_findings
+from .values import Builtin, Env, Member, Module, Undefined
 
 SHELL_ESCAPE = re.compile(r"^\s*[!%]")
 
@@ -228,6 +229,11 @@ class _Checker(CallChecks, ast.NodeVisitor):
             node = self.parents[node]
         return node
 
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str):
+            for rule, message in string_findings(node.value):
+                self.add(rule, node, message)
+
     # --- attributes -------------------------------------------------------------------------------
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
@@ -246,7 +252,32 @@ class _Checker(CallChecks, ast.NodeVisitor):
                 self._value_attribute(node.attr, node, shown)
         if isinstance(node.ctx, ast.Load):
             self._check_escape(node, self.env.value(node))
+            self._method_reference(node)
         self.generic_visit(node)
+
+    def _method_reference(self, node: ast.Attribute) -> None:
+        """`w = df.to_csv`, `map(pd.read_csv, paths)`: a file or expression method handed on uncalled,
+        so the check never sees the path or the string it is given."""
+        if self._is_called(node):
+            return
+        name, shown = node.attr, self._source(node)
+        if name in cat.WRITE_METHODS or name in cat.STRING_EVALUATORS:
+            self.add(
+                "builtin-alias",
+                node,
+                f"Uses {shown[:60]} as a value (renamed, stored or passed on): it writes files or evaluates "
+                "strings, and called elsewhere its arguments are out of the check's sight.",
+            )
+        elif name.startswith("read_") or self._is_file_function(node):
+            self.add(
+                "dynamic-path",
+                node,
+                f"{shown[:60]} is passed on uncalled: it reads a path the check cannot see.",
+            )
+
+    def _is_file_function(self, node: ast.Attribute) -> bool:
+        values = self.env.value(node)
+        return any(isinstance(v, Member) and v.name in cat.FILE_FUNCTIONS for v in values)
 
     def _anywhere(self, attr: str, node: ast.AST, shown: str) -> bool:
         """Attributes that are what they are whatever they are read from; True when one was found."""
@@ -289,7 +320,8 @@ class _Checker(CallChecks, ast.NodeVisitor):
         if member is not None and member.kind == "module":
             self._reached_module(member.target, node, shown)
         elif member is not None:
-            self._foreign_member(member.target, node, shown)
+            if member.foreign:
+                self._foreign_member(member.target, node, shown)
         else:
             self._unlisted_attribute(module, attr, node, shown)
 

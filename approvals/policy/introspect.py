@@ -2,7 +2,8 @@
 
 Run by `python manage.py policy_allowlist` with the sandbox runtime's interpreter (never the app's), as a
 plain script: it imports nothing of Sandgate. Reads a JSON list of module names on stdin and prints, as
-JSON, each module's public names (`dir()` without the `_` names) with what each one is:
+JSON, each module's public names (`dir()` without the `_` names, but with the `_` names that are
+modules) with what each one is:
 
 - "module <name>": the attribute is a module (e.g. `pathlib.os` is "module os");
 - "class" / "function" / "value", followed by " <origin>.<name>" when it is defined in another top-level
@@ -24,13 +25,15 @@ PACKAGES = ("pandas", "numpy", "matplotlib", "seaborn", "scipy", "openpyxl", "py
 def describe(module: types.ModuleType) -> dict[str, str]:
     names = {}
     for name in sorted(dir(module)):
-        if name.startswith("_"):
+        if name.startswith("__"):
             continue
         try:
             value = getattr(module, name)
         except Exception:  # a lazy attribute that fails to load is not something code can use
             continue
-        names[name] = kind(module, value)
+        # A private name is listed only when it is a module, so that `pd._libs` is known for what it is.
+        if not name.startswith("_") or isinstance(value, types.ModuleType):
+            names[name] = kind(module, value)
     return names
 
 

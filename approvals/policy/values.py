@@ -9,6 +9,7 @@ the safe direction for a check that must not call unknown code "low".
 from __future__ import annotations
 
 import ast
+import posixpath
 from dataclasses import dataclass
 
 from . import paths
@@ -17,6 +18,7 @@ from .catalogue import (
     ATTRIBUTE_BUILTINS,
     BUILTIN_NAMES,
     CODE_BUILTINS,
+    FILE_OPENERS,
     PATH_CLASSES,
     RISKY_BUILTINS,
     STANDARD_MODULE_NAMES,
@@ -58,6 +60,17 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Handle:
+    """An open file or writer (`open(...)`, `pd.ExcelWriter(...)`), whose path was checked where it was
+    opened, or an in-memory buffer: writing to it opens nothing new."""
+
+
+@dataclass(frozen=True)
+class Local:
+    """A function, lambda or class the script defines itself (what it does is checked where it is written)."""
+
+
+@dataclass(frozen=True)
 class Opaque:
     """A value of a type the check cannot know: a DataFrame, a number, a parameter, a local function."""
 
@@ -69,7 +82,9 @@ class Undefined:
 
 OPAQUE = Opaque()
 UNDEFINED = Undefined()
-Value = Module | Member | Builtin | PathValue | Text | Opaque | Undefined
+HANDLE = Handle()
+LOCAL = Local()
+Value = Module | Member | Builtin | PathValue | Text | Handle | Local | Opaque | Undefined
 
 TEXT_METHODS = frozenset(
     {"join", "format", "upper", "lower", "replace", "strip", "lstrip", "rstrip", "title", "capitalize",
@@ -79,6 +94,7 @@ TEXT_METHODS = frozenset(
 PATH_TRANSFORMS = frozenset({"with_suffix", "with_name", "with_stem", "joinpath", "resolve", "absolute"})
 MAX_ROUNDS = 20
 RISKY_OR_CODE = RISKY_BUILTINS | CODE_BUILTINS
+PATH_JOINS = frozenset({"os.path.join", "posixpath.join"})
 
 
 class Env:
@@ -89,20 +105,27 @@ class Env:
         self.allowed = allowed
         self.names: dict[str, set[Value]] = {}
         self.star_modules: list[str] = []
+        self._solving = False
         self._solve(list(_bindings(tree, self)))
 
     def _solve(self, sites: list[tuple[str, object]]) -> None:
-        # Bindings feed each other (`a = pd`, `b = a`): repeat until nothing new is learnt.
+        # Bindings feed each other (`a = pd`, `b = a`): repeat until nothing new is learnt. Every bound name
+        # starts with nothing, so a name read before its own binding is solved is not taken as undefined.
+        self.names = {name: set() for name, _ in sites}
+        self._solving = True
         for _ in range(MAX_ROUNDS):
             changed = False
             for name, source in sites:
                 values = source(self) if callable(source) else {source}
+                # `b = undefined_name`: b is bound; what it holds is merely unknown.
+                values = {OPAQUE if isinstance(v, Undefined) else v for v in values}
                 known = self.names.setdefault(name, set())
                 if not values <= known:
                     known |= values
                     changed = True
             if not changed:
-                return
+                break
+        self._solving = False
 
     # --- reading expressions ---------------------------------------------------------------------
 
@@ -113,7 +136,11 @@ class Env:
         return method(node) if method else {OPAQUE}
 
     def name(self, name: str) -> set[Value]:
+        if name == "__builtins__":
+            return {Module("builtins")}
         values = set(self.names.get(name, ()))
+        if name in self.names and not values and not self._solving:
+            values.add(OPAQUE)  # bound only to itself (`a = a`), or past MAX_ROUNDS
         for module in self.star_modules:
             if self.allowlist.member(module, name) is not None:
                 values |= self.attribute(Module(module), name)
@@ -121,6 +148,8 @@ class Env:
         # matters only for the risky ones.
         if name in BUILTIN_NAMES and (name not in self.names or name in RISKY_OR_CODE):
             values.add(Builtin(name))
+        if name in self.names:
+            return values
         return values or {UNDEFINED}
 
     def attribute(self, value: Value, attr: str) -> set[Value]:
@@ -178,6 +207,9 @@ class Env:
         # "metsys"[::-1] is still text built by the script.
         return {Text(None)} if any(isinstance(v, Text) for v in self.value(node.value)) else {OPAQUE}
 
+    def _value_Lambda(self, node: ast.Lambda) -> set[Value]:
+        return {LOCAL}
+
     def _value_NamedExpr(self, node: ast.NamedExpr) -> set[Value]:
         return self.value(node.value)
 
@@ -200,6 +232,11 @@ class Env:
     def _call(self, callee: Value, node: ast.Call) -> set[Value]:
         if isinstance(callee, Member) and callee.name in PATH_CLASSES:
             return {PathValue(self._path_argument(node))}
+        if (isinstance(callee, Member) and callee.name in FILE_OPENERS) or callee == Builtin("open"):
+            return {HANDLE}
+        if isinstance(callee, Member) and callee.name in PATH_JOINS:
+            parts = [self.text(arg) for arg in node.args]
+            return {Text(None if None in parts or not parts else posixpath.join(*parts))}
         if isinstance(callee, Builtin) and callee.name in ("str", "chr", "repr", "format", "ascii"):
             return {Text(None)}
         if isinstance(callee, Builtin) and callee.name in ATTRIBUTE_BUILTINS - {"hasattr"} and node.args:
@@ -222,6 +259,9 @@ class Env:
 
 def _bindings(tree: ast.AST, env: Env):
     """(name, value or a function of the env giving its values) for every binding in the script."""
+    arguments = _arguments(tree)
+    for parameter, passed in arguments.items():
+        yield from _assigned(ast.Name(parameter.arg), passed)
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
@@ -232,13 +272,16 @@ def _bindings(tree: ast.AST, env: Env):
             yield from _assigned(node.target, None)
         elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             yield from _assigned(node.target, _elements(node.iter))
+        elif isinstance(node, ast.withitem) and isinstance(node.optional_vars, ast.Name):
+            # `with open(...) as f`: a file's __enter__ returns the file itself.
+            yield node.optional_vars.id, _entered(node.context_expr)
         elif isinstance(node, ast.withitem) and node.optional_vars is not None:
             yield from _assigned(node.optional_vars, None)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             yield from _imported(node, env)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            yield node.name, OPAQUE
-        elif isinstance(node, ast.arg):
+            yield node.name, OPAQUE if node.decorator_list else LOCAL
+        elif isinstance(node, ast.arg) and node not in arguments:
             yield node.arg, OPAQUE
         elif isinstance(node, ast.ExceptHandler) and node.name:
             yield node.name, OPAQUE
@@ -246,6 +289,65 @@ def _bindings(tree: ast.AST, env: Env):
             yield node.name, OPAQUE
         elif isinstance(node, ast.MatchMapping) and node.rest:
             yield node.rest, OPAQUE
+
+
+def _entered(expression: ast.AST):
+    return lambda env: {HANDLE if v == HANDLE else OPAQUE for v in env.value(expression)}
+
+
+def _arguments(tree: ast.AST) -> dict[ast.arg, list[ast.AST] | None]:
+    """The expressions passed to each parameter of the functions the script only ever calls by name.
+
+    `def load(path): ...` called as `load("/data/x.csv")`: `path` is that literal, so the check can see
+    what `pd.read_csv(path)` reads. A function used any other way (passed on, decorated, a method, called
+    with *args) keeps parameters of unknown value (None).
+    """
+    calls: dict[str, list[ast.Call]] = {}
+    other_uses: set[str] = set()
+    definitions: dict[str, list[ast.FunctionDef]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            definitions.setdefault(node.name, []).append(node)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            calls.setdefault(node.func.id, []).append(node)
+        if isinstance(node, ast.Name):
+            other_uses.add(node.id)
+    called = {id(call.func) for sites in calls.values() for call in sites}
+    other_uses = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in called}
+    passed: dict[ast.arg, list[ast.AST] | None] = {}
+    for name, defs in definitions.items():
+        sites = calls.get(name, [])
+        followable = len(defs) == 1 and not defs[0].decorator_list and sites and name not in other_uses
+        for parameter, expressions in _parameters(defs[0], sites if followable else None).items():
+            passed[parameter] = expressions
+    return passed
+
+
+def _parameters(function: ast.FunctionDef, sites: list[ast.Call] | None) -> dict:
+    params = [*function.args.posonlyargs, *function.args.args]
+    defaults = dict(zip(reversed(params), reversed(function.args.defaults), strict=False))
+    for arg, default in zip(function.args.kwonlyargs, function.args.kw_defaults, strict=True):
+        if default is not None:
+            defaults[arg] = default
+    every = [*params, *function.args.kwonlyargs]
+    unknown = {p: None for p in every + [a for a in (function.args.vararg, function.args.kwarg) if a]}
+    if sites is None or any(_unpacks(call) for call in sites):
+        return unknown
+    passed: dict[ast.arg, list[ast.AST] | None] = {p: [] for p in every}
+    for call in sites:
+        keywords = {k.arg: k.value for k in call.keywords}
+        for i, parameter in enumerate(every):
+            given = call.args[i] if i < len(call.args) and parameter in params else None
+            given = given or keywords.get(parameter.arg) or defaults.get(parameter)
+            if given is None:
+                passed[parameter] = None
+            elif passed[parameter] is not None:
+                passed[parameter].append(given)
+    return {**unknown, **passed}
+
+
+def _unpacks(call: ast.Call) -> bool:
+    return any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
 
 
 def _elements(node: ast.AST) -> list[ast.AST] | None:
