@@ -18,7 +18,7 @@ from config.exceptions import ApplicationError
 
 from . import selectors, services
 from .models import ApprovalRequest, PolicyRule
-from .policy import RULES_BY_CODE, at_least
+from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
@@ -131,6 +131,8 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return "—"
         count = len(obj.findings)
         label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
+        if any(f.get("rule") in NOT_UNDERSTOOD_RULES for f in obj.findings):
+            label += " · not understood"
         return badge(label, RISK_COLOURS.get(obj.risk_level, "#666"))
 
     @admin.display(description="Approvals")

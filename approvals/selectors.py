@@ -12,7 +12,14 @@ from billing.models import Membership
 from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
-from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, at_least, describe_code
+from .policy import (
+    DEFAULT_ALLOWED_MODULES,
+    NOT_UNDERSTOOD_RULES,
+    RULES,
+    PolicyConfig,
+    at_least,
+    describe_code,
+)
 
 OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
@@ -152,7 +159,7 @@ def card_with_code_facts(
         "libraries": seen["libraries"],
         "charts": {"expected": _charts_expected(seen["charts"]), "calls": seen["charts"]},
         "cost": cost,
-        "risk": risk,
+        "risk": {**risk, "notUnderstood": _not_understood(risk.get("findings") or [])},
         "diff": None
         if previous is None
         else {
@@ -200,6 +207,13 @@ def approval_request_detail(*, user, request_id) -> dict:
         risk=card["risk"],
     )
     return doc
+
+
+def _not_understood(findings: list[dict]) -> list[dict]:
+    """The findings where the check says it could not see what the code does: the reviewer reads those
+    lines themselves."""
+    unseen = [f for f in findings if f.get("rule") in NOT_UNDERSTOOD_RULES]
+    return [{"line": f["line"], "message": f["message"]} for f in unseen]
 
 
 def _charts_expected(calls: list[dict]) -> int:
