@@ -40,6 +40,8 @@ class CallChecks:
         if isinstance(node.func, ast.Attribute):
             self._method_call(node, node.func.attr, self.env.value(node.func.value))
         self._plotting_backend(node)
+        if any(k.arg == "usetex" for k in node.keywords):
+            self.add("os-command", node, f"{self._source(node)[:60]} {cat.PROGRAM_SETTING}.")
         pickles = _keyword(node, "allow_pickle")
         if pickles is not None and not (isinstance(pickles, ast.Constant) and pickles.value is False):
             self.add(
@@ -82,7 +84,7 @@ class CallChecks:
             if isinstance(receiver, Module):
                 self._dynamic_module_attribute(receiver.name, attr, node, shown)
             else:
-                self._value_attribute(attr, node, shown)
+                self._by_name(attr, node, shown)  # getattr(df, "query")(...) is df.query(...) unseen
 
     def _dynamic_module_attribute(self, module: str, attr: str, node: ast.AST, shown: str) -> None:
         listed = self.listed.member(module, attr) is not None or self.listed.knows(f"{module}.{attr}")

@@ -118,6 +118,11 @@ DANGEROUS_ATTRIBUTES = {
     },
     "from_string": ("dynamic-code", "compiles a template given as text, and templates can run code"),
     "from_custom_template": ("dynamic-code", "loads templates from files, and templates can run code"),
+    **{
+        name: ("dynamic-code", "loads or compiles templates, and templates can run code")
+        for name in ("get_template", "select_template", "get_or_select_template", "compile_expression",
+                     "FileSystemLoader")
+    },
     "HDFStore": ("deserialise", "opens HDF5, whose object columns are pickles that can run code"),
     "read_pickle": ("deserialise", "loads a pickle, and loading a pickle can run any code in the file"),
     "Unpickler": ("deserialise", "loads a pickle, and loading a pickle can run any code in the file"),
@@ -149,6 +154,13 @@ SYSTEM_FUNCTIONS = {
     },
     "shutil.move": ("file-delete", "deletes or moves files"),
 }
+
+# matplotlib settings that make it start another program (LaTeX, ffmpeg, ImageMagick, Ghostscript).
+PROGRAM_SETTINGS = frozenset(
+    {"text.usetex", "animation.ffmpeg_path", "animation.convert_path", "animation.writer", "pgf.texsystem",
+     "ps.usedistiller"}
+)  # fmt: skip
+PROGRAM_SETTING = "makes matplotlib start an external program (LaTeX, ffmpeg, ImageMagick, Ghostscript)"
 
 # Methods that take the name of another method as a string (`df.agg("sum")`): pandas looks it up with
 # getattr on the frame, so the string is an attribute access the check must see.

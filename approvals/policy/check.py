@@ -80,6 +80,13 @@ class _Checker(CallChecks, ast.NodeVisitor):
     def run(self, tree: ast.AST) -> list[tuple[str, int, str]]:
         self._link(tree)
         self.env = Env(tree=tree, allowlist=self.listed, allowed=self.allowed)
+        if self.env.unsettled:
+            self.add(
+                "not-understood",
+                tree,
+                "Not understood: the names of this code refer to each other in "
+                "more steps than the check follows.",
+            )
         self.visit(tree)
         return self.found
 
@@ -141,12 +148,22 @@ class _Checker(CallChecks, ast.NodeVisitor):
             self.add("shell-escape", node, "Calls get_ipython(), which can run shell commands.")
             return
         values = self.env.name(node.id)
+        self._star_module(node)
         for value in values:
             if isinstance(value, Undefined):
                 self._undefined(node)
             elif isinstance(value, Builtin):
                 self._builtin_reference(node, value.name)
         self._check_escape(node, values)
+
+    def _star_module(self, node: ast.Name) -> None:
+        """`from pathlib import *` then `os`: a module reached through another module by a star import."""
+        if node.id in self.env.names:
+            return
+        for module in self.env.star_modules:
+            member = self.listed.member(module, node.id)
+            if member is not None and member.kind == "module":
+                self._reached_module(member.target, node, f"{node.id} (from {module} import *)")
 
     def _undefined(self, node: ast.Name) -> None:
         if self.columns or node.id in self.undefined_seen:
@@ -250,10 +267,24 @@ class _Checker(CallChecks, ast.NodeVisitor):
                     )
             else:
                 self._value_attribute(node.attr, node, shown)
+        if isinstance(node.ctx, ast.Store) and node.attr == "backend":
+            self._backend_store(node)
         if isinstance(node.ctx, ast.Load):
             self._check_escape(node, self.env.value(node))
             self._method_reference(node)
         self.generic_visit(node)
+
+    def _backend_store(self, node: ast.Attribute) -> None:
+        """`pd.options.plotting.backend = name`: pandas imports that module by its name."""
+        assign = self.parents.get(node)
+        value = assign.value if isinstance(assign, ast.Assign | ast.AnnAssign) else None
+        if value is None or self.env.text(value) != "matplotlib":
+            self.add(
+                "dynamic-code",
+                node,
+                f"Sets {self._source(node)[:60]}, a module that pandas imports by its name: this imports a "
+                "module named by a string.",
+            )
 
     def _method_reference(self, node: ast.Attribute) -> None:
         """`w = df.to_csv`, `map(pd.read_csv, paths)`: a file or expression method handed on uncalled,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 
-from .catalogue import DANGEROUS_ATTRIBUTES, is_dunder
+from .catalogue import DANGEROUS_ATTRIBUTES, PROGRAM_SETTING, PROGRAM_SETTINGS, is_dunder
 
 INTERNAL_WORDS = re.compile(
     r"__(globals|builtins|subclasses|import|class|mro|base|bases|code|loader|spec|dict|getattribute|"
@@ -40,6 +40,8 @@ def string_findings(text: str) -> list[tuple[str, str]]:
                 "expressions, format strings) reaches the interpreter's internals.",
             )
         )
+    if text in PROGRAM_SETTINGS:
+        found.append(("os-command", f"The setting {text!r} {PROGRAM_SETTING}."))
     if MODULE_BACKEND.match(text):
         found.append(
             (

@@ -92,7 +92,7 @@ TEXT_METHODS = frozenset(
      "ljust", "rjust", "format_map", "expandtabs"}
 )  # fmt: skip
 PATH_TRANSFORMS = frozenset({"with_suffix", "with_name", "with_stem", "joinpath", "resolve", "absolute"})
-MAX_ROUNDS = 20
+MIN_ROUNDS = 20
 RISKY_OR_CODE = RISKY_BUILTINS | CODE_BUILTINS
 PATH_JOINS = frozenset({"os.path.join", "posixpath.join"})
 
@@ -106,6 +106,7 @@ class Env:
         self.names: dict[str, set[Value]] = {}
         self.star_modules: list[str] = []
         self._solving = False
+        self.unsettled = False
         self._solve(list(_bindings(tree, self)))
 
     def _solve(self, sites: list[tuple[str, object]]) -> None:
@@ -113,7 +114,8 @@ class Env:
         # starts with nothing, so a name read before its own binding is solved is not taken as undefined.
         self.names = {name: set() for name, _ in sites}
         self._solving = True
-        for _ in range(MAX_ROUNDS):
+        # A chain of n bindings written in reverse order needs n rounds.
+        for _ in range(max(MIN_ROUNDS, len(sites) + 2)):
             changed = False
             for name, source in sites:
                 values = source(self) if callable(source) else {source}
@@ -125,6 +127,8 @@ class Env:
                     changed = True
             if not changed:
                 break
+        else:
+            self.unsettled = True  # the checker says it could not follow the names to the end
         self._solving = False
 
     # --- reading expressions ---------------------------------------------------------------------
@@ -140,7 +144,7 @@ class Env:
             return {Module("builtins")}
         values = set(self.names.get(name, ()))
         if name in self.names and not values and not self._solving:
-            values.add(OPAQUE)  # bound only to itself (`a = a`), or past MAX_ROUNDS
+            values.add(OPAQUE)  # bound only to itself (`a = a`)
         for module in self.star_modules:
             if self.allowlist.member(module, name) is not None:
                 values |= self.attribute(Module(module), name)
