@@ -28,8 +28,8 @@ MODULE_RULES = {
     "pip": "shell-escape", "IPython": "shell-escape",
 }  # fmt: skip
 
-# Modules that analysis code has no use for and that reach the system: an attribute of a value whose type
-# the check cannot know (a DataFrame, a parameter) that has one of these names is taken to be that module.
+# Modules that analysis code has no use for and that reach the system: a module of these reached through
+# another module, or a name taken from one, is reported.
 SYSTEM_MODULE_NAMES = frozenset(
     {
         "os", "posix", "nt", "sys", "shutil", "tempfile", "glob", "signal", "resource", "multiprocessing",
@@ -39,6 +39,21 @@ SYSTEM_MODULE_NAMES = frozenset(
     }
     | {name for name in MODULE_RULES if "." not in name}
 )  # fmt: skip
+
+# An attribute of a value whose type the check cannot know (a DataFrame, a parameter) with one of these
+# names is taken to be that module. Short on purpose: names like `code`, `site` or `signal` are columns in
+# `df.site`, and a library object that hands on a module does it under one of these names.
+OPAQUE_MODULE_NAMES = frozenset(
+    {
+        "os", "posix", "nt", "sys", "subprocess", "shutil", "builtins", "bltns", "importlib", "ctypes",
+        "_ctypes", "cffi", "pickle", "_pickle", "marshal", "socket", "urllib", "urllib3", "requests", "runpy",
+        "pty", "multiprocessing", "tempfile",
+    }
+)  # fmt: skip
+
+# Names some module gives to a dangerous module (`pyarrow.fs`, `scipy.datasets`) that are also ordinary
+# attributes of data (`ShortTimeFFT(...).fs`, a `datasets` column): on a module they are still reported.
+DATA_ATTRIBUTE_NAMES = frozenset({"fs", "datasets"})
 
 STANDARD_MODULE_NAMES = frozenset(sys.stdlib_module_names)
 

@@ -63,7 +63,8 @@ def _module_valued_names(listed: AllowList) -> frozenset[str]:
         for module in listed.modules
         for name, entry in listed.names(module).items()
         if entry.startswith("module ")
-        and (cat.module_rule(entry[7:]) or entry[7:].split(".")[0] in cat.SYSTEM_MODULE_NAMES)
+        and (cat.module_rule(entry[7:]) or entry[7:].split(".")[0] in cat.OPAQUE_MODULE_NAMES)
+        and name not in cat.DATA_ATTRIBUTE_NAMES
     )
 
 
@@ -325,10 +326,9 @@ class _Checker(CallChecks, ast.NodeVisitor):
         """An attribute of a value whose type the AST cannot know: allowed unless its name says otherwise."""
         if self._anywhere(attr, node, shown):
             return
-        rule = cat.module_rule(attr)
-        if rule or attr in cat.SYSTEM_MODULE_NAMES or attr in _module_valued_names(self.listed):
+        if attr in cat.OPAQUE_MODULE_NAMES or attr in _module_valued_names(self.listed):
             self.add(
-                rule or "module-via-module",
+                cat.module_rule(attr) or "module-via-module",
                 node,
                 f"{shown[:60]} reaches something named {attr}, which is a module with access to the system; "
                 "the check cannot tell what the value is, so it cannot rule that out.",
