@@ -20,7 +20,7 @@ pytestmark = [
 
 DROPS = [
     "analysis.migrations.0008_drop_functions",
-    "approvals.migrations.0010_drop_functions",
+    "approvals.migrations.0011_drop_functions",
     "billing.migrations.0009_drop_functions",
 ]
 ONCE_INSTALLED = {

@@ -16,7 +16,7 @@ APPROVE = import_module("approvals.migrations.0009_approve_function")
 
 
 class Migration(migrations.Migration):
-    dependencies = [("approvals", "0009_approve_function")]
+    dependencies = [("approvals", "0010_seed_allowlist_policy_rules")]
 
     operations = [
         run_sql_on_postgresql(DETAIL.DROP_SQL + APPROVE.DROP_SQL, DETAIL.CREATE_SQL + APPROVE.CREATE_SQL)
