@@ -15,7 +15,7 @@ DETAIL gains the amount refused. The SQL is frozen here: a change is a new migra
 
 from django.db import migrations
 
-from config.postgresql import run_sql_on_postgresql
+from config.migration_sql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 CREATE OR REPLACE FUNCTION sandgate_analysis_submit(

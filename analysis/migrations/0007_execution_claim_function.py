@@ -16,7 +16,7 @@ nothing is written. The SQL is frozen here: a change is a new migration.
 
 from django.db import migrations
 
-from config.postgresql import run_sql_on_postgresql
+from config.migration_sql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 CREATE OR REPLACE FUNCTION sandgate_execution_claim(

@@ -11,7 +11,7 @@ returns what they need (`_datasets`). The SQL is frozen here: a change is a new 
 
 from django.db import migrations
 
-from config.postgresql import run_sql_on_postgresql
+from config.migration_sql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 -- A timestamp as DRF's DateTimeField writes it in UTC: ISO 8601, 'Z', microseconds only when not zero.

@@ -7,7 +7,7 @@ is frozen here, as migrations should be: a change is a new migration with `CREAT
 
 from django.db import migrations
 
-from config.postgresql import run_sql_on_postgresql
+from config.migration_sql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 -- The start of the budget period containing `at`, on UTC calendar boundaries; billing/periods.py's twin.

@@ -9,7 +9,7 @@ from importlib import import_module
 
 from django.db import migrations
 
-from config.postgresql import run_sql_on_postgresql
+from config.migration_sql import run_sql_on_postgresql
 
 CREATE_SQL = r"""
 DROP FUNCTION IF EXISTS sandgate_budget_reserve(uuid, uuid, integer, uuid, text, numeric, timestamptz, timestamptz);
