@@ -1,19 +1,24 @@
-"""A migration step that runs SQL on PostgreSQL only; on SQLite it does nothing.
-
-Used by the migrations that installed PL/pgSQL functions and by the ones that drop them again.
-"""
+"""A migration step that drops PL/pgSQL functions by name on PostgreSQL; on SQLite it does nothing."""
 
 from django.db import migrations
 
+# Every overload of each named function, whatever its arguments were.
+DROP_BY_NAME = """
+DO $$
+DECLARE f regprocedure;
+BEGIN
+    FOR f IN SELECT oid::regprocedure FROM pg_proc WHERE proname = ANY (%s) LOOP
+        EXECUTE 'DROP FUNCTION ' || f;
+    END LOOP;
+END
+$$;
+"""
 
-def run_sql_on_postgresql(forward_sql: str, reverse_sql: str) -> migrations.RunPython:
-    """Run `forward_sql` when migrating forward and `reverse_sql` back, on PostgreSQL; elsewhere nothing."""
 
-    def run(sql: str):
-        def operation(apps, schema_editor):
-            if schema_editor.connection.vendor == "postgresql":
-                schema_editor.execute(sql, params=None)
+def drop_functions_on_postgresql(names: list[str]) -> migrations.RunPython:
+    def drop(apps, schema_editor):
+        if schema_editor.connection.vendor == "postgresql":
+            quoted = ", ".join("'" + name + "'" for name in names)
+            schema_editor.execute(DROP_BY_NAME % f"ARRAY[{quoted}]", params=None)
 
-        return operation
-
-    return migrations.RunPython(run(forward_sql), run(reverse_sql))
+    return migrations.RunPython(drop, migrations.RunPython.noop)
