@@ -1,8 +1,8 @@
 """JSON shapes of approval requests. Field names are camelCase, as the original clients expect.
 
 Every nested answer has its own serializer, so the OpenAPI schema names it (`ApprovalCard`, `Decision`, …);
-the card and the version are built as dicts elsewhere (selectors, and on PostgreSQL the SQL function of
-approvals/migrations/0007), and their serializers here are their declared shape.
+the card is built as a dict by `selectors.approval_request_card`, and its serializers here are its declared
+shape.
 """
 
 from drf_spectacular.utils import extend_schema_field
@@ -92,11 +92,19 @@ class CardCostSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
+class CardUnseenSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
 class CardRiskSerializer(serializers.Serializer):
     level = serializers.ChoiceField(choices=ApprovalRequest.Risk.choices, allow_blank=True)
     findings = FindingSerializer(many=True)
     approvalsNeeded = serializers.IntegerField(help_text="Distinct reviewers who must approve.")
     approvals = serializers.ListField(child=serializers.CharField(), help_text="Who approved so far.")
+    notUnderstood = CardUnseenSerializer(
+        many=True, help_text="Lines where the check could not see what the code does: read them yourself."
+    )
 
 
 class CardDiffSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ class ErrorCode(models.TextChoices):
     UNCHANGED = "unchanged", "The edited code is the same as before."
     UNKNOWN_RULE = "unknown_rule", "No policy rule has this code."
     INVALID_SEVERITY = "invalid_severity", "Not a severity of the policy."
+    RULE_FLOOR = "rule_floor", "That policy rule stays on, at its floor severity or above."
     # Authentication (401)
     NOT_AUTHENTICATED = "not_authenticated", "No token (or session) was sent."
     AUTHENTICATION_FAILED = "authentication_failed", "The token is unknown, revoked or expired."

@@ -4,9 +4,9 @@ The schema tests call every operation as an analyst, a reviewer and an auditor; 
 what clients will meet, the rows must be real: code generated (offline generator), checked by the policy,
 approved, rejected, revised, edited, voted on, blocked, run in the real sandbox (a chart, a table, files,
 an exception), budgets above their soft threshold, spend, sessions, an archived one, the audit trail.
-Building that takes a few sandbox runs, so it is done once per module and committed; each test then runs
-in its own transaction on top of it (what a test writes is rolled back), and the module's end empties the
-tables as a transactional test's end does.
+Building that takes a few sandbox runs, so it is done once per module, in a transaction that stays open
+until the module ends and is then rolled back; each test runs in a savepoint on top of it (what a test
+writes is rolled back too).
 """
 
 from __future__ import annotations
@@ -15,20 +15,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-import pgtrigger
 import pytest
-from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from django.test import override_settings
 
 from analysis.models import Execution
-from analysis.services import (
-    analysis_submit,
-    execution_run,
-    execution_start,
-    request_generate_code,
-    session_archive,
-)
+from analysis.services.asking import analysis_submit
+from analysis.services.execution import execution_run, execution_start
+from analysis.services.generation import request_generate_code
+from analysis.services.sessions import session_archive
 from approvals.models import ApprovalRequest
 from approvals.services import (
     approval_request_approve,
@@ -194,17 +189,22 @@ def world_media(tmp_path_factory):
     return tmp_path_factory.mktemp("world-media")
 
 
+class _Discard(Exception):
+    pass
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, world_media) -> World:
+    """Built in a transaction that stays open for the module and is rolled back at its end: each test's
+    own transaction is a savepoint inside it, so the rows are there for every test and never committed
+    (nothing to empty afterwards, the seeded rows of other tests untouched, no task ever enqueued)."""
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=world_media, SANDBOX_BACKEND="local"):
-        with transaction.atomic():
-            built = _build()
-            # The rows stand in for what the workers would do: the tasks their commit would enqueue
-            # (generation, notifications) are not wanted.
-            connection.run_on_commit.clear()
-        yield built
-        with pgtrigger.ignore("audit.AuditEvent:audit_forbid_truncate"):
-            call_command("flush", interactive=False, verbosity=0)
+        try:
+            with transaction.atomic():
+                yield _build()
+                raise _Discard
+        except _Discard:
+            pass
 
 
 @pytest.fixture(autouse=True)

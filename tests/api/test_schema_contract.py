@@ -28,6 +28,7 @@ OPERATION_IDS = {
     ("/api/requests/{request_id}", "get"): "requests_get",
     ("/api/approve", "post"): "requests_approve",
     ("/api/requests/{request_id}/revise", "post"): "requests_revise",
+    ("/api/requests/{request_id}/cancel", "post"): "requests_cancel",
     ("/api/execute", "post"): "executions_start",
     ("/api/executions/{execution_id}", "get"): "executions_get",
     ("/api/executions/{execution_id}/artifacts/{name}", "get"): "executions_artifact_download",

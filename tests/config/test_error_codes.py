@@ -121,7 +121,7 @@ def _inside_error_class(call: ast.Call, tree: ast.Module, family: set[str]) -> b
 
 def test_the_scan_finds_the_codes_raised_in_each_way():
     files = {code: {place.split(":")[0] for place in places} for code, places in raised_codes().items()}
-    assert "analysis/services.py" in files["session_closed"]  # Conflict(..., code=...)
+    assert "analysis/services/asking.py" in files["session_closed"]  # Conflict(..., code=...)
     assert "config/exceptions.py" in files["not_found"]  # NotFound's super().__init__
     assert "config/exceptions.py" in files["conflict"]  # Conflict's default
     assert "approvals/services.py" in files["self_approval"]  # the refusals table
