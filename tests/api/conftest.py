@@ -27,6 +27,7 @@ from analysis.services.sessions import session_archive
 from approvals.models import ApprovalRequest
 from approvals.services import (
     approval_request_approve,
+    approval_request_cancel,
     approval_request_edit,
     approval_request_generation_succeed,
     approval_request_reject,
@@ -167,6 +168,7 @@ def _build() -> World:
     approved = _checked(team=team, user=analyst, code=PRINTS)
     approval_request_approve(request=approved, reviewer=reviewer)
     pending = _checked(team=team, user=analyst, code=PRINTS)
+    approval_request_cancel(request=_checked(team=team, user=analyst, code=PRINTS), user=analyst)  # withdrawn
     archived = SessionFactory(team=team, user=analyst, title="an archived question")
     session_archive(session=archived, user=analyst)
 
@@ -179,7 +181,15 @@ def _build() -> World:
     world.artifacts = [(str(ran[1].pk), a.name) for a in ran[1].artifacts.order_by("name")]
     world.approved_request_id, world.pending_request_id = str(approved.pk), str(pending.pk)
     statuses = set(ApprovalRequest.objects.values_list("status", flat=True))
-    assert {"succeeded", "failed", "rejected", "superseded", "pending_review", "policy_blocked"} <= statuses
+    assert {
+        "succeeded",
+        "failed",
+        "rejected",
+        "superseded",
+        "pending_review",
+        "policy_blocked",
+        "cancelled",
+    } <= statuses
     assert blocked.status == "policy_blocked" and high.risk_level == "high" and edited.edited_by_id
     return world
 
