@@ -68,8 +68,9 @@ ENUM_USES = {
     "BudgetPeriod": [("BudgetStatus", "period")],
     "SpendGroup": [("SpendReport", "groupBy"), ("spend_get", "groupBy"), ("spend_csv", "groupBy")],
 }
-# Free-form by design: what clients store (session metadata); audit details (keys depend on the action).
-FREE_FORM = {("Session", "metadata"), ("SessionDetail", "metadata"), ("AuditEvent", "details")}
+# Free-form by design: what clients store (session metadata), a console change's states before and after.
+FREE_FORM = {("Session", "metadata"), ("SessionDetail", "metadata"), ("AuditDetails", "before")}
+FREE_FORM |= {("AuditDetails", "after")}
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +169,7 @@ def test_nested_answers_are_named_components(schema):
         warning = schema["components"]["schemas"][answer]["properties"]["budgetWarning"]
         assert refs(warning) == {"BudgetWarning"} and warning["nullable"]
     assert schema["components"]["schemas"]["BudgetStatus"]["properties"]["user"]["nullable"]
+    assert refs(schema["components"]["schemas"]["AuditEvent"]["properties"]["details"]) == {"AuditDetails"}
     dataset = schema["components"]["schemas"]["Dataset"]["properties"]
     assert refs(dataset["columns"]["items"]) == {"Column"}
 
