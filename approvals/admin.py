@@ -227,7 +227,7 @@ class ApprovalRequestAdmin(TenantAdmin):
     def revise_view(self, request, pk):
         """Ask for a new version of a rejected request: generated again with the rejection as feedback."""
         obj = get_object_or_404(self.get_queryset(request), pk=pk)
-        if request.method == "POST" and self._decide(request, obj, services.approval_request_revise):
+        if request.method == "POST" and self._decide(request, obj, _revise):
             self.message_user(request, "A new version is being generated.", messages.SUCCESS)
         return redirect(reverse("admin:approvals_approvalrequest_change", args=[pk]))
 
@@ -281,6 +281,10 @@ class ApprovalRequestAdmin(TenantAdmin):
         if done:
             self.message_user(request, f"Rejected {done} request(s).", messages.SUCCESS)
         return None
+
+
+def _revise(*, request, reviewer):
+    return services.approval_request_revise(request=request, user=reviewer)
 
 
 class PolicyRuleForm(forms.ModelForm):

@@ -174,7 +174,8 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
 APPROVAL_REFUSALS = {
     "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
     "self_approval": (Forbidden, "You cannot review your own request."),
-    "own_edit": (Forbidden, "You edited this version; another reviewer must approve it."),
+    "own_edit": (Forbidden, "You wrote code of this version (an edit of it or of an earlier version); "
+                 "another reviewer must approve it."),
     "code_changed": (Conflict, "The code changed since you looked at it; review it again."),
     "voted": (Conflict, "You already approved this request; it waits for another reviewer."),
 }
@@ -185,6 +186,50 @@ def _refusal(code: str, status: str = "") -> ApplicationError:
         return transition_refused(current=status, target=Status.APPROVED)
     error, message = APPROVAL_REFUSALS[code]
     return error(message, code=code)
+
+
+def edit_chain_editor_ids(*, request: ApprovalRequest) -> set[int]:
+    """Everyone whose edit wrote code of this version: its editor and the editors of every earlier version.
+
+    A reviewer who edited version 1 into 2 wrote part of every version after it, however small the next
+    edits are, so they approve none of them (`own_edit`).
+    """
+    editors: set[int] = set()
+    seen: set = set()
+    edited_by_id, parent_id = request.edited_by_id, request.parent_id
+    while True:
+        if edited_by_id is not None:
+            editors.add(edited_by_id)
+        if parent_id is None or parent_id in seen:
+            return editors
+        seen.add(parent_id)
+        row = ApprovalRequest.objects.filter(pk=parent_id).values_list("edited_by_id", "parent_id").first()
+        if row is None:
+            return editors
+        edited_by_id, parent_id = row
+
+
+def approval_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """Why this reviewer may not approve this request now (a code of APPROVAL_REFUSALS), or None.
+
+    What `approval_request_approve` checks before it records a vote, for pages that offer the Approve
+    button only to someone who may press it. (sandgate_request_approve checks the same in SQL.)
+    """
+    if membership_role(user=reviewer, team=request.team) != Membership.Role.REVIEWER:
+        return "not_a_reviewer"
+    if request.user_id == reviewer.pk:
+        return "self_approval"
+    if request.status != Status.PENDING_REVIEW:
+        return "invalid_state"
+    if reviewer.pk in edit_chain_editor_ids(request=request):
+        return "own_edit"
+    if request.votes.filter(reviewer=reviewer).exists():
+        return "voted"
+    return None
+
+
+def approval_refusal_message(code: str, *, status: str = "") -> str:
+    return _refusal(code, status).message
 
 
 def approvals_needed(*, request: ApprovalRequest) -> int:
@@ -220,7 +265,7 @@ def _approve_with_orm(*, request: ApprovalRequest, reviewer, expected_sha256: st
         raise _refusal("invalid_state", request.status)
     if expected_sha256 and expected_sha256 != request.code_sha256:
         raise _refusal("code_changed")
-    if request.edited_by_id == reviewer.pk:
+    if reviewer.pk in edit_chain_editor_ids(request=request):
         raise _refusal("own_edit")
     digest = approval_request_digest(request=request)
     if request.votes.filter(reviewer=reviewer).exists():
@@ -403,37 +448,45 @@ def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
     return new
 
 
+REVISE_REFUSED = "Only the person who asked, or a reviewer of the team, can ask for a new version."
+
+
 @transaction.atomic
-def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRequest:
-    """A reviewer asks for a new version of a request they rejected with a reason.
+def approval_request_revise(*, request: ApprovalRequest, user) -> ApprovalRequest:
+    """Ask again with the reviewer's feedback: a new version of a request rejected with a reason.
 
-    The new request (version n+1, linked by `parent`) asks the same question on the same session and
-    datasets; its prompt carries the rejected code and the feedback; it goes through review again.
+    The analyst who asked ("Ask again with this feedback") or a reviewer of the team may. The new request
+    (version n+1, linked by `parent`) asks the same question on the same session and datasets; its prompt
+    carries the rejected code and the feedback; it goes through review again. Like a follow-up, it needs
+    the session to be open (409 `session_closed`).
     """
-    from analysis.models import Message, Session
-
-    _check_reviewer(request=request, reviewer=reviewer)
-    # Locked so two clicks on "ask for a new version" make one revision, not two.
-    request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    if request.user_id != user.pk and membership_role(user=user, team=request.team) != Membership.Role.REVIEWER:
+        raise Forbidden(REVISE_REFUSED, code="not_allowed")
+    # Locked so two clicks on "ask again" make one revision, not two.
+    request = ApprovalRequest.objects.select_for_update().select_related("session", "team").get(pk=request.pk)
     if request.status != Status.REJECTED or not request.rejection_reason.strip():
         raise Conflict(
             "Only a request rejected with a reason can be revised.",
             code="invalid_state",
             extra={"status": request.status},
         )
+    session = request.session
+    if session.status != "active":  # analysis' Session.Status.ACTIVE (approvals does not import analysis)
+        raise Conflict(f"The session is {session.status}; start a new one.", code="session_closed")
     if request.revisions.exists():
         raise Conflict("A new version of this request was already asked for.", code="already_revised")
     revision = _next_version(old=request)
-    Message.objects.create(
+    feedback = request.rejection_reason.strip()
+    who = "The analyst asked again" if user.pk == request.user_id else "A reviewer asked"
+    revision.messages.create(
         session_id=request.session_id,
-        role=Message.Role.SYSTEM,
-        content=f"A reviewer asked for version {revision.version}: {request.rejection_reason.strip()}",
-        request=revision,
+        role="system",  # analysis' Message.Role.SYSTEM
+        content=f"{who} for version {revision.version}: {feedback}",
     )
-    Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
+    type(session).objects.filter(pk=session.pk).update(last_activity_at=timezone.now())
     audit_log(
         action=Action.REQUEST_REVISED,
-        actor=reviewer,
+        actor=user,
         team=request.team,
         target=revision,
         details={
@@ -492,6 +545,13 @@ def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> A
                 old=old.code, new=new.code, old_label=f"v{old.version}", new_label=f"v{new.version}"
             ),
         },
+    )
+    audit_log(
+        action=Action.REQUEST_SUPERSEDED,
+        actor=reviewer,
+        team=old.team,
+        target=old,  # filed under the replaced version too: its own trail says what became of it
+        details={"next_request_id": str(new.pk), "next_version": new.version, "code_sha256": old.code_sha256},
     )
     _audit_policy(request=new, result=result, actor=reviewer)
     _notify_if_waiting(request=new)

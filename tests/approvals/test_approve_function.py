@@ -167,6 +167,7 @@ def test_the_votes_of_a_high_risk_request_are_counted_alike(waiting, reviewer, t
         ("an analyst", "not_a_reviewer", 403),
         ("the requester", "self_approval", 403),
         ("the editor", "own_edit", 403),
+        ("the editor of an earlier version", "own_edit", 403),
         ("a second vote", "voted", 409),
         ("a changed code", "code_changed", 409),
         ("a rejected request", "invalid_state", 409),
@@ -183,6 +184,15 @@ def test_a_refused_approval_is_refused_alike_and_writes_nothing(
         who = analyst
     elif case == "the editor":
         ApprovalRequest.objects.filter(pk=waiting.pk).update(edited_by=reviewer)
+    elif case == "the editor of an earlier version":
+        first = ApprovalRequestFactory(user=analyst, team=team, session=waiting.session, status="superseded")
+        second = ApprovalRequestFactory(
+            user=analyst, team=team, session=waiting.session, status="superseded", parent=first,
+            version=2, edited_by=reviewer,
+        )  # fmt: skip
+        ApprovalRequest.objects.filter(pk=waiting.pk).update(
+            parent=second, version=3, edited_by=member(team, Membership.Role.REVIEWER)
+        )
     elif case == "a second vote":
         ApprovalRequest.objects.filter(pk=waiting.pk).update(risk_level="high")
         services.approval_request_approve(request=waiting, reviewer=reviewer)
