@@ -17,6 +17,7 @@ import unicodedata
 import nbformat
 from nbformat import v4
 
+from approvals.labels import status_label
 from approvals.models import ApprovalRequest
 from approvals.services import code_sha256
 
@@ -76,7 +77,12 @@ def _reviewer(request: ApprovalRequest) -> str:
 
 
 def _how_it_ended(request: ApprovalRequest) -> list[str]:
-    """Plain-text lines saying whether this version was approved, whether it ran and how that ended."""
+    """Plain-text lines: the version's status in the pages' words, then whether it was approved, whether it
+    ran and how that ended."""
+    return [f"Status: {status_label(request.status)}.", *_approval_and_run(request)]
+
+
+def _approval_and_run(request: ApprovalRequest) -> list[str]:
     if is_runnable(request):
         lines = [f"Approved{_reviewer(request)}; {_RAN[request.status]}."]
         execution = getattr(request, "execution", None)

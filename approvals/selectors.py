@@ -11,6 +11,7 @@ from django.utils import timezone
 from billing.models import Membership
 from config.exceptions import NotFound
 
+from .labels import status_label
 from .models import ApprovalRequest, PolicyRule
 from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, describe_code
 
@@ -185,7 +186,7 @@ def approval_request_detail(*, user, request_id) -> dict:
         (text,) = cursor.fetchone()
     if text is None:
         raise NotFound("Request not found.")
-    doc = json.loads(text)
+    doc = _with_status_label(json.loads(text))
     card = doc["card"]
     doc["card"] = card_with_code_facts(
         code=doc["code"],
@@ -198,9 +199,44 @@ def approval_request_detail(*, user, request_id) -> dict:
     return doc
 
 
+def _with_status_label(doc: dict) -> dict:
+    """The serializer's `statusLabel`, right after `status` as it places it, from the one table of words."""
+    labelled = {}
+    for key, value in doc.items():
+        labelled[key] = value
+        if key == "status":
+            labelled["statusLabel"] = status_label(value)
+    return labelled
+
+
 def _charts_expected(calls: list[dict]) -> int:
     """Figures the run should produce: each figure created, or one when something is drawn without one."""
     created = sum(
         1 for c in calls if c["call"].rsplit(".", 1)[-1] in ("figure", "subplots", "subplot_mosaic")
     )
     return created or (1 if calls else 0)
+
+
+REVIEW_QUEUE_LOOKAHEAD = 50
+
+
+def approval_request_review_queue(*, user) -> QuerySet[ApprovalRequest]:
+    """Requests waiting for this reviewer, oldest first: their teams', pending, not their own, not voted."""
+    teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW, team__in=teams)
+        .exclude(user=user)
+        .exclude(votes__reviewer=user)
+        .select_related("team")
+        .order_by("created_at")
+    )
+
+
+def approval_request_next_for_reviewer(*, user, exclude=()) -> ApprovalRequest | None:
+    """The oldest request this reviewer can approve now (none of whose code they wrote), else None."""
+    from .services import approval_refusal
+
+    for request in approval_request_review_queue(user=user).exclude(pk__in=exclude)[:REVIEW_QUEUE_LOOKAHEAD]:
+        if approval_refusal(request=request, reviewer=user) is None:
+            return request
+    return None

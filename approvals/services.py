@@ -174,8 +174,11 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
 APPROVAL_REFUSALS = {
     "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
     "self_approval": (Forbidden, "You cannot review your own request."),
-    "own_edit": (Forbidden, "You wrote code of this version (an edit of it or of an earlier version); "
-                 "another reviewer must approve it."),
+    "own_edit": (
+        Forbidden,
+        "You wrote code of this version (an edit of it or of an earlier version); "
+        "another reviewer must approve it.",
+    ),
     "code_changed": (Conflict, "The code changed since you looked at it; review it again."),
     "voted": (Conflict, "You already approved this request; it waits for another reviewer."),
 }
@@ -460,7 +463,8 @@ def approval_request_revise(*, request: ApprovalRequest, user) -> ApprovalReques
     carries the rejected code and the feedback; it goes through review again. Like a follow-up, it needs
     the session to be open (409 `session_closed`).
     """
-    if request.user_id != user.pk and membership_role(user=user, team=request.team) != Membership.Role.REVIEWER:
+    is_reviewer = membership_role(user=user, team=request.team) == Membership.Role.REVIEWER
+    if request.user_id != user.pk and not is_reviewer:
         raise Forbidden(REVISE_REFUSED, code="not_allowed")
     # Locked so two clicks on "ask again" make one revision, not two.
     request = ApprovalRequest.objects.select_for_update().select_related("session", "team").get(pk=request.pk)

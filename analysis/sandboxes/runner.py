@@ -229,9 +229,11 @@ def _read_regular(path: str, limit: int) -> bytes | None:
 
 def _format_value(value: object) -> dict:
     pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(value, pandas.DataFrame):
-        # Bounded like a notebook's display, so a million-row frame does not become a huge document.
-        html = value.to_html(
+    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+        # Bounded like a notebook's display, so a million-row frame does not become a huge document. A
+        # Series is shown as the one-column table it is (the page turns the HTML into a table).
+        frame = value.to_frame() if isinstance(value, pandas.Series) else value
+        html = frame.to_html(
             max_rows=pandas.get_option("display.max_rows"),
             max_cols=pandas.get_option("display.max_columns"),
         )

@@ -1,9 +1,16 @@
-"""Template tags of the analysts' pages and the reviewer console's header."""
+"""Template tags of the analysts' pages and the reviewer console: counts, header links, money, percents."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
 
 from django import template
 
+from approvals.labels import status_label
 from approvals.models import ApprovalRequest
 from billing.models import Membership
+from config import money
+from config.navigation import console_links as _console_links
 
 register = template.Library()
 
@@ -18,3 +25,29 @@ def pending_review_count(user) -> int:
         teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
         pending = pending.filter(team__in=teams)
     return pending.exclude(user=user).count()
+
+
+@register.simple_tag
+def console_links(user) -> list:
+    return _console_links(user)
+
+
+@register.filter
+def usd(value) -> str:
+    """Dollars in cents ($1,234.56); an amount under one cent keeps two significant digits ($0.0042)."""
+    return money.usd(value)
+
+
+@register.filter
+def percent(value) -> str:
+    """A fraction as a percent: 0.8 → 80%, 0.875 → 87.5%."""
+    try:
+        number = Decimal(str(value)) * 100
+    except (InvalidOperation, TypeError, ValueError):
+        return ""
+    return f"{number.quantize(Decimal('0.1')).normalize():f}%"
+
+
+@register.filter
+def request_status_label(status: str) -> str:
+    return status_label(status)

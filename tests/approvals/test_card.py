@@ -95,9 +95,9 @@ def test_the_console_shows_each_finding_beside_its_line_and_the_card(
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{request_with_card.pk}/change/").content.decode()
     assert 'id="line-3" class="sg-flagged"' in html
-    assert "[high] import-not-allowed: Imports sklearn" in html
-    assert "Approval card" in html and "/output/by_region.csv" in html
-    assert "0 of 2 needed" in html
+    assert "<strong>high</strong> import-not-allowed: Imports sklearn" in html
+    assert "Reads and writes" in html and "/output/by_region.csv" in html
+    assert "approvals 0 of 2" in html
     assert "Edit the code" in html
 
 

@@ -9,7 +9,7 @@ from django.test import Client
 from analysis.models import Execution
 from approvals.models import ApprovalRequest
 from billing.models import CostSpan, Membership
-from tests.factories import ApprovalRequestFactory, demo_dataset, member
+from tests.factories import ApprovalRequestFactory, TeamFactory, demo_dataset, member
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -87,8 +87,8 @@ def test_login_page_logs_an_analyst_in_and_home_lists_sessions_pending_and_spend
     assert response.redirect_chain[-1][0] == "/"
     body = response.content.decode()
     assert "Plot revenue by region" in body
-    assert "Pending review" in body
-    assert "$0.2500" in body
+    assert "Waiting for review" in body
+    assert "$0.25" in body
 
 
 def test_asking_a_question_creates_a_request_through_the_service_and_opens_its_session(analyst, team):
@@ -98,34 +98,42 @@ def test_asking_a_question_creates_a_request_through_the_service_and_opens_its_s
     assert b"sales.csv" in form.content
     response = client.post("/ask/", {"query": "Plot monthly revenue", "datasets": [str(dataset.pk)]})
     request = ApprovalRequest.objects.get(user=analyst)
-    assert response.status_code == 302 and response["Location"] == f"/sessions/{request.session_id}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{request.session_id}/#req-{request.pk}"
     assert request.status == ApprovalRequest.Status.GENERATING
     assert list(request.datasets.all()) == [dataset]
 
 
-def test_a_user_without_a_team_gets_the_services_message_on_the_ask_page(db):
-    from tests.factories import UserFactory
-
-    response = logged_in(UserFactory()).post("/ask/", {"query": "anything"})
-    assert response.status_code == 200
-    assert b"not an analyst or reviewer in any team" in response.content
+def test_a_question_about_another_teams_dataset_is_refused_and_makes_no_request(analyst, team):
+    demo_dataset(team, rows=5)
+    other = demo_dataset(TeamFactory(), rows=5)  # another team's: not offered, and not accepted
+    response = logged_in(analyst).post("/ask/", {"query": "anything", "datasets": [str(other.pk)]})
+    assert response.status_code == 400
+    assert b"Select a valid choice" in response.content
     assert not ApprovalRequest.objects.exists()
 
 
-def test_a_follow_up_goes_into_the_same_session(analyst, own_request):
+def test_a_follow_up_goes_into_the_same_session_and_the_page_opens_at_it(analyst, team, own_request):
+    dataset = demo_dataset(team, rows=5)
+    own_request.datasets.set([dataset])
     url = f"/sessions/{own_request.session_id}/"
-    response = logged_in(analyst).post(url, {"query": "Now only for the north"})
-    assert response.status_code == 302
+    form = logged_in(analyst).get(url).content.decode()
+    assert f'value="{dataset.pk}"' in form and "checked" in form  # the session's dataset, ticked
+    response = logged_in(analyst).post(
+        url, {"query": "Now only for the north", "datasets": [str(dataset.pk)]}
+    )
     follow_up = ApprovalRequest.objects.exclude(pk=own_request.pk).get()
+    assert response.status_code == 302 and response["Location"] == f"{url}#req-{follow_up.pk}"
     assert follow_up.session_id == own_request.session_id
+    assert list(follow_up.datasets.all()) == [dataset]
 
 
 def test_a_waiting_request_polls_and_shows_highlighted_code(analyst, own_request):
     response = logged_in(analyst).get(f"/sessions/{own_request.session_id}/")
     body = response.content.decode()
     assert "Waiting for review" in body
-    assert 'hx-trigger="every 1s"' in body
-    assert f'hx-get="/sessions/{own_request.session_id}/requests/{own_request.pk}/"' in body
+    assert 'hx-trigger="every 10s"' in body  # a person reviews: slow polling
+    assert f'hx-get="/sessions/{own_request.session_id}/requests/{own_request.pk}/?seen=' in body
     assert '<span class="nb">print</span>' in body  # pygments
     assert 'aria-current="step"' in body
 
@@ -170,7 +178,8 @@ def test_a_rejected_request_shows_the_reviewers_reason(analyst, reviewer, own_re
     )
     body = logged_in(analyst).get(f"/sessions/{own_request.session_id}/").content.decode()
     assert "Rejected by rita" in body and "Please drop the customer names." in body
-    assert "hx-trigger" not in body
+    assert "Ask again with this feedback" in body
+    assert 'hx-trigger="every 10s"' in body  # watching for a new version the reviewer may ask for
 
 
 def test_the_run_button_starts_the_one_execution_of_an_approved_request(analyst, reviewer, own_request):
