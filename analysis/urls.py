@@ -11,7 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        views.LoginView.as_view(
             template_name="analysis/login.html",
             authentication_form=LoginForm,
             redirect_authenticated_user=True,

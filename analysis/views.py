@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -16,10 +17,18 @@ from approvals.selectors import approval_request_list
 from approvals.services import approval_request_revise
 from billing.selectors import budget_status_list
 from config.exceptions import ApplicationError, NotFound, error_body
+from config.navigation import landing_url
 
 from . import exports, presenters, selectors, services
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
 from .models import Dataset, Session
+
+
+class LoginView(auth_views.LoginView):
+    """The login page; without a `next`, each role lands where its work is (config/navigation.py)."""
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
 
 
 def _or_404(selector, **kwargs):

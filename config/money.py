@@ -1,4 +1,4 @@
-"""Money as people read it: dollars and cents, more digits only for an amount under one cent."""
+"""Money and shares as people read them: dollars and cents (more digits only under one cent), percents."""
 
 from __future__ import annotations
 
@@ -23,3 +23,12 @@ def usd(value) -> str:
     if rounded >= Decimal("0.01"):  # 0.00999 rounds up to a whole cent
         return f"{sign}${rounded:,.2f}"
     return f"{sign}${rounded:.{places}f}"
+
+
+def percent(value) -> str:
+    """A fraction as a percent: 0.8 → '80%', 0.875 → '87.5%'; '' for no number."""
+    try:
+        number = Decimal(str(value)) * 100
+    except (InvalidOperation, ValueError):
+        return ""
+    return f"{number.quantize(Decimal('0.1')).normalize():f}%"

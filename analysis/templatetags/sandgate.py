@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import template
 
 from approvals.labels import status_label
@@ -41,11 +39,7 @@ def usd(value) -> str:
 @register.filter
 def percent(value) -> str:
     """A fraction as a percent: 0.8 → 80%, 0.875 → 87.5%."""
-    try:
-        number = Decimal(str(value)) * 100
-    except (InvalidOperation, TypeError, ValueError):
-        return ""
-    return f"{number.quantize(Decimal('0.1')).normalize():f}%"
+    return money.percent(value)
 
 
 @register.filter
