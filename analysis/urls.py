@@ -32,6 +32,11 @@ urlpatterns = [
         views.request_revise,
         name="request-revise",
     ),
+    path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/withdraw/",
+        views.request_withdraw,
+        name="request-withdraw",
+    ),
     path("sessions/<uuid:session_id>/notebook.ipynb", views.session_notebook, name="session-notebook"),
     path("sessions/<uuid:session_id>/script.py", views.session_script, name="session-script"),
     path("datasets/", views.datasets, name="datasets"),

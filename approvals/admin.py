@@ -25,6 +25,7 @@ from config.navigation import review_queue_url
 from . import selectors, services
 from .labels import status_label
 from .models import ApprovalRequest, PolicyRule
+from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
@@ -155,6 +156,8 @@ class ApprovalRequestAdmin(TenantAdmin):
             return "—"
         count = len(obj.findings)
         label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
+        if any(f.get("rule") in NOT_UNDERSTOOD_RULES for f in obj.findings):
+            label += " · not understood"
         return badge(label, RISK_TONES.get(obj.risk_level, "none"))
 
     @admin.display(description="Approvals")
@@ -405,6 +408,17 @@ class PolicyRuleForm(forms.ModelForm):
         model = PolicyRule
         fields = ("enabled", "severity", "allowed_modules")
 
+    def clean(self):
+        data = super().clean()
+        rule = RULES_BY_CODE.get(self.instance.code)
+        floor = rule.floor if rule else None
+        severity = data.get("severity") or self.instance.severity
+        if floor and (not data.get("enabled", True) or at_least(severity, floor) != severity):
+            raise forms.ValidationError(
+                f"{rule.code} keeps the policy check failing closed: it stays on, at {floor} or above."
+            )
+        return data
+
 
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(TenantAdmin):
@@ -423,6 +437,10 @@ class PolicyRuleAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_changelist_form(self, request, **kwargs):
+        # The list's inline edits get the same validation as the change page.
+        return super().get_changelist_form(request, form=PolicyRuleForm, **kwargs)
 
     def save_model(self, request, obj: PolicyRule, form, change) -> None:
         services.policy_rule_update(

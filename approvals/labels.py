@@ -37,7 +37,7 @@ STATUS_TEXT: dict[str, StatusText] = {
     Status.PENDING_REVIEW: StatusText("Waiting for review", "Waiting for review", REVIEW_STEP),
     Status.APPROVED: StatusText("Approved", "Approved — ready to run.", APPROVED_STEP),
     Status.REJECTED: StatusText("Rejected", "The reviewer rejected this code.", REVIEW_STEP),
-    Status.CANCELLED: StatusText("Withdrawn", "Withdrawn: it will not be reviewed or run.", REVIEW_STEP),
+    Status.CANCELLED: StatusText("Withdrawn", "You withdrew this request.", REVIEW_STEP),
     Status.EXPIRED: StatusText("Expired", "Expired before it ran; ask again.", REVIEW_STEP),
     Status.SUPERSEDED: StatusText(
         "Replaced by a new version",

@@ -21,7 +21,7 @@ from django.db import transaction
 
 from analysis.demo import sales_csv
 from analysis.models import Dataset
-from analysis.services import dataset_create
+from analysis.services.datasets import dataset_create
 from billing.models import Budget, Membership, Team
 from billing.services import budget_save
 from config.tokens import token_create, token_revoke_all
