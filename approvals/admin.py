@@ -63,6 +63,22 @@ def waiting_tone(minutes: int) -> str:
     return "ok" if minutes < 30 else "warn" if minutes < 240 else "bad"
 
 
+class WaitingForYouFilter(admin.SimpleListFilter):
+    """The review queue: what waits for this reviewer's decision (selectors.approval_request_review_queue)."""
+
+    title = "waiting for"
+    parameter_name = "waiting_for"
+
+    def lookups(self, request, model_admin):
+        return [("you", "your review")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "you":
+            waiting = selectors.approval_request_review_queue(user=request.user)
+            return queryset.filter(pk__in=waiting.values("pk"))
+        return queryset
+
+
 RECORD_FIELDS = (
     "status_label",
     "user",
@@ -105,7 +121,7 @@ class ApprovalRequestAdmin(TenantAdmin):
     change_list_template = "admin/approvals/approvalrequest/change_list.html"
     list_display = ("short_query", "status_label", "risk", "user", "team", "version", "waiting", "created_at")
     list_display_links = ("short_query",)
-    list_filter = ("status", "team", "risk_level", "provider")
+    list_filter = (WaitingForYouFilter, "status", "team", "risk_level", "provider")
     list_select_related = ("team", "user")
     search_fields = ("query", "user__username", "code")
     ordering = ("created_at",)

@@ -168,12 +168,14 @@ REVIEW_QUEUE_LOOKAHEAD = 50
 
 
 def approval_request_review_queue(*, user) -> QuerySet[ApprovalRequest]:
-    """Requests waiting for this reviewer, oldest first: their teams', pending, not their own, not voted."""
+    """Requests waiting for this reviewer, oldest first: their teams', pending, not their own, not already
+    approved by them, not their own edit (an edit of an earlier version is caught when they open it)."""
     teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
     return (
         ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW, team__in=teams)
         .exclude(user=user)
         .exclude(votes__reviewer=user)
+        .exclude(edited_by=user)
         .select_related("team")
         .order_by("created_at")
     )

@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from billing.models import Membership
 
-REVIEW_QUEUE_QUERY = "?status__exact=pending_review"
+REVIEW_QUEUE_QUERY = "?waiting_for=you"  # approvals.admin.WaitingForYouFilter
 
 
 @dataclass(frozen=True)

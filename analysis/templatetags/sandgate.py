@@ -6,7 +6,7 @@ from django import template
 
 from approvals.labels import status_label
 from approvals.models import ApprovalRequest
-from billing.models import Membership
+from approvals.selectors import approval_request_review_queue
 from config import money
 from config.navigation import console_links as _console_links
 
@@ -15,14 +15,13 @@ register = template.Library()
 
 @register.simple_tag
 def pending_review_count(user) -> int:
-    """Requests this reviewer could decide now: their teams', pending, not their own."""
+    """Requests waiting for this reviewer's decision (their review queue); for a superuser, all pending."""
     if not getattr(user, "is_authenticated", False):
         return 0
-    pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW)
-    if not user.is_superuser:
-        teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
-        pending = pending.filter(team__in=teams)
-    return pending.exclude(user=user).count()
+    if user.is_superuser:
+        pending = ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW)
+        return pending.exclude(user=user).count()
+    return approval_request_review_queue(user=user).count()
 
 
 @register.simple_tag

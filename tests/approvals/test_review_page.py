@@ -67,9 +67,10 @@ def test_after_approving_the_next_waiting_request_opens(client, rita, waiting):
     response = client.post(
         f"{URL}{waiting[2].pk}/approve/", {"code_sha256": waiting[2].code_sha256}, follow=True
     )
-    assert response.redirect_chain[-1][0] == f"{URL}?status__exact=pending_review"
+    assert response.redirect_chain[-1][0] == f"{URL}?waiting_for=you"
     page = response.content.decode()
-    assert "Nothing else is waiting for your review." in page and "Nothing is waiting for review." in page
+    assert "Nothing else is waiting for your review." in page  # the message
+    assert "Nothing is waiting for your review." in page  # the empty queue
     statuses = [ApprovalRequest.objects.get(pk=r.pk).status for r in waiting]
     assert statuses == [Status.APPROVED, Status.REJECTED, Status.APPROVED]
 

@@ -13,7 +13,7 @@ from billing.models import Budget, CostSpan, Membership
 from tests.factories import ApprovalRequestFactory, UserFactory, member
 
 PASSWORD = "role-test-pass"
-QUEUE = "/admin/approvals/approvalrequest/?status__exact=pending_review"
+QUEUE = "/admin/approvals/approvalrequest/?waiting_for=you"
 
 
 def staff(user, *codenames):
