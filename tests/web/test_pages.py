@@ -94,8 +94,14 @@ def test_login_page_logs_an_analyst_in_and_home_lists_sessions_pending_and_spend
 def test_asking_a_question_creates_a_request_through_the_service_and_opens_its_session(analyst, team):
     dataset = demo_dataset(team, rows=5)
     client = logged_in(analyst)
-    form = client.get("/ask/")
-    assert b"sales.csv" in form.content
+    form = client.get("/ask/").content.decode()
+    assert "<legend>Datasets to use</legend>" in form  # the checkboxes' label is the fieldset's legend
+    assert '<label for="id_datasets_0">sales.csv</label>' in form and "checked" not in form
+    preselected = client.get(f"/ask/?dataset={dataset.pk}").content.decode()
+    assert f'value="{dataset.pk}" id="id_datasets_0" checked' in preselected  # asked from its page
+    nothing = client.post("/ask/", {"query": "Plot monthly revenue"})
+    assert nothing.status_code == 400 and b"Choose at least one dataset to ask about." in nothing.content
+    assert not ApprovalRequest.objects.exists()
     response = client.post("/ask/", {"query": "Plot monthly revenue", "datasets": [str(dataset.pk)]})
     request = ApprovalRequest.objects.get(user=analyst)
     assert response.status_code == 302
