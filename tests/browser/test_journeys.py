@@ -142,9 +142,10 @@ def analyst_journey(trip: Journey, people: dict, tmp_path) -> None:
     as_numbers = [float(v.replace(",", "")) for v in ascending]
     assert as_numbers == sorted(as_numbers) and sorted(values) == sorted(ascending)
     assert fits_the_width(page)  # on a phone the table scrolls inside its box
+    turn.locator(".answer").evaluate("e => e.scrollIntoView({block: 'start'})")
     trip.check(page, "table-and-chart")
 
-    page.get_by_label("Ask a follow-up").fill("Top 3 products by revenue")
+    page.get_by_label("Ask a follow-up").fill("Plot monthly revenue by region")
     expect(page.locator("#follow-up").get_by_role("checkbox", name="shop-sales.csv")).to_be_checked()
     page.locator("#follow-up").get_by_role("button", name="Ask").click()
     follow_up = in_thread(lambda: ApprovalRequest.objects.exclude(pk=request.pk).get())
@@ -153,6 +154,15 @@ def analyst_journey(trip: Journey, people: dict, tmp_path) -> None:
     expect(new_turn.locator(".status")).to_contain_text("Waiting for review")
     assert in_view(page, new_turn.locator("h2"))  # the page moved to the new question
     trip.check(page, "follow-up")
+    in_thread(approval_request_approve, request=follow_up, reviewer=people["rita"])
+    new_turn.get_by_role("button", name="Run the approved code").click()
+    expect(new_turn.locator(".status")).to_contain_text("Done.")
+    monthly = new_turn.locator("table.result-table")
+    shown = monthly.locator("tbody tr:visible")
+    expect(shown).to_have_count(10)  # the first rows, then "show all"
+    new_turn.get_by_role("button", name=re.compile(r"Show all \d+ rows")).click()
+    assert shown.count() == monthly.locator("tbody tr").count() > 10
+    trip.check(page, "show-all-rows")
 
     with page.expect_download() as download:
         page.get_by_role("link", name="as notebook (.ipynb)").click()

@@ -46,6 +46,7 @@ STAFF_PERMISSIONS = {
         "analysis.view_execution",
         "analysis.view_dataset",
         "analysis.view_session",
+        "billing.view_costspan",  # the spend report links them
     ],
     Membership.Role.AUDITOR: [
         "audit.view_auditevent",
