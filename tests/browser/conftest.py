@@ -15,6 +15,21 @@ PEOPLE = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _no_task_left_behind():
+    """Journeys ask questions through the services, which enqueue their generation; where no worker runs,
+    those tasks must not wait in the broker for a later test's worker."""
+    yield
+    from django.conf import settings
+
+    from config.celery import app
+
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    with app.connection_for_write() as connection:  # by name: app.control.purge() skips routed queues
+        for queue in sorted(queues | {settings.CELERY_TASK_DEFAULT_QUEUE}):
+            connection.default_channel.queue_purge(queue)
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 def viewport(request) -> str:
     return request.param
