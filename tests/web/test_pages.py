@@ -1,6 +1,7 @@
 """The analysts' pages: who may see what, what each page shows, and the downloads."""
 
 import base64
+import re
 
 import nbformat
 import pytest
@@ -283,3 +284,39 @@ def test_home_budget_meter_shows_spent_reserved_limit_and_reset_date(analyst, te
     assert "Team acme's monthly budget" in body
     assert "Spent $0.00, reserved $1.50 of $20.00; resets" in body
     assert '<meter id="budget-' in body
+
+
+def test_an_unchanged_status_answers_204_so_nothing_on_the_page_moves(analyst, own_request):
+    client = logged_in(analyst)
+    page = client.get(f"/sessions/{own_request.session_id}/").content.decode()
+    poll = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "code=1" in poll and "results=0" in poll and "next=0" in poll
+
+    unchanged = client.get(poll)
+
+    assert unchanged.status_code == 204 and unchanged.content == b""
+
+
+def test_a_changed_status_swaps_the_live_part_and_sends_code_results_and_next_version_once(
+    analyst, reviewer, team, own_request
+):
+    from approvals.services import approval_request_edit
+
+    client = logged_in(analyst)
+    page = client.get(f"/sessions/{own_request.session_id}/").content.decode()
+    poll = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    edited = approval_request_edit(request=own_request, reviewer=reviewer, code="print('edited')\n")
+
+    update = client.get(poll).content.decode()
+
+    assert update.lstrip().startswith(f'<div class="live" id="live-{own_request.pk}"')
+    assert "Replaced by" in update and f'href="#req-{edited.pk}"' in update
+    assert f'<div hx-swap-oob="afterend:#req-{own_request.pk}">' in update  # version 2, after version 1
+    assert f'id="req-{edited.pk}"' in update and "What changed from version 1" in update
+    assert f'id="code-{own_request.pk}"' not in update  # the page has it: the reader's panel stays as is
+    assert 'hx-trigger="every' not in update.split(f'id="req-{edited.pk}"')[0]  # version 1 stops polling
+    finish(edited, reviewer, stdout="done\n", results=[{"png": PNG}])
+    next_poll = re.search(r'hx-get="([^"]+)"', update.split(f'id="req-{edited.pk}"')[1]).group(1)
+    done = client.get(next_poll.replace("&amp;", "&")).content.decode()
+    assert f'<div id="results-{edited.pk}" class="results-area" hx-swap-oob="true">' in done
+    assert f'src="data:image/png;base64,{PNG}"' in done
