@@ -28,24 +28,13 @@ from .models import Execution
 from .tables import Table, table_from_html
 
 Status = ApprovalRequest.Status
-IN_PROGRESS = (Status.GENERATING, Status.PENDING_REVIEW, Status.APPROVED, Status.QUEUED, Status.RUNNING)
-# Statuses that end the request without a result the analyst can use: the home page keeps them listed.
-NEEDS_ATTENTION = (
-    Status.REJECTED,
-    Status.POLICY_BLOCKED,
-    Status.GENERATION_FAILED,
-    Status.FAILED,
-    Status.TIMED_OUT,
-    Status.INTERRUPTED,
-    Status.EXPIRED,
-)
 # How often a request's status is polled: quickly while a worker is on it, slowly while it waits for a
 # person (review can take hours); an unchanged status answers 204, so nothing on the page moves.
 POLL_FAST_SECONDS = 1
 POLL_WAITING_SECONDS = 10
 _WAITING_FOR_A_PERSON = (Status.PENDING_REVIEW, Status.APPROVED, Status.REJECTED)
 
-# What a run's own status says, under its results.
+# What a run's own status says, under the request's status line.
 EXECUTION_TEXT: dict[str, str] = {
     Execution.Status.QUEUED: "Queued: waiting for a sandbox.",
     Execution.Status.RUNNING: "Running in the sandbox.",
@@ -112,10 +101,6 @@ class Turn:
     @property
     def headline(self) -> str:
         return self.text.sentence
-
-    @property
-    def has_results(self) -> bool:
-        return self.execution is not None
 
 
 def _reached_step(request: ApprovalRequest, text: StatusText, execution) -> int:
