@@ -163,10 +163,27 @@ def approval_request_generation_fail(*, request: ApprovalRequest, reason: str) -
 
 
 def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
+    refused = _reviewer_refusal(request=request, reviewer=reviewer)
+    if refused:
+        raise _refusal(refused)
+
+
+def _reviewer_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """Who may decide on a request at all: a reviewer of its team who did not ask it."""
     if membership_role(user=reviewer, team=request.team) != Membership.Role.REVIEWER:
-        raise _refusal("not_a_reviewer")
+        return "not_a_reviewer"
     if request.user_id == reviewer.pk:
-        raise _refusal("self_approval")
+        return "self_approval"
+    return None
+
+
+def _involvement_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """A reviewer who wrote code of this version, or already approved it, does not approve it (again)."""
+    if reviewer.pk in edit_chain_editor_ids(request=request):
+        return "own_edit"
+    if request.votes.filter(reviewer=reviewer).exists():
+        return "voted"
+    return None
 
 
 # An approval's refusals by code.
@@ -214,20 +231,15 @@ def edit_chain_editor_ids(*, request: ApprovalRequest) -> set[int]:
 def approval_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
     """Why this reviewer may not approve this request now (a code of APPROVAL_REFUSALS), or None.
 
-    What `approval_request_approve` checks before it records a vote, for pages that offer the Approve
-    button only to someone who may press it. (sandgate_request_approve checks the same in SQL.)
+    The checks `approval_request_approve` makes before it records a vote (the same functions), for pages
+    that offer the Approve button only to someone who may press it.
     """
-    if membership_role(user=reviewer, team=request.team) != Membership.Role.REVIEWER:
-        return "not_a_reviewer"
-    if request.user_id == reviewer.pk:
-        return "self_approval"
+    refused = _reviewer_refusal(request=request, reviewer=reviewer)
+    if refused:
+        return refused
     if request.status != Status.PENDING_REVIEW:
         return "invalid_state"
-    if reviewer.pk in edit_chain_editor_ids(request=request):
-        return "own_edit"
-    if request.votes.filter(reviewer=reviewer).exists():
-        return "voted"
-    return None
+    return _involvement_refusal(request=request, reviewer=reviewer)
 
 
 def approval_refusal_message(code: str, *, status: str = "") -> str:
@@ -253,11 +265,10 @@ def approval_request_approve(
         raise _refusal("invalid_state", request.status)
     if expected_sha256 and expected_sha256 != request.code_sha256:
         raise _refusal("code_changed")
-    if reviewer.pk in edit_chain_editor_ids(request=request):
-        raise _refusal("own_edit")
+    refused = _involvement_refusal(request=request, reviewer=reviewer)
+    if refused:
+        raise _refusal(refused)
     digest = approval_request_digest(request=request)
-    if request.votes.filter(reviewer=reviewer).exists():
-        raise _refusal("voted")
     ApprovalVote.objects.create(
         request=request, reviewer=reviewer, requester_id=request.user_id, approval_digest=digest
     )
