@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from pathlib import Path
 
@@ -143,7 +144,61 @@ def test_cpu_loop_in_several_processes_is_stopped():
     result = run("import os\nos.fork()\nos.fork()\nwhile True:\n    pass\n", cpu_seconds=1, wall_seconds=3)
 
     assert not result.succeeded
-    assert result.timed_out or "CPU time limit" in result.error["value"]
+    assert result.timed_out or "CPU limit" in result.error["value"]
+
+
+def cpu_used(result) -> float:
+    return float(re.search(r"used ([0-9.]+) s of CPU time", result.error["value"]).group(1))
+
+
+def test_eight_processes_burning_cpu_are_stopped_when_their_total_passes_the_cpu_limit():
+    marker = f"sandgate-burn-{uuid.uuid4().hex}"
+    result = run(
+        f"""
+        import os, sys
+        sys.argv.append({marker!r})
+        for _ in range(7):
+            if os.fork() == 0:
+                break
+        while True:
+            pass
+        """,
+        cpu_seconds=2,
+        wall_seconds=60,
+    )
+
+    assert not result.succeeded and not result.timed_out
+    assert result.error["name"] == "CPULimitExceeded", result.error
+    assert "CPU limit of 2 s" in result.error["value"]
+    # Near the limit: about 2/8 s each. Per process, RLIMIT_CPU alone would have let them use 8 x 2 s.
+    assert 2 <= cpu_used(result) < 3.5, result.error
+    assert result.limits["cgroup_cpu"] is True
+    assert processes_mentioning(marker) == []
+
+
+def test_processes_that_closed_every_pipe_are_still_stopped_at_the_cpu_limit():
+    result = run(
+        """
+        import os
+        for fd in range(3, 64):  # the result channel among them
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.close(1)
+        os.close(2)
+        for _ in range(3):
+            if os.fork() == 0:
+                break
+        while True:
+            pass
+        """,
+        cpu_seconds=1,
+        wall_seconds=60,
+    )
+
+    assert result.error["name"] == "CPULimitExceeded", result.error
+    assert 1 <= cpu_used(result) < 2.5 and not result.timed_out
 
 
 def test_ptrace_mount_unshare_io_uring_bpf_and_keyring_are_denied_by_seccomp():
