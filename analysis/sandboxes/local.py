@@ -22,6 +22,8 @@ Approved code is still untrusted code. What stands between it and the worker:
   (RLIMIT_CPU stays as the per-process backstop).
 - size-capped tmpfs for /tmp and /output; /output's regular files come back as artifacts, validated
   again here (base.accept_artifacts).
+- the runner's result document is checked here (base.check_results, check_error): anything malformed,
+  or a channel flooded past its cap, ends the run failed saying so.
 - the code is re-hashed against the approved SHA-256 right before the sandbox starts.
 """
 
@@ -53,13 +55,24 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from . import cgroups, seccomp
-from .base import DatasetMount, Limits, SandboxResult, accept_artifacts, verified_code
+from .base import (
+    ERROR_NAME_CHARS,
+    TRUNCATION_MARKER,
+    DatasetMount,
+    Limits,
+    MalformedResult,
+    SandboxResult,
+    accept_artifacts,
+    check_error,
+    check_results,
+    storable,
+    verified_code,
+)
 
 logger = logging.getLogger(__name__)
 
 BWRAP = "/usr/bin/bwrap"
 RUNNER = Path(__file__).with_name("runner.py")
-TRUNCATION_MARKER = "\n[... output truncated ...]"
 
 # Where things appear inside the sandbox; none of these reveal a host path.
 SANDBOX_PYTHON = "/opt/sandgate/python"
@@ -72,7 +85,7 @@ SANDBOX_UID = 1000  # the uid/gid the code sees; outside it is the worker's uid 
 # nothing on the host, and unique among concurrent runs so RLIMIT_NPROC counts only this run.
 _HOST_UID_BASE = 0x70000000
 _OPEN_FILES = 256
-_MAX_RESULT_BYTES = 64 * 1024 * 1024  # the JSON result document (PNGs included)
+_REPORT_SLACK = 64 * 1024  # JSON punctuation and the artifacts' names and reasons
 _KILL_GRACE_SECONDS = 2.0
 # How often the worker reads a running sandbox's CPU time from its cgroup (a file read, ~10 µs): with
 # every core busy the run can pass its limit by up to this much per core before it is stopped.
@@ -176,6 +189,8 @@ class LocalSandbox:
             str(result_write),
             str(limits.artifact_count),
             str(limits.artifact_mb * _MB),
+            str(limits.results_bytes),
+            str(limits.output_bytes),
             *runtime.sandbox_site_packages(),
         ]
         setup = _launcher_args(_rlimits(cpu_limits), staged, cgroup.join_files, host_uid)
@@ -260,8 +275,14 @@ class Launched:
 
 
 def _result_cap(limits: Limits) -> int:
-    # The JSON result document: figures and values, plus the artifacts in base64 (4/3 of their size).
-    return _MAX_RESULT_BYTES + limits.artifact_mb * _MB * 4 // 3
+    """The most the runner's result document can take on the channel: more is forged, and stops the run.
+
+    Results (at most results_mb as UTF-8 JSON) and the error's value and traceback (output_bytes
+    characters each) go as ASCII JSON, where one character takes up to 6 bytes (\\uXXXX), and the
+    artifacts as base64 (4/3 of their size).
+    """
+    text = limits.results_bytes + 2 * limits.output_bytes + ERROR_NAME_CHARS
+    return 6 * text + limits.artifact_mb * _MB * 4 // 3 + _REPORT_SLACK
 
 
 def _scratch_args(limits: Limits) -> list[str]:
@@ -692,7 +713,7 @@ class _Capped:
             self.data += chunk[:room]
 
     def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
+        text = storable(self.data.decode("utf-8", errors="replace"))
         return text + TRUNCATION_MARKER if self.truncated else text
 
 
@@ -701,7 +722,7 @@ class _Exchange:
     stdout: _Capped
     stderr: _Capped
     result: _Capped
-    stopped: str | None = None  # why the worker killed the sandbox: "wall" or "cpu"
+    stopped: str | None = None  # why the worker killed the sandbox: "wall", "cpu" or "result"
 
     @property
     def timed_out(self) -> bool:
@@ -733,8 +754,8 @@ class _CpuWatch:
 
 
 class _Stopper:
-    """When the worker kills a running sandbox: past the wall clock, or past the CPU limit of the whole
-    run. After a kill, a grace period to drain the pipes."""
+    """When the worker kills a running sandbox: past the wall clock, past the CPU limit of the whole run,
+    or once the result channel is flooded past its cap. After a kill, a grace period to drain the pipes."""
 
     def __init__(self, process: subprocess.Popen, deadline: float, cpu: _CpuWatch | None) -> None:
         self.process = process
@@ -754,6 +775,8 @@ class _Stopper:
         now = time.monotonic()
         if now >= self.deadline:
             exchange.stopped = "wall"
+        elif exchange.result.truncated:
+            exchange.stopped = "result"  # the runner's own message is never this large: forged
         elif self.cpu is not None and now >= self.cpu_due:
             self.cpu_due = now + _CPU_POLL_SECONDS
             if self.cpu.over():
@@ -862,6 +885,7 @@ _SIGNAL_REASONS = {
     signal.SIGXFSZ: "the file size limit was reached",
     signal.SIGSEGV: "a crash, often memory exhaustion inside native code",
 }
+_REPORT_KEYS = frozenset({"results", "error", "artifacts"})
 
 
 def _result(
@@ -873,10 +897,14 @@ def _result(
     oom_killed: bool,
     cpu_used: float | None,
 ) -> SandboxResult:
-    payload = _parse_payload(exchange.result)
-    results = payload.get("results", []) if payload else []
-    error = payload.get("error") if payload else None
-    artifacts, skipped = accept_artifacts(payload.get("artifacts") if payload else None, limits)
+    results, error, reported = [], None, None
+    try:
+        payload = _payload(exchange.result, limits)
+    except MalformedResult as exc:
+        payload, error = None, exc.error()
+    if payload is not None:
+        results, error, reported = payload["results"], payload["error"], payload["artifacts"]
+    artifacts, skipped = accept_artifacts(reported, limits)
     if exchange.stopped == "wall":
         error = error or {
             "name": "SandboxTimeout",
@@ -885,13 +913,15 @@ def _result(
         }
     elif exchange.stopped == "cpu":
         error = _cpu_limit_error(limits, cpu_used)
-    elif payload is None and oom_killed:
+    elif exchange.stopped == "result":
+        error = MalformedResult(f"the result channel carried more than {_result_cap(limits)} bytes").error()
+    elif payload is None and error is None and oom_killed:
         error = {
             "name": "SandboxError",
             "value": f"the sandbox reached its memory limit of {limits.memory_mb} MB and was stopped",
             "traceback": "",
         }
-    elif payload is None:
+    elif payload is None and error is None:
         error = _killed_error(returncode)
     return SandboxResult(
         stdout=exchange.stdout.text(),
@@ -906,14 +936,34 @@ def _result(
     )
 
 
-def _parse_payload(channel: _Capped) -> dict | None:
-    if channel.truncated or not channel.data:
-        return None
+def _payload(channel: _Capped, limits: Limits) -> dict | None:
+    """The runner's one JSON document, checked; None when nothing came (the sandbox died first).
+
+    The code ran in the runner's process and may have written on the channel itself: anything but the
+    runner's shapes within their caps raises MalformedResult, and the run ends failed saying so.
+    """
+    if not channel.data or channel.truncated:
+        return None  # truncated: the stopper killed the sandbox and says why
     try:
         payload = json.loads(channel.data)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+    except ValueError as exc:
+        raise MalformedResult(f"the result channel did not carry one JSON document ({exc})") from None
+    if not isinstance(payload, dict) or frozenset(payload) != _REPORT_KEYS:
+        raise MalformedResult("the result document is not results, error and artifacts")
+    check_results(payload["results"], limits)
+    check_error(payload["error"], limits)
+    _check_reports(payload["artifacts"])
+    return payload
+
+
+def _check_reports(reported: object) -> None:
+    """The runner reports each file under /output as {name, data} or {name, reason}, all strings."""
+    if not isinstance(reported, list):
+        raise MalformedResult("artifacts are not a list")
+    for index, item in enumerate(reported):
+        shape_ok = isinstance(item, dict) and frozenset(item) in ({"name", "data"}, {"name", "reason"})
+        if not shape_ok or not all(isinstance(value, str) for value in item.values()):
+            raise MalformedResult(f"artifacts[{index}] is not a name with data or a reason")
 
 
 def _cpu_limit_error(limits: Limits, used: float | None) -> dict:
@@ -984,7 +1034,7 @@ def _limits_record(
 
 LIMIT_NAMES = (
     "cpu_seconds", "wall_seconds", "memory_mb", "file_size_mb", "output_bytes", "max_processes",
-    "scratch_mb", "artifact_count", "artifact_mb",
+    "scratch_mb", "artifact_count", "artifact_mb", "results_mb",
 )  # fmt: skip
 
 
