@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from analysis.sandboxes.base import CodeIntegrityError, Limits, accept_artifacts
+from analysis.sandboxes import local
+from analysis.sandboxes.base import CodeIntegrityError, DatasetMount, Limits, accept_artifacts
 from analysis.sandboxes.local import LocalSandbox
 from tests.analysis.test_sandbox_local import processes_mentioning, run
 
@@ -69,6 +70,37 @@ def test_reading_host_secrets_project_and_process_environment_shows_nothing():
     assert "SANDGATE_ATTACK_SECRET_KEY" not in everything(result)
     environ = next(line for line in result.stdout.splitlines() if line.startswith("environ"))
     assert "DATABASE_URL" not in environ and "DJANGO" not in environ and "MPLBACKEND" in environ
+
+
+def mountinfo_inside(datasets: list[DatasetMount]) -> list[tuple[str, str]]:
+    """(root, mount point) of each mount the sandbox sees in /proc/self/mountinfo."""
+    result = run("print(open('/proc/self/mountinfo').read())", datasets=datasets)
+    assert result.succeeded, result.error
+    return [(line.split()[3], line.split()[4]) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_mountinfo_shows_sandbox_mount_points_and_as_roots_only_the_allow_listed_sources(tmp_path: Path):
+    data = tmp_path / "sales.csv"
+    data.write_text("month,revenue\n2024-01,10\n")
+    data.chmod(0o644)
+    tmp_path.chmod(0o755)
+    runtime = local.inspect_runtime(Path(django_settings.SANDBOX_RUNTIME_DIR))
+    layout = local._layout(runtime)
+    host = local._host_system_args()
+    sources = {bind.source for bind in (*layout.binds, *layout.font_binds)}
+    sources |= {host[i + 1] for i, arg in enumerate(host) if arg == "--ro-bind"}  # /usr and a few /etc files
+    sources |= {str(data), *local._DEVICES, "/newroot"}  # bwrap's own root tmpfs, inside its own tmpfs
+
+    mounts = mountinfo_inside([DatasetMount("sales.csv", str(data))])
+
+    inside = ("/", "/usr", "/etc/", "/proc", "/dev", "/opt/sandgate", "/tmp", "/output", "/data/sales.csv")
+    assert all(point == "/" or point.startswith(inside[1:]) for _, point in mounts), mounts
+    # A bind mount's root is its source's path in the source's file system: that much the kernel shows,
+    # for the allow-listed sources only (docs/security.md, "What /proc/self/mountinfo shows").
+    roots = {root for root, _ in mounts if root != "/"}
+    assert all(any(source.endswith(root) for source in sources) for root in roots), roots - sources
+    assert all(any(source.endswith(root) for root in roots) for source in sources), sources - roots
+    assert not any(".env" in root or root.rstrip("/") == str(django_settings.BASE_DIR) for root in roots)
 
 
 def test_writing_outside_scratch_fails_and_scratch_is_size_capped():
