@@ -732,7 +732,7 @@ class _Exchange:
 class _CpuWatch:
     """The CPU time of all the run's processes together, read from its cgroup, against its cpu_seconds.
 
-    Counted from the hand-over, so a warm sandbox's imports (done before it) are not the run's.
+    Counted from the hand-over (a warm sandbox's, from the end of its imports: they are not the run's).
     """
 
     def __init__(self, cgroup: cgroups.RunCgroup, start: float, cpu_seconds: int) -> None:
@@ -906,14 +906,14 @@ def _result(
         results, error, reported = payload["results"], payload["error"], payload["artifacts"]
     artifacts, skipped = accept_artifacts(reported, limits)
     if exchange.stopped == "wall":
-        error = error or {
+        error = (payload or {}).get("error") or {
             "name": "SandboxTimeout",
             "value": f"the code ran past the wall-clock limit of {limits.wall_seconds} s and was stopped",
             "traceback": "",
         }
     elif exchange.stopped == "cpu":
         error = _cpu_limit_error(limits, cpu_used)
-    elif exchange.stopped == "result":
+    elif exchange.stopped == "result" or exchange.result.truncated:
         error = MalformedResult(f"the result channel carried more than {_result_cap(limits)} bytes").error()
     elif payload is None and error is None and oom_killed:
         error = {
