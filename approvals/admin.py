@@ -14,6 +14,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
 from billing.models import Membership
+from billing.selectors import team_list_for_user
+from config.admin import GLOBAL, OVERSIGHT, TenantAdmin
 from config.exceptions import ApplicationError
 
 from . import selectors, services
@@ -57,12 +59,10 @@ def waiting_colour(minutes: int) -> str:
     return "#2e7d32" if minutes < 30 else "#b26a00" if minutes < 240 else "#c62828"
 
 
-def reviewable_teams(user):
-    return Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
-
-
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     change_form_template = "admin/approvals/approvalrequest/change_form.html"
     list_display = ("short_query", "team", "user", "status", "risk", "version", "waiting", "created_at")
     list_filter = ("status", "team", "risk_level", "provider")
@@ -101,16 +101,22 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     fields = readonly_fields
 
     def get_queryset(self, request) -> QuerySet[ApprovalRequest]:
-        qs = super().get_queryset(request).prefetch_related("datasets")
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(team__in=reviewable_teams(request.user))
+        return super().get_queryset(request).prefetch_related("datasets")
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Nobody saves the generic form (a raw save rewrites the whole row, unlocked and unaudited):
+        # decisions and edits go only through the review pages below, which call the services.
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_review_permission(self, request) -> bool:
+        """Whether the approve and reject actions are offered; the services still decide each request."""
+        return team_list_for_user(user=request.user, roles=(Membership.Role.REVIEWER,)).exists()
 
     @admin.display(description="Question")
     def short_query(self, obj: ApprovalRequest) -> str:
@@ -268,13 +274,13 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/approvals/approvalrequest/reject.html", context)
 
-    @admin.action(description="Approve selected requests")
+    @admin.action(description="Approve selected requests", permissions=["review"])
     def approve_selected(self, request, queryset):
         done = sum(self._decide(request, obj, services.approval_request_approve) for obj in queryset)
         if done:
             self.message_user(request, f"Approved {done} request(s).", messages.SUCCESS)
 
-    @admin.action(description="Reject selected requests (asks for a reason)")
+    @admin.action(description="Reject selected requests (asks for a reason)", permissions=["review"])
     def reject_selected(self, request, queryset):
         form = RejectForm(request.POST if "reason" in request.POST else None)
         if not form.is_valid():
@@ -295,8 +301,10 @@ class PolicyRuleForm(forms.ModelForm):
 
 
 @admin.register(PolicyRule)
-class PolicyRuleAdmin(admin.ModelAdmin):
+class PolicyRuleAdmin(TenantAdmin):
     """The policy check's rules: admins switch them on and off, set severities and the import allow-list."""
+
+    team_path = GLOBAL
 
     form = PolicyRuleForm
     list_display = ("code", "description", "enabled", "severity")

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "pgtrigger",
+    "config",  # after auth and authtoken: config/admin.py puts their admins under the tenancy rule
     "billing",
     "audit",
     "analysis",

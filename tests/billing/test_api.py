@@ -146,9 +146,11 @@ def test_a_price_change_is_audited(team, prices):
     admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     price = Price.objects.get(name="mistral-small-latest")
     price.output_usd_per_mtok = Decimal("0.90")
-    price_save(price=price, actor=admin, changed=["output_usd_per_mtok"])
+    price_save(price=price, actor=admin)
     (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.PRICE_CHANGED)
-    assert (event.actor, event.details["output_usd_per_mtok"]) == (admin, "0.90")
+    assert (event.actor, event.details["changed"]) == (admin, ["output_usd_per_mtok"])
+    before, after = event.details["before"], event.details["after"]
+    assert (before["output_usd_per_mtok"], after["output_usd_per_mtok"]) == ("0.600000", "0.90")
 
 
 def test_budget_exceeded_is_a_402_application_error(team, analyst):
