@@ -20,18 +20,13 @@ from config.exceptions import ApplicationError
 
 from . import selectors, services
 from .models import ApprovalRequest, PolicyRule
+from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
-RISK_COLOURS = {"low": "#2e7d32", "medium": "#b26a00", "high": "#c62828", "": "#666"}
-CONSOLE_CSS = """
-.sg-code-table { border-collapse: collapse; font-family: monospace; font-size: 12px; width: 100%; }
-.sg-code-table td { padding: 0 6px; vertical-align: top; border: 0; }
-.sg-code-table td.sg-no { color: #888; text-align: right; user-select: none; }
-.sg-code-table tr.sg-flagged { background: #fff3e0; }
-.sg-code-table td.sg-finding { color: #b00020; white-space: normal; font-family: sans-serif; }
-.sg-badge { color: #fff; padding: 1px 6px; border-radius: 8px; font-size: 11px; white-space: nowrap; }
-"""
+# Badge colours are classes of analysis/static/analysis/admin.css, as is the code table's and pygments'
+# `.sg-code` style: the Content-Security-Policy allows no inline style.
+RISK_TONES = {"low": "ok", "medium": "warn", "high": "bad"}
 
 
 class RejectForm(forms.Form):
@@ -40,14 +35,14 @@ class RejectForm(forms.Form):
 
 class EditForm(forms.Form):
     code = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "class": "sg-code-input"}),
         max_length=100_000,
         strip=False,
     )
 
 
-def badge(text: str, colour: str) -> str:
-    return format_html('<span class="sg-badge" style="background:{}">{}</span>', colour, text)
+def badge(text: str, tone: str) -> str:
+    return format_html('<span class="sg-badge sg-badge-{}">{}</span>', tone, text)
 
 
 def finding_notes(findings: list[dict]) -> str:
@@ -55,8 +50,8 @@ def finding_notes(findings: list[dict]) -> str:
     return format_html_join(mark_safe("<br>"), "[{}] {}: {}", rows)
 
 
-def waiting_colour(minutes: int) -> str:
-    return "#2e7d32" if minutes < 30 else "#b26a00" if minutes < 240 else "#c62828"
+def waiting_tone(minutes: int) -> str:
+    return "ok" if minutes < 30 else "warn" if minutes < 240 else "bad"
 
 
 @admin.register(ApprovalRequest)
@@ -128,7 +123,7 @@ class ApprovalRequestAdmin(TenantAdmin):
             return "—"
         minutes = int((timezone.now() - obj.created_at).total_seconds() // 60)
         text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-        return badge(text, waiting_colour(minutes))
+        return badge(text, waiting_tone(minutes))
 
     @admin.display(description="Risk", ordering="risk_level")
     def risk(self, obj: ApprovalRequest) -> str:
@@ -136,7 +131,9 @@ class ApprovalRequestAdmin(TenantAdmin):
             return "—"
         count = len(obj.findings)
         label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
-        return badge(label, RISK_COLOURS.get(obj.risk_level, "#666"))
+        if any(f.get("rule") in NOT_UNDERSTOOD_RULES for f in obj.findings):
+            label += " · not understood"
+        return badge(label, RISK_TONES.get(obj.risk_level, "none"))
 
     @admin.display(description="Approvals")
     def votes(self, obj: ApprovalRequest) -> str:
@@ -182,12 +179,7 @@ class ApprovalRequestAdmin(TenantAdmin):
                 for number, html in enumerate(lines, start=1)
             ),
         )
-        style = CODE_FORMATTER.get_style_defs(".sg-code") + CONSOLE_CSS
-        return format_html(
-            '<style>{}</style><div class="sg-code"><table class="sg-code-table">{}</table></div>',
-            mark_safe(style),
-            rows,
-        )
+        return format_html('<div class="sg-code"><table class="sg-code-table">{}</table></div>', rows)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Decisions go through the Approve/Reject forms, never through a raw save.
@@ -299,6 +291,17 @@ class PolicyRuleForm(forms.ModelForm):
         model = PolicyRule
         fields = ("enabled", "severity", "allowed_modules")
 
+    def clean(self):
+        data = super().clean()
+        rule = RULES_BY_CODE.get(self.instance.code)
+        floor = rule.floor if rule else None
+        severity = data.get("severity") or self.instance.severity
+        if floor and (not data.get("enabled", True) or at_least(severity, floor) != severity):
+            raise forms.ValidationError(
+                f"{rule.code} keeps the policy check failing closed: it stays on, at {floor} or above."
+            )
+        return data
+
 
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(TenantAdmin):
@@ -317,6 +320,10 @@ class PolicyRuleAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_changelist_form(self, request, **kwargs):
+        # The list's inline edits get the same validation as the change page.
+        return super().get_changelist_form(request, form=PolicyRuleForm, **kwargs)
 
     def save_model(self, request, obj: PolicyRule, form, change) -> None:
         services.policy_rule_update(

@@ -105,6 +105,7 @@ class AuditEvent(models.Model):
         LOGIN_LOCKED = "auth.login_locked", "Login locked (too many failures)"
         LOGGED_OUT = "auth.logout", "Logged out"
         TOKEN_CREATED = "token.created", "API token created"
+        TOKEN_REVOKED = "token.revoked", "API token revoked or expired"
         MEMBERSHIP_CREATED = "membership.created", "Membership created"
         MEMBERSHIP_UPDATED = "membership.updated", "Membership changed"
         MEMBERSHIP_DELETED = "membership.deleted", "Membership deleted"

@@ -148,11 +148,11 @@ def _wait_until_up(base: str, seconds: float = 30) -> None:
 
 def seed(*, analysts: int) -> dict:
     """A team with a dataset, a generous monthly budget, N analysts and a reviewer; their tokens."""
-    from rest_framework.authtoken.models import Token
 
     from analysis.demo import sales_csv
     from analysis.services import dataset_create
     from billing.models import Budget, Membership, Team
+    from config.tokens import token_create
     from tests.factories import UserFactory
 
     stamp = f"{os.getpid()}-{int(time.time())}"
@@ -163,7 +163,7 @@ def seed(*, analysts: int) -> dict:
     def token(role: str, name: str) -> str:
         user = UserFactory(username=f"{name}-{stamp}")
         Membership.objects.create(team=team, user=user, role=role)
-        return Token.objects.create(user=user).key
+        return token_create(user=user)[1]
 
     return {
         "team": team,

@@ -16,8 +16,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404
-from rest_framework.authtoken.admin import TokenAdmin as DrfTokenAdmin
-from rest_framework.authtoken.models import TokenProxy
+from knox.models import AuthToken
 
 from audit.middleware import current_http_request
 from billing.models import Membership, Team
@@ -204,12 +203,12 @@ class ReadOnlyAdminMixin:
         return False
 
 
-# --- Django's and DRF's own admins, under the same rule -------------------------------------------
+# --- Django's and knox's own admins, under the same rule ------------------------------------------
 
 User = get_user_model()
 admin.site.unregister(User)
 admin.site.unregister(Group)
-admin.site.unregister(TokenProxy)
+admin.site.unregister(AuthToken)  # knox's lists the digest and lets an administrator make anyone a token
 
 
 class AuditedPasswordChangeForm(AdminPasswordChangeForm):
@@ -271,9 +270,34 @@ class GroupAdmin(TenantAdmin, DjangoGroupAdmin):
             accounts.group_delete(group=group, actor=request.user)
 
 
-@admin.register(TokenProxy)
-class TokenAdmin(TenantAdmin, DrfTokenAdmin):
-    """API tokens are secrets: superusers only."""
+@admin.register(AuthToken)
+class ApiTokenAdmin(TenantAdmin):
+    """API tokens (django-rest-knox): superusers only. Whose, when made, when they expire; never the key
+    (it is not stored) nor knox's lookup prefix. No add: a token is made by its owner, from their session
+    (POST /api/tokens). Deleting one revokes it (audited `token.revoked`)."""
 
     team_path = "user__memberships__team"
     view_roles = SUPERUSERS_ONLY
+    list_display = ("token_id", "user", "created", "expiry")
+    list_filter = ("expiry",)
+    search_fields = ("user__username",)
+    fields = ("token_id", "user", "created", "expiry")
+    readonly_fields = fields
+    list_select_related = ("user",)
+    ordering = ("-created",)
+
+    @admin.display(description="token id")
+    def token_id(self, token) -> str:
+        from config.tokens import token_id
+
+        return token_id(token)
+
+    def has_add_permission(self, request, *args) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_queryset(self, request, queryset):
+        for token in queryset:  # one by one, so each revocation sends its signal and is audited
+            token.delete()

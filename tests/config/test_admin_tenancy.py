@@ -19,7 +19,6 @@ from django.forms import ModelChoiceField
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from analysis.models import Execution
 from approvals.models import ApprovalRequest
@@ -27,6 +26,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import Budget, CostSpan, Membership, Reservation, Team
 from config.admin import GLOBAL, TenantAdmin, TenantInline
+from config.tokens import token_create
 from tests.factories import ApprovalRequestFactory, TeamFactory, demo_dataset, member
 
 REGISTRY = admin.site._registry
@@ -58,11 +58,11 @@ def team_rows(team: Team) -> dict[type, list]:
     )
     event = audit_log(action=AuditEvent.Action.SESSION_CREATED, actor=analyst, team=team)
     login = audit_log(action=AuditEvent.Action.LOGIN_SUCCEEDED, actor=analyst, target=analyst)  # team-less
-    token = Token.objects.create(user=analyst)
+    token, _ = token_create(user=analyst)
     rows = {
         Team: [team],
         type(analyst): [analyst],
-        "authtoken.TokenProxy": [token],
+        "knox.AuthToken": [token],
         "analysis.Session": [request.session],
         ApprovalRequest: [request, pending],
         Execution: [execution],
@@ -117,8 +117,8 @@ def url(model, name: str, *args) -> str:
 
 
 def admin_id(row) -> str:
-    """The id in a row's admin URL: DRF's token admin names a token by its user's id, not by its key."""
-    return quote(row.user_id if label(type(row)) in ("authtoken.Token", "authtoken.TokenProxy") else row.pk)
+    """The id in a row's admin URL (a knox token's is its digest: not a secret)."""
+    return quote(row.pk)
 
 
 def rows_of(model, rows: dict) -> list:
