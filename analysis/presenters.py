@@ -42,7 +42,7 @@ _HEADLINE = {
     Status.GENERATION_FAILED: "The code could not be written.",
     Status.PENDING_REVIEW: "Waiting for review",
     Status.REJECTED: "The reviewer rejected this code.",
-    Status.CANCELLED: "Cancelled.",
+    Status.CANCELLED: "You withdrew this request.",
     Status.EXPIRED: "Expired before anyone reviewed it.",
     Status.APPROVED: "Approved — ready to run.",
     Status.QUEUED: "Approved — queued to run…",
