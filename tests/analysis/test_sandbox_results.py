@@ -22,7 +22,7 @@ from analysis.sandboxes.base import (
     check_results,
     results_size,
 )
-from analysis.services import execution_run, execution_start
+from analysis.services.execution import execution_run, execution_start
 from approvals.services import approval_request_approve
 from tests.analysis.test_sandbox_e2b import PNG, assert_every_sandbox_killed
 from tests.analysis.test_sandbox_e2b import run as run_e2b
