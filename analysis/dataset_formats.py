@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from .datasets import profile_csv
+from .datasets import MAX_CATEGORY_VALUES, MAX_VALUE_CHARS, profile_csv
 
 PREVIEW_ROWS = 10
 FORMATS = {".csv": "CSV", ".xlsx": "Excel (XLSX)", ".parquet": "Parquet", ".json": "JSON"}
@@ -34,9 +34,19 @@ import pandas as pd
 PATH = {path!r}
 df = {reader}
 head = df.head({rows})
+
+def column(name, dtype):
+    described = {{"name": str(name), "dtype": str(dtype)}}
+    if dtype == object or str(dtype) in ("str", "string", "category", "bool"):
+        values = df[name].dropna().astype(str).str.strip().unique()
+        short = 0 < len(values) <= {max_values} and max(map(len, values)) <= {max_chars}
+        if short and len(values) * 2 <= len(df):
+            described["values"] = sorted(values)
+    return described
+
 print(json.dumps({{
     "row_count": int(len(df)),
-    "columns": [{{"name": str(c), "dtype": str(t)}} for c, t in df.dtypes.items()],
+    "columns": [column(c, t) for c, t in df.dtypes.items()],
     "preview": json.loads(head.to_json(orient="values", date_format="iso", default_handler=str)),
 }}))
 """
@@ -102,7 +112,13 @@ def _profile_in_sandbox(*, name: str, content: bytes) -> Profile:
     from .sandboxes.base import DatasetMount
 
     ext = file_extension(name)
-    script = _PROFILE_SCRIPT.format(path=f"/data/{name}", reader=_READERS[ext], rows=PREVIEW_ROWS)
+    script = _PROFILE_SCRIPT.format(
+        path=f"/data/{name}",
+        reader=_READERS[ext],
+        rows=PREVIEW_ROWS,
+        max_values=MAX_CATEGORY_VALUES,
+        max_chars=MAX_VALUE_CHARS,
+    )
     with tempfile.TemporaryDirectory(prefix="sandgate-profile-") as folder:
         host_path = os.path.join(folder, "upload" + ext)
         with open(host_path, "wb") as fh:

@@ -10,6 +10,11 @@ import io
 from datetime import date, datetime
 
 SAMPLE_ROWS_FOR_TYPES = 2000
+# A text column with at most this many distinct values (each repeated on average) is a category: its
+# values are kept with the column, so the offline generator can read "only Enterprise customers" as a
+# filter on the column that holds "Enterprise". They are not put in a model's prompt (llm/prompt.py).
+MAX_CATEGORY_VALUES = 30
+MAX_VALUE_CHARS = 60
 
 
 def _is_int(value: str) -> bool:
@@ -54,7 +59,10 @@ def infer_dtype(values: list[str]) -> str:
 
 
 def profile_csv(content: bytes) -> tuple[int, list[dict]]:
-    """Return (row_count, [{"name", "dtype"}]). Raises ValueError for files that are not CSV text."""
+    """Return (row_count, [{"name", "dtype"[, "values"]}]). Raises ValueError for files that are not CSV text.
+
+    `values` lists a category column's distinct values (see MAX_CATEGORY_VALUES).
+    """
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -64,14 +72,23 @@ def profile_csv(content: bytes) -> tuple[int, list[dict]]:
     if not header or not any(h.strip() for h in header):
         raise ValueError("The file has no header row.")
     samples: list[list[str]] = [[] for _ in header]
+    distinct: list[set[str] | None] = [set() for _ in header]  # None once a column has too many
     row_count = 0
     for row in reader:
         row_count += 1
-        if row_count <= SAMPLE_ROWS_FOR_TYPES:
-            for i, cell in enumerate(row[: len(header)]):
-                samples[i].append(cell.strip())
-    columns = [
-        {"name": name.strip(), "dtype": infer_dtype(values)}
-        for name, values in zip(header, samples, strict=True)
-    ]
+        for i, cell in enumerate(row[: len(header)]):
+            cell = cell.strip()
+            if row_count <= SAMPLE_ROWS_FOR_TYPES:
+                samples[i].append(cell)
+            seen = distinct[i]
+            if seen is not None and cell and cell not in seen:
+                seen.add(cell)
+                if len(seen) > MAX_CATEGORY_VALUES or len(cell) > MAX_VALUE_CHARS:
+                    distinct[i] = None
+    columns = []
+    for name, values, seen in zip(header, samples, distinct, strict=True):
+        column = {"name": name.strip(), "dtype": infer_dtype(values)}
+        if column["dtype"] in ("object", "bool") and seen and len(seen) * 2 <= row_count:
+            column["values"] = sorted(seen)
+        columns.append(column)
     return row_count, columns
