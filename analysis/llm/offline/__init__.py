@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from ..base import Clarification, DatasetContext, GenerationInput, GenerationOutput
-from .code import HEADER, write
+from .code import HEADER, one_line, write
 from .decide import Unclear, decide, understood
 from .plan import plan_of, summary_of
 from .reading import Reading, merged, read
@@ -55,6 +55,10 @@ class OfflineGenerator:
                 )
             )
         code = write(intent, question=inp.query, summary=summary_of(intent))
+        if inp.revision is not None:
+            header, rest = code.split("\n", 1)
+            feedback = one_line(inp.revision.feedback)
+            code = f"{header}\n# Version {inp.revision.version}, after reviewer feedback: {feedback}\n{rest}"
         return GenerationOutput(code=code, provider=PROVIDER, model=MODEL, plan=plan_of(intent))
 
 

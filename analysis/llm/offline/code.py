@@ -137,6 +137,10 @@ def condition(f: Filter) -> str:
         year, number = f.value  # type: ignore[misc]
         part = f"{c}.dt.{f.op} == {int(number)}"
         return f"({c}.dt.year == {int(year)}) & ({part})" if year else part
+    if f.op == "months":
+        year, first, last = f.value  # type: ignore[misc]
+        part = f"{c}.dt.month.between({int(first)}, {int(last)})"
+        return f"({c}.dt.year == {int(year)}) & ({part})" if year else part
     if f.op in ("flag", "no-flag"):
         return _flag(f.column, negate=f.op == "no-flag")
     raise ValueError(f"unknown filter {f.op}")
@@ -177,6 +181,10 @@ def describe_filter(f: Filter) -> str:
         year, number = f.value  # type: ignore[misc]
         period = MONTH_NAMES[number - 1] if f.op == "month" else f"Q{number}"
         return f"{name} in {period}" + (f" {year}" if year else "")
+    if f.op == "months":
+        year, first, last = f.value  # type: ignore[misc]
+        span = f"{MONTH_NAMES[first - 1]} to {MONTH_NAMES[last - 1]}"
+        return f"{name} from {span}" + (f" {year}" if year else "")
     truth = f.column.true_value or "true"
     return f"{name} is {'not ' if f.op == 'no-flag' else ''}{truth}"
 
@@ -245,6 +253,8 @@ def _keys(intent: Intent) -> str:
 
 
 def _by(intent: Intent) -> str:
+    if not intent.groups and intent.grain:
+        return GRAINS[intent.grain]
     return " and ".join(c.name for c in intent.groups)
 
 
@@ -293,7 +303,14 @@ def _print_table(title: str, frame: str) -> str:
 
 
 def _measured(intent: Intent) -> str:
-    shapes = {"series": _series, "yoy": _yoy, "rank": _rank, "rows": _rank_rows, "list": _list}
+    shapes = {
+        "series": _series,
+        "yoy": _yoy,
+        "rank": _rank,
+        "rows": _rank_rows,
+        "list": _list,
+        "values": _values,
+    }
     if intent.shape in shapes:
         return _helpers(intent) + shapes[intent.shape](intent)
     if intent.groups:
@@ -424,6 +441,8 @@ def _series(intent: Intent) -> str:
         script += "print(result.round(2).to_string())\n"
         return script + _chart(intent, "result")
     script += f"result = {_per_group(intent, 'df.groupby(period)')}\n"
+    if intent.change:
+        return script + _changes(intent, grain, fill)
     if fill:
         script += (
             "# Periods without any row count as zero\n"
@@ -437,6 +456,24 @@ def _series(intent: Intent) -> str:
     script += (
         'print("Highest:", result.idxmax(), f"({result.max():' + fmt + '});", '
         '"lowest:", result.idxmin(), f"({result.min():' + fmt + '})")\n'
+    )
+    return script + _chart(intent, "result")
+
+
+def _changes(intent: Intent, grain: str, fill: bool) -> str:
+    """A series and its change against `intent.change` periods before (1: the previous; 12 months: a year)."""
+    script = ""
+    if fill:
+        script += (
+            f'every = pd.period_range(result.index.min(), result.index.max(), freq="{intent.grain}")\n'
+            "result = result.reindex(every, fill_value=0)\n"
+        )
+    against = "the previous " + grain if intent.change == 1 else f"the same {grain} a year before"
+    script += (
+        f"change = (result.pct_change(periods={intent.change}) * 100).round(1)\n"
+        f'table = pd.DataFrame({{{lit(_value_name(intent))}: result.round(2), "change (%)": change}})\n'
+        f"print({lit(f'{what(intent)} per {grain}, and the change against {against} (%):')})\n"
+        f"print(table.rename_axis({lit(grain)}).to_string())\n"
     )
     return script + _chart(intent, "result")
 
@@ -473,9 +510,13 @@ def _rank(intent: Intent) -> str:
     pick = "nsmallest" if intent.ascending else "nlargest"
     fmt = _fmt(intent)
     label = what(intent)
-    script = (
-        f"values = {_per_group(intent, f'df.groupby({_keys(intent)})')}.rename({lit(_value_name(intent))})\n"
-    )
+    script = ""
+    grouped = f"df.groupby({_keys(intent)})"
+    if not intent.groups:  # periods ranked: "which month had the highest revenue"
+        grain = lit(GRAINS[intent.grain])
+        script += f'period = {col(intent.date)}.dt.to_period("{intent.grain}").rename({grain})\n'  # type: ignore[arg-type]
+        grouped = "df.groupby(period)"
+    script += f"values = {_per_group(intent, grouped)}.rename({lit(_value_name(intent))})\n"
     script += f"result = values.{pick}({intent.top})\n"
     if intent.top == 1:
         script += f"print({lit(f'{label} by {_by(intent)}:')})\n"
@@ -514,6 +555,17 @@ def _rank_rows(intent: Intent) -> str:
             x=f"result[{lit(shown[0])}].astype(str)", y=f"result[{lit(measure.name)}]", title=title
         )  # type: ignore[union-attr]
     return script
+
+
+def _values(intent: Intent) -> str:
+    """The distinct values of a category, with how many rows have each."""
+    name = lit(intent.counted.name)  # type: ignore[union-attr]
+    rows = lit(plural(intent.entity))
+    return (
+        f"result = df[{name}].value_counts().rename_axis({name}).reset_index(name={rows})\n"
+        f'print(f"{{len(result):,}} distinct values of", {name})\n'
+        "print(result.to_string(index=False))\n"
+    )
 
 
 def _list(intent: Intent) -> str:

@@ -47,8 +47,14 @@ def decide(reading: Reading) -> Intent:
         return _correlation(reading, base)
     if reading.chart == "scatter" or (reading.versus and len(reading.measures) == 2 and not reading.groups):
         return _scatter(reading, base)
+    if reading.distribution and reading.groups and len(reading.measures) == 1:
+        # "how is revenue distributed across regions": each region's total and its share
+        chart = reading.chart if reading.chart in ("bar", "pie") else "bar" if reading.chart_word else ""
+        return replace(base, operation="share", measures=tuple(reading.measures), agg="sum", chart=chart)
     if reading.distribution:
         return _distribution(reading, base)
+    if reading.distinct_of is not None:
+        return _distinct(reading, base)
     if reading.describe:
         if reading.measures and not reading.groups:
             return replace(base, operation="describe", measures=tuple(reading.measures))
@@ -114,6 +120,15 @@ def _scatter(reading: Reading, base: Intent) -> Intent:
     return replace(base, operation="scatter", measures=tuple(reading.measures), chart="scatter", groups=())
 
 
+def _distinct(reading: Reading, base: Intent) -> Intent:
+    """ "how many regions are there", "list the products": the distinct values of a category."""
+    column = reading.distinct_of
+    if reading.measures or reading.groups or reading.grain:
+        raise Unclear(f"what to do with the distinct values of `{column.name}` and the rest of the question.")
+    shape = "values" if reading.listing else ""
+    return replace(base, operation="count", agg="nunique", counted=column, shape=shape, label_column=column)
+
+
 def _distribution(reading: Reading, base: Intent) -> Intent:
     if len(reading.measures) == 1:
         return replace(base, operation="distribution", measures=tuple(reading.measures), chart="hist")
@@ -138,7 +153,7 @@ def _what_is_measured(reading: Reading, base: Intent) -> Intent:
     if reading.frequent and not measures:
         return _count(reading, base)
     if not measures:
-        if reading.groups or reading.grain or reading.trend:
+        if reading.groups or reading.grain or reading.trend or reading.yoy:
             return _count(reading, base)
         raise Unclear("what to compute: name a column to add up, average or count (or the rows to count).")
     if len(measures) > 2:
@@ -207,21 +222,47 @@ def _share(reading: Reading, base: Intent) -> Intent:
 
 def _shape(reading: Reading, intent: Intent) -> Intent:
     measured = intent.operation in ("aggregate", "count", "rate", "share")
-    if reading.yoy:
-        return _over_time(reading, intent, grain="Y", shape="yoy")
+    if reading.yoy or reading.growth:
+        return _changes(reading, intent)
     if reading.grain or reading.trend:
-        return _over_time(reading, intent, grain=reading.grain or "M", shape="series")
-    listing = reading.which and not intent.groups and intent.operation == "count" and not reading.superlative
-    if reading.listing or listing:
+        timed = _over_time(reading, intent, grain=reading.grain or "M", shape="series")
+        if reading.which or reading.superlative or reading.top:
+            # "which month had the highest revenue": the periods ranked
+            if intent.groups:
+                raise Unclear("a ranking of periods split by a column; ask for one or the other.")
+            return replace(timed, shape="rank", top=reading.top or 1, ascending=reading.superlative == "min")
+        return timed
+    counting_rows = intent.operation == "count" and not intent.groups and not reading.superlative
+    # "which SKUs are below ...", "customers with more than 5 calls": the rows themselves
+    bare = reading.counted_noun and not reading.agg and intent.filters and not (reading.top or reading.share)
+    if reading.listing or (counting_rows and (reading.which or bare)):
         return _listing(reading, intent)
     ranking = bool(
         reading.top or reading.frequent or (reading.superlative and (intent.groups or reading.which))
     )
     if ranking and measured:
+        counted = reading.counted_noun or reading.agg in ("count", "distinct") or reading.frequent
+        if intent.operation == "count" and not counted:
+            raise Unclear("ranked by what: name the column (e.g. “top 3 by revenue”) or say “most common”.")
         return _rank(reading, intent)
     if intent.per_entity is not None and intent.groups:
         raise Unclear("an average per entity split by groups; ask for the average per entity alone.")
     return intent
+
+
+def _changes(reading: Reading, intent: Intent) -> Intent:
+    """Year over year, or growth from one period to the next."""
+    grain = reading.grain or "Y"
+    if grain == "Y":
+        return _over_time(reading, intent, grain="Y", shape="yoy")
+    if intent.groups:
+        raise Unclear("a change over time split by a column; ask for it per year, or without the split.")
+    back = 1
+    if reading.yoy:
+        back = {"M": 12, "Q": 4}.get(grain, 0)
+        if not back:
+            raise Unclear(f"a year-over-year change per {GRAINS[grain]}; ask per month, quarter or year.")
+    return replace(_over_time(reading, intent, grain=grain, shape="series"), change=back)
 
 
 def _over_time(reading: Reading, intent: Intent, *, grain: str, shape: str) -> Intent:

@@ -73,6 +73,9 @@ class Intent:
     groups: tuple[Column, ...] = ()
     date: Column | None = None
     grain: str = ""  # D W M Q Y, for series and yoy
+    change: int = (
+        0  # a series' change against this many periods before (1: the previous one; 12 months: a year)
+    )
     filters: tuple[Filter, ...] = ()
     condition: Filter | None = None  # rate/share of rows where this holds
     top: int = 0

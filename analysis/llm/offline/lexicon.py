@@ -10,7 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .schema import GENERIC, Column, Schema, value_tokens
-from .words import MONTHS, NUMBER_WORDS, STOPWORDS, SYNONYMS, UNITS, Token, related, stem
+from .words import (
+    MONTHS,
+    NEGATING_PREFIXES,
+    NUMBER_WORDS,
+    STOPWORDS,
+    SUPERLATIVE_MEASURES,
+    UNITS,
+    Token,
+    canonical,
+    related,
+    stem,
+)
 
 # Phrase (lower-case words) → keyword. Single words also match by their stem ("charts" → chart).
 KEYWORDS: dict[tuple[str, ...], str] = {}
@@ -94,6 +105,11 @@ _add(
     "through time",
     "history",
     "development",
+    "increasing",
+    "decreasing",
+    "declining",
+    "rising",
+    "falling",
 )
 _add(
     "yoy",
@@ -104,8 +120,8 @@ _add(
     "versus last year",
     "compared to last year",
     "compared with last year",
-    "growth",
 )
+_add("growth", "growth", "change", "grew", "growing", "increase", "decrease", "going up", "going down")
 _add(
     "chart",
     "chart",
@@ -343,7 +359,10 @@ def _dataset_matches(tokens, index, names) -> list:
         words = tuple(name.split())  # as written: "customers churned" is not the file customers_churn
         span = tuple(t.word for t in tokens[index : index + len(words)])
         if words and span == words:
-            found.append((len(words), 5.0, Item("dataset", index, index + len(words), name)))
+            # "in sales.csv" names the file; elsewhere a column named by its stem wins ("total sales")
+            after_in = index > 0 and tokens[index - 1].word in ("in", "from")
+            priority = 5.0 if after_in else 2.9
+            found.append((len(words), priority, Item("dataset", index, index + len(words), name)))
     return found
 
 
@@ -362,10 +381,13 @@ def _column_matches(tokens: list[Token], index: int, schema: Schema) -> list:
                 if not whole and all(w in GENERIC or w in STOPWORDS for w in part):
                     continue
                 exact = all(t.word == s for t, s in zip(span, column.surface[offset:], strict=False))
+                synonym = not all(t.stem == s for t, s in zip(span, column.surface[offset:], strict=False))
                 end = index + length
                 end = _unit_suffix(tokens, end, column)
                 priority = (4.0 if exact else 3.0) if whole else (1.6 if exact and offset == 0 else 1.4)
                 item = Item("column", index, end, _text(tokens, index, end), columns=(column,), exact=whole)
+                item.notes["synonym"] = synonym and not exact  # "sales" for revenue: maybe the rows
+                item.notes["word"] = span[0].stem
                 found.append((end - index, priority, item))
                 break
             else:
@@ -390,7 +412,7 @@ def _related_matches(tokens, index, schema, found) -> list:
 
 
 def _same(token: Token, word: str) -> bool:
-    return token.stem == word or SYNONYMS.get(token.stem) == word or SYNONYMS.get(token.word) == word
+    return canonical(token.stem) == word or canonical(token.word) == word
 
 
 def _unit_suffix(tokens: list[Token], end: int, column: Column) -> int:
@@ -447,6 +469,15 @@ def _single_word(token: Token, index: int, schema: Schema, following: Token | No
         return Item("number", index, index + 1, token.text, number=NUMBER_WORDS[token.word])
     if token.word in UNITS:
         return Item("unit", index, index + 1, token.text, unit=UNITS[token.word])
+    if token.word in SUPERLATIVE_MEASURES:
+        return Item("superlative", index, index + 1, token.text, keyword=token.word)
+    for prefix in NEGATING_PREFIXES:
+        rest = token.word[len(prefix) :].lstrip("-")
+        flags = [
+            c for c in schema.having("flag") if token.word.startswith(prefix) and c.words == (stem(rest),)
+        ]
+        if len(flags) == 1:
+            return Item("column", index, index + 1, token.text, columns=(flags[0],), notes={"negated": True})
     if token.stem in schema.nouns:
         return Item("noun", index, index + 1, token.text, id_column=schema.id_for(token.stem))
     id_column = schema.id_for(token.stem)

@@ -98,6 +98,8 @@ def _measured(intent: Intent) -> str:
             return f"Lists the {entity}" + (
                 f" (by {tick(intent.label_column.name)})" if intent.label_column else ""
             )
+        if intent.counted is not None and intent.counted.role != "id":
+            return f"Counts the distinct values of {tick(intent.counted.name)}"
         if intent.counted is not None:
             return f"Counts the distinct values of {tick(intent.counted.name)} ({entity})"
         return f"Counts the {entity} (rows)"
@@ -116,7 +118,8 @@ def _measured(intent: Intent) -> str:
     if intent.shape == "rows":
         order = "lowest" if intent.ascending else "highest"
         label = f" with their {tick(intent.label_column.name)}" if intent.label_column else ""
-        return f"Picks the {intent.top} {entity} with the {order} {measures}{label}"
+        which = f"the {intent.entity}" if intent.top == 1 else f"the {intent.top} {entity}"
+        return f"Picks {which} with the {order} {measures}{label}"
     if any(m.op == "/" for m in intent.measures):
         return f"Computes {measures}"
     return f"{_AGG_VERBS[intent.agg]} {measures}"
@@ -124,7 +127,8 @@ def _measured(intent: Intent) -> str:
 
 def _per(intent: Intent) -> str:
     parts = []
-    if intent.shape in ("series", "yoy"):
+    ranked_periods = intent.shape == "rank" and intent.grain and not intent.groups
+    if intent.shape in ("series", "yoy") or ranked_periods:
         parts.append(f" per {GRAINS[intent.grain]} of {tick(intent.date.name)}")  # type: ignore[union-attr]
     if intent.groups:
         parts.append(" for each " + " and ".join(tick(c.name) for c in intent.groups))
@@ -151,17 +155,23 @@ def _shown(intent: Intent) -> str:
         return ""
     if intent.shape == "yoy":
         text = "Shows one value per year with the change from the year before"
+    elif intent.shape == "series" and intent.change:
+        back = "the previous one" if intent.change == 1 else f"the same {GRAINS[intent.grain]} a year before"
+        text = f"Shows one value per {GRAINS[intent.grain]} and its change (%) against {back}"
     elif intent.shape == "series":
         text = f"Shows one value per {GRAINS[intent.grain]}"
         if intent.groups:
             text += f", one line per {tick(intent.groups[0].name)} (the largest groups)"
     elif intent.shape == "rank":
         order = "lowest" if intent.ascending else "highest"
+        unit = GRAINS[intent.grain] if intent.grain and not intent.groups else "group"
         text = (
-            f"Shows the group with the {order} value"
+            f"Shows the {unit} with the {order} value"
             if intent.top == 1
             else f"Shows the {intent.top} {order}"
         )
+    elif intent.shape == "values":
+        text = "Lists each value with its number of rows"
     elif intent.shape == "rows":
         text = "Shows them in order"
     elif intent.shape == "list":

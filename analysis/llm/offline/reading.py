@@ -35,6 +35,8 @@ class Reading:
     grain: str = ""
     trend: bool = False
     yoy: bool = False
+    growth: bool = False  # the change from one period to the next
+    distinct_of: Column | None = None  # "how many regions": the distinct values of a category
     filters: list[Filter] = field(default_factory=list)
     condition: Filter | None = None
     rate_flag: Column | None = None
@@ -73,7 +75,7 @@ class Reading:
         return bool(
             self.measures or self.agg or self.counted_noun or self.rate_flag or self.describe
             or self.correlation or self.distribution or self.listing or self.share or self.yoy or self.trend
-            or self.frequent
+            or self.frequent or self.growth or self.distinct_of
         )  # fmt: skip
 
 
@@ -87,8 +89,10 @@ def read(tokens: list[Token], schema: Schema, dataset_names: list[str]) -> Readi
         _comparisons,
         _values,
         _flag_columns,
+        _counted_words,
         _groups,
         _rank_words,
+        _superlative_measures,
         _nouns,
         _dates,
         _measures,
@@ -171,6 +175,8 @@ def _flags(items: list[Item], reading: Reading) -> None:
             reading.trend = item.used = True
         elif keyword == "yoy":
             reading.yoy = item.used = True
+        elif keyword == "growth":
+            reading.growth = item.used = True
         elif keyword == "describe":
             reading.describe = item.used = True
         elif keyword == "correlation":
@@ -236,6 +242,10 @@ def _looks_like_year(items: list[Item], position: int, reading: Reading) -> bool
 
 def _calendar_filter(items: list[Item], position: int, reading: Reading) -> None:
     item = items[position]
+    if item.used:
+        return
+    if _month_range(items, position, reading):
+        return
     after = position + 1
     year = None
     if after < len(items) and items[after].kind == "number" and 1900 <= (items[after].number or 0) <= 2100:
@@ -248,6 +258,30 @@ def _calendar_filter(items: list[Item], position: int, reading: Reading) -> None
     op = "month" if item.kind == "month" else "quarter"
     _claim_preposition(items, position)
     reading.filters.append(Filter(date, op, (year, int(item.number))))
+
+
+def _month_range(items: list[Item], position: int, reading: Reading) -> bool:
+    """ "between January and March 2024", "from Jan to Mar": one filter on the months in between."""
+    before, joiner, last = position - 1, position + 1, position + 2
+    if before < 0 or last >= len(items) or items[position].kind != "month" or items[last].kind != "month":
+        return False
+    if items[before].text.lower() not in ("between", "from"):
+        return False
+    if items[joiner].text.lower() not in ("and", "to", "through", "until", "till"):
+        return False
+    year = None
+    after = last + 1
+    if after < len(items) and items[after].kind == "number" and 1900 <= (items[after].number or 0) <= 2100:
+        year, items[after].used = int(items[after].number), True
+    date = _date_for(items, position, reading)
+    if date is None:
+        reading.unclear.append(items[position].text)
+        return True
+    first, second = int(items[position].number), int(items[last].number)  # type: ignore[arg-type]
+    for index in (before, position, joiner, last):
+        items[index].used = True
+    reading.filters.append(Filter(date, "months", (year, min(first, second), max(first, second))))
+    return True
 
 
 def _year_filter(items: list[Item], position: int, reading: Reading) -> None:
@@ -291,12 +325,21 @@ def _derived(items: list[Item], reading: Reading) -> None:
             continue
         left = _neighbour(items, position, -1, skip=frozenset())
         right = _neighbour(items, position, 1, skip=frozenset())
+        if item.keyword == "per" and right is not None and items[right].kind == "unit":
+            _per_unit(items, left, right, reading)  # "cost per kg": divided by the column in kg
         if not (_measure_item(items, left) and _measure_item(items, right)):
             continue
         op = "/" if item.keyword == "per" else item.keyword
         label = _derived_label(items, left) or _derived_words(items[left], op, items[right])
         measure = Measure(left=items[left].column, op=op, right=items[right].column, label=label)
         _replace_with_measure(items, left, right, measure)
+
+
+def _per_unit(items: list[Item], left: int | None, right: int, reading: Reading) -> None:
+    unit = items[right].unit
+    columns = [c for c in reading.schema.measures if c.unit == unit]
+    if len(columns) == 1 and _measure_item(items, left) and items[left].column is not columns[0]:
+        items[right].kind, items[right].columns = "column", (columns[0],)
 
 
 def _ratio(items: list[Item], position: int, reading: Reading) -> None:
@@ -500,9 +543,36 @@ def _flag_columns(items: list[Item], reading: Reading) -> None:
             if _is(items, after, "keyword", "rate"):
                 items[after].used = True
             continue
-        negate = _negated(items, position)
+        negate = _negated(items, position) != bool(item.notes.get("negated"))  # "not inactive" is active
         reading.filters.append(Filter(column, "no-flag" if negate else "flag"))
         item.used = True
+
+
+def _counted_words(items: list[Item], reading: Reading) -> None:
+    """What "how many" / "number of" / "list the" is about: "how many sales" counts rows (though "sales"
+    also names the revenue column), "how many regions" the distinct regions."""
+    for position, item in enumerate(items):
+        if item.kind != "keyword" or item.keyword not in ("count", "list", "distinct"):
+            continue
+        after = _neighbour(items, position, 1, skip=frozenset({"distinct"}))
+        if (
+            after is None
+            or items[after].kind != "column"
+            or items[after].used
+            or len(items[after].columns) != 1
+        ):
+            continue
+        target = items[after]
+        if target.notes.get("synonym") and target.notes.get("word") in reading.schema.nouns:
+            target.kind, target.id_column = "noun", None  # "how many sales": the rows of sales.csv
+        elif target.column.role in ("category", "text") and _plural(target.text):
+            reading.distinct_of = target.column  # "how many regions", "list the products"
+            target.used = True
+
+
+def _plural(text: str) -> bool:
+    word = text.split()[-1].lower()
+    return word.endswith("s") and not word.endswith("ss")
 
 
 def _groups(items: list[Item], reading: Reading) -> None:
@@ -582,6 +652,10 @@ def _rank_words(items: list[Item], reading: Reading) -> None:
             item.used = True
         elif item.kind == "keyword" and item.keyword == "which":
             after = _neighbour(items, position, 1, skip=frozenset())
+            if _is(items, after, "keyword") and items[after].keyword.startswith("period:"):
+                reading.grain = items[after].keyword.split(":")[1]  # "which month had the most ..."
+                reading.which = item.used = items[after].used = True
+                continue
             if after is not None and items[after].kind in ("column", "noun") and not items[after].used:
                 target = items[after]
                 if target.kind == "column" and target.column.role in ("category", "text", "flag"):
@@ -593,11 +667,43 @@ def _rank_words(items: list[Item], reading: Reading) -> None:
                     reading.which = item.used = True  # "which SKUs ...": rows are listed or ranked
 
 
+def _superlative_measures(items: list[Item], reading: Reading) -> None:
+    """ "the heaviest part", "the cheapest SKU": the rows ranked by the one column of that kind."""
+    from .words import SUPERLATIVE_MEASURES
+
+    for position, item in enumerate(items):
+        if item.kind != "superlative":
+            continue
+        direction, kinds = SUPERLATIVE_MEASURES[item.keyword]
+        columns = [c for c in reading.schema.measures if set(c.words) & kinds or c.unit in kinds]
+        named = [i for i in items if i.kind == "column" and not i.used and i.columns[0] in columns]
+        if len(columns) != 1 and len(named) != 1:
+            reading.unclear.append(item.text)
+            continue
+        column = named[0].column if named else columns[0]
+        for mention in named:
+            mention.used = True
+        item.used = True
+        reading.measures.append(Measure(column=column))
+        reading.superlative, reading.bottom = direction, direction == "min"
+        after = _neighbour(items, position, 1, skip=frozenset())
+        if after is not None and (items[after].kind == "noun" or _is_id(items[after])) and not reading.groups:
+            reading.top = reading.top or 1  # "the heaviest part": which row, not how heavy
+
+
+def _is_id(item: Item) -> bool:
+    return item.kind == "column" and len(item.columns) == 1 and item.column.role == "id"
+
+
 def _nouns(items: list[Item], reading: Reading) -> None:
     """Things counted or listed: "tickets", "customers", "SKUs" (an identifier column)."""
-    for item in items:
+    for position, item in enumerate(items):
         if item.used:
             continue
+        if item.kind == "dataset":
+            before = _neighbour(items, position, -1, skip=frozenset())
+            if not _is(items, before, "keyword", "in"):  # "parts that are ..." not "... in parts.csv"
+                item.kind = "noun"
         if item.kind == "noun":
             item.used = True
             reading.counted_noun = reading.counted_noun or item.text
@@ -649,7 +755,8 @@ def _measures(items: list[Item], reading: Reading) -> None:
                 reading.ambiguous.append(f"“{item.text}” could be {names}")
                 item.used = True
         elif item.kind == "column" and _numeric(item.column):
-            reading.measures.append(Measure(column=item.column))
+            if all(m.column is not item.column for m in reading.measures):
+                reading.measures.append(Measure(column=item.column))
             item.used = True
 
 
@@ -703,7 +810,7 @@ def _leftovers(items: list[Item], reading: Reading) -> None:
         elif item.kind == "column" and item.column.role == "date":
             reading.date = reading.date or item.column
         elif item.kind == "column" and item.column.role in ("category", "text", "flag"):
-            if (reading.superlative or reading.which) and item.column not in reading.groups:
+            if (reading.superlative or reading.which or reading.top) and item.column not in reading.groups:
                 reading.groups.append(item.column)  # "the region with the highest churn rate"
             else:
                 reading.unclear.append(item.text)
@@ -711,10 +818,8 @@ def _leftovers(items: list[Item], reading: Reading) -> None:
             continue
         elif item.kind == "number":
             reading.unclear.append(item.text)
-        elif item.kind == "unit":
-            continue
         else:
-            reading.unclear.append(item.text)
+            reading.unclear.append(item.text)  # a unit on its own ("per kg" with nothing in kg), ...
 
 
 def merged(previous: Reading, follow: Reading) -> Reading:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..base import DatasetContext
-from .words import FALSE_VALUES, ROW_NOUNS, TRUE_VALUES, UNITS, stem, tokenize, words_of
+from .words import FALSE_VALUES, ROW_NOUNS, TRUE_VALUES, UNITS, canonical, stem, tokenize, words_of
 
 # Name parts that make a text column a date, and numeric ones an identifier or a calendar number.
 _DATE_PARTS = frozenset({"date", "day", "time", "timestamp", "datetime", "dt", "month", "week", "period"})
@@ -110,7 +110,7 @@ def _column(raw: dict) -> Column:
         name=name,
         dtype=dtype,
         role=role,
-        words=tuple(stem(w) for w in core),
+        words=tuple(canonical(stem(w)) for w in core),
         surface=tuple(core),
         unit=unit,
         values=values if role in ("category", "flag") else (),

@@ -120,7 +120,8 @@ STOPWORDS = frozenset(
     take takes bought buy sold sell placed place spent spend something anything everything thing things
     know want need like look looking kind sort about into onto up down out within among amongst each
     whole entire currently current today's now please thanks thank hi hello hey ok okay one ones
-    both either neither same again else yes actually really very much many""".split()
+    both either neither same again else yes actually really very much many use using used try sort
+    sorted order ordered may might""".split()
 )
 
 # Nouns that name a dataset's rows in general.
@@ -154,11 +155,30 @@ UNITS = {
 TIME_UNITS = frozenset({"hours", "days", "minutes", "seconds", "weeks", "months", "years"})
 MONEY_UNITS = frozenset({"eur", "usd", "gbp", "chf"})
 
-# A few words that mean the same as a word of a column name, in everyday business questions.
+# Words that mean the same in column names and everyday questions, each mapped to one spelling (both the
+# column's words and the question's go through `canonical`): "qty" and "quantity", "sales" and "revenue".
 SYNONYMS = {
     "sale": "revenue", "turnover": "revenue", "income": "revenue", "client": "customer",
     "qty": "quantity", "csat": "satisfaction", "staff": "employee", "duration": "time",
+    "min": "minimum", "max": "maximum", "avg": "average", "num": "number", "nbr": "number",
+    "amt": "amount", "pct": "percent", "dept": "department", "cust": "customer", "emp": "employee",
+    "prod": "product", "cat": "category",
 }  # fmt: skip
+
+
+def canonical(word_stem: str) -> str:
+    return SYNONYMS.get(word_stem, word_stem)
+
+
+# Superlatives that say which kind of column they rank by: "the heaviest part", "the cheapest item".
+# (direction, words of the column's name or unit)
+SUPERLATIVE_MEASURES = {
+    "heaviest": ("max", {"weight", "kg", "mass"}), "lightest": ("min", {"weight", "kg", "mass"}),
+    "cheapest": ("min", {"price", "cost"}), "priciest": ("max", {"price", "cost"}),
+    "oldest": ("max", {"age"}), "youngest": ("min", {"age"}),
+}  # fmt: skip
+# Prefixes that negate a yes/no column's name: "inactive" is active = no.
+NEGATING_PREFIXES = ("non", "in", "un")
 
 # Truth values of a yes/no column, as its text values may spell them.
 TRUE_VALUES = ("yes", "y", "true", "t", "1")
