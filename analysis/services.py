@@ -24,6 +24,7 @@ from approvals.services import (
     approval_request_expire,
     approval_request_generation_fail,
     approval_request_generation_succeed,
+    approval_request_needs_clarification,
     approval_request_transition,
     code_sha256,
     transition_refused,
@@ -399,11 +400,18 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
             traced.update(level="ERROR", status_message=str(exc))
             return _request_generation_failed(request=request, error=exc, provider=generator.provider)
         _drop_stale_connection()  # an LLM call may outlast the connection
+        if output.clarification is not None:
+            traced.update(output=output.clarification.message, model=output.model)
+            return _request_needs_clarification(request=request, output=output)
         with transaction.atomic():
             spans = _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
             with tracing.span("policy-check", input={"code_sha256": code_sha256(output.code)}) as checked:
                 request = approval_request_generation_succeed(
-                    request=request, code=output.code, provider=output.provider, model=output.model
+                    request=request,
+                    code=output.code,
+                    provider=output.provider,
+                    model=output.model,
+                    plan=output.plan,
                 )
                 tracing.policy_span_finish(span=checked, request=request)
             budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
@@ -422,6 +430,26 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
             usage_details={"input": output.input_tokens, "output": output.output_tokens},
             cost_details={"total": float(sum(span.cost_usd for span in spans))},
         )
+    return request
+
+
+@transaction.atomic
+def _request_needs_clarification(*, request: ApprovalRequest, output) -> ApprovalRequest:
+    """No code: the calls are billed, the generation hold settled, the analyst told what to ask instead."""
+    _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
+    budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
+    request = approval_request_needs_clarification(
+        request=request,
+        clarification=output.clarification.as_dict(),
+        provider=output.provider,
+        model=output.model,
+    )
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=output.clarification.message,
+        request=request,
+    )
     return request
 
 

@@ -18,6 +18,7 @@ from config.exceptions import ApplicationError
 
 from . import selectors, services
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import plan_html
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
@@ -29,6 +30,7 @@ CONSOLE_CSS = """
 .sg-code-table tr.sg-flagged { background: #fff3e0; }
 .sg-code-table td.sg-finding { color: #b00020; white-space: normal; font-family: sans-serif; }
 .sg-badge { color: #fff; padding: 1px 6px; border-radius: 8px; font-size: 11px; white-space: nowrap; }
+.sg-plan-findings li { color: #b00020; }
 """
 
 
@@ -72,6 +74,8 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected"]
     readonly_fields = (
         "query",
+        "plan",
+        "clarification_text",
         "risk",
         "votes",
         "highlighted_code",
@@ -148,6 +152,20 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         )
         return mark_safe(highlight(text or "(no change)\n", DiffLexer(), DIFF_FORMATTER))
 
+    @admin.display(description="Clarification asked for")
+    def clarification_text(self, obj: ApprovalRequest) -> str:
+        """Why no code was written, when the generator asked instead of guessing."""
+        if not obj.clarification:
+            return "—"
+        c = obj.clarification
+        examples = format_html_join("", "<li>{}</li>", ((e,) for e in c.get("examples", [])))
+        return format_html(
+            "Understood: {}<br>Missing: {}<ul>{}</ul>",
+            c.get("understood", ""),
+            c.get("missing", ""),
+            examples,
+        )
+
     @admin.display(description="Datasets")
     def dataset_names(self, obj: ApprovalRequest) -> str:
         return ", ".join(d.name for d in obj.datasets.all()) or "—"
@@ -189,6 +207,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         if obj is not None and obj.code:
             extra["card"] = selectors.approval_request_card(request=obj)
+            extra["plan_html"] = plan_html(obj.plan) if obj.plan else ""
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self):

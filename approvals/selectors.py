@@ -12,6 +12,7 @@ from billing.models import Membership
 from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import check_plan
 from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, describe_code
 
 OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
@@ -104,6 +105,7 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
     parent = request.parent
     return card_with_code_facts(
         code=request.code,
+        plan=request.plan,
         version=request.version,
         datasets=[{"name": d.name, "columns": d.columns} for d in request.datasets.all()],
         previous=None
@@ -125,11 +127,19 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
 
 
 def card_with_code_facts(
-    *, code: str, version: int, datasets: list[dict], previous: dict | None, cost: dict, risk: dict
+    *,
+    code: str,
+    version: int,
+    datasets: list[dict],
+    previous: dict | None,
+    cost: dict,
+    risk: dict,
+    plan: str = "",
 ) -> dict:
-    """The card: what the code reads, writes, imports and draws (from its AST), then cost and risk, then the
-    diff to the previous version. `datasets` are the request's (name, columns); `previous` is the previous
-    version as `previousVersion` shows it. Shared by the ORM path and `sandgate_request_detail`'s."""
+    """The card: the plan and where the code differs from it, what the code reads, writes, imports and draws
+    (from its AST), then cost and risk, then the diff to the previous version. `datasets` are the request's
+    (name, columns); `previous` is the previous version as `previousVersion` shows it. Shared by the ORM
+    path and `sandgate_request_detail`'s."""
     from .services import code_diff
 
     seen = describe_code(code=code)
@@ -137,6 +147,7 @@ def card_with_code_facts(
     known_columns = {c.get("name") for d in datasets for c in d["columns"]}
     columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
     return {
+        "plan": check_plan(plan=plan, datasets=datasets, read_columns=columns, read_paths=seen["paths"]),
         "reads": {
             "datasets": [
                 {"path": path, "name": path.removeprefix("/data/"), "selected": path in selected_paths}
@@ -189,6 +200,7 @@ def approval_request_detail(*, user, request_id) -> dict:
     card = doc["card"]
     doc["card"] = card_with_code_facts(
         code=doc["code"],
+        plan=doc.get("plan", ""),
         version=doc["version"],
         datasets=doc.pop("_datasets"),
         previous=doc["previousVersion"],
