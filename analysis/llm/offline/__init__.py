@@ -138,7 +138,7 @@ def examples_for(schema: Schema, schemas: list[Schema] | None = None) -> tuple[s
     if summed and categories:
         candidates.append(f"Total {summed[0].label} by {categories[0].label}")
     if flags and categories:
-        candidates.append(f"{' '.join(flags[0].words)} rate by {categories[0].label}")
+        candidates.append(f"{flags[0].label} rate by {categories[0].label}")
     if categories:
         candidates.append(f"How many {entity}s per {categories[-1].label}?")
     if schema.dates and summed:

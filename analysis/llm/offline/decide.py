@@ -321,7 +321,7 @@ def _label_column(schema: Schema) -> Column:
 def _with_chart(reading: Reading, intent: Intent) -> Intent:
     chart = reading.chart
     if not chart and not reading.chart_word:
-        if intent.operation == "series" and reading.trend:
+        if intent.shape == "series" and reading.trend:
             return replace(intent, chart="line")
         return intent
     timed = intent.shape in ("series", "yoy")

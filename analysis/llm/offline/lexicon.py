@@ -37,20 +37,11 @@ _add("frequent", "most common", "most frequent", "most popular", "least common",
 _add("sum", "total", "sum", "sum of", "altogether", "in total")
 _add("mean", "average", "avg", "mean", "typical", "on average")
 _add("median", "median")
-_add("min", "minimum", "min", "lowest", "smallest", "shortest", "least", "fewest", "cheapest", "worst")
-_add(
-    "max",
-    "maximum",
-    "max",
-    "highest",
-    "largest",
-    "biggest",
-    "longest",
-    "greatest",
-    "most",
-    "best",
-    "most expensive",
-)
+# "maximum weight per plant" is each plant's maximum; "the highest weight per plant" ranks the plants.
+_add("min", "minimum", "min")
+_add("max", "maximum", "max")
+_add("least", "lowest", "smallest", "shortest", "least", "fewest", "cheapest", "worst")
+_add("most", "highest", "largest", "biggest", "longest", "greatest", "most", "best", "most expensive")
 _add("top", "top", "leading")
 _add("bottom", "bottom")
 _add("distinct", "distinct", "unique", "different")
@@ -412,7 +403,7 @@ def _related_matches(tokens, index, schema, found) -> list:
 
 
 def _same(token: Token, word: str) -> bool:
-    return canonical(token.stem) == word or canonical(token.word) == word
+    return word in (canonical(token.stem), canonical(token.word)) or bool(token.alt and token.alt == word)
 
 
 def _unit_suffix(tokens: list[Token], end: int, column: Column) -> int:

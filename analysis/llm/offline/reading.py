@@ -227,7 +227,7 @@ def _numbers(items: list[Item], reading: Reading) -> None:
         elif item.kind == "number" and not item.used and item.unit is None:
             # "the 5 largest", "3 highest"
             after = _neighbour(items, position, 1, skip=frozenset())
-            if _is(items, after, "keyword", ("max", "min")) and item.number and item.number <= 1000:
+            if _is(items, after, "keyword", ("most", "least")) and item.number and item.number <= 1000:
                 reading.top, item.used = int(item.number), True
 
 
@@ -647,8 +647,8 @@ def _is_row(schema: Schema, noun: Item) -> bool:
 def _rank_words(items: list[Item], reading: Reading) -> None:
     """ "which product sold the most units", "the region with the highest churn rate", "top 3 products"."""
     for position, item in enumerate(items):
-        if item.kind == "keyword" and item.keyword in ("max", "min") and not item.used:
-            reading.superlative = item.keyword
+        if item.kind == "keyword" and item.keyword in ("most", "least") and not item.used:
+            reading.superlative = "max" if item.keyword == "most" else "min"
             item.used = True
         elif item.kind == "keyword" and item.keyword == "which":
             after = _neighbour(items, position, 1, skip=frozenset())

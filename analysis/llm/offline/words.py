@@ -24,6 +24,7 @@ class Token:
     stem: str
     number: float | None = None
     punctuation: bool = False
+    alt: str = ""  # a second reading of a past tense or plural: "closed" → "close", "purchases" → "purchase"
 
 
 _FILE_SUFFIX = re.compile(r"\.(csv|tsv|xlsx|xlsm|xls|parquet|pq|jsonl|ndjson|json)\b", re.IGNORECASE)
@@ -53,7 +54,8 @@ def tokenize(text: str) -> list[Token]:
         if re.fullmatch(r"[A-Z]{2,}s", piece):
             tokens.append(Token(piece, word, word[:-1]))  # an acronym's plural: SKUs, KPIs, IDs
             continue
-        tokens.append(Token(piece, word, stem(word)))
+        alt = word[:-1] if word.endswith(("ed", "es")) and len(word) > 4 else ""
+        tokens.append(Token(piece, word, stem(word), alt=alt))
     return _join_compounds(tokens)
 
 
