@@ -226,6 +226,30 @@ def test_what_is_read_in_a_question(question: str, expected: tuple) -> None:
     assert summary(reading_of(question)) == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "filters"),
+    [
+        ("parts heavier than 4 kg", (("weight_kg", ">", 4.0),)),  # the comparative names the column
+        ("parts cheaper than 2", (("unit_cost_usd", "<", 2.0),)),
+        ("parts with a min qty of 50", (("min_qty", "==", 50.0),)),
+        ("parts received between March and May 2024", (("received_on", "months", (2024, 3, 5)),)),
+        ("parts received in Q3 2023", (("received_on", "quarter", (2023, 3)),)),
+    ],
+)
+def test_filters_read_from_everyday_wording(question: str, filters: tuple) -> None:
+    assert summary(reading_of(question))[5] == filters
+
+
+def test_a_date_grouped_by_a_period_word_is_bucketed_by_it() -> None:
+    intent = reading_of("average weight by received year")
+    assert (intent.shape, intent.grain, intent.date.name, intent.agg) == (
+        "series",
+        "Y",
+        "received_on",
+        "mean",
+    )
+
+
 def test_the_heaviest_part_is_a_row_not_a_number() -> None:
     intent = reading_of("What is the heaviest part?")
     assert (intent.shape, intent.top, intent.ascending, intent.label_column.name) == (

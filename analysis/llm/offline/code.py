@@ -163,9 +163,9 @@ def describe_filter(f: Filter) -> str:
     if f.other is not None:
         return f"{name} {_COMPARISONS[f.op]} {f.other.name}"
     if f.op == "==":
-        return f"{name} is {f.value}"
+        return f"{name} is {_number(f.value)}"
     if f.op == "!=":
-        return f"{name} is not {f.value}"
+        return f"{name} is not {_number(f.value)}"
     if f.op in _COMPARISONS:
         return f"{name} {_COMPARISONS[f.op]} {_number(f.value)}"
     if f.op in ("in", "not-in"):
@@ -569,12 +569,15 @@ def _values(intent: Intent) -> str:
 
 
 def _list(intent: Intent) -> str:
-    shown = [intent.label_column.name] if intent.label_column else []
-    for f in intent.filters:
-        shown += [f.column.name] + ([f.other.name] if f.other else [])
     label = f"{plural(intent.entity)} match ({filter_words(intent.filters)}):"
-    return (
-        f"result = df[{names(dict.fromkeys(shown))}]\n"
+    if intent.label_column is None:
+        chosen = "result = df  # no identifier column: every column of the matching rows\n"
+    else:
+        shown = [intent.label_column.name]
+        for f in intent.filters:
+            shown += [f.column.name] + ([f.other.name] if f.other else [])
+        chosen = f"result = df[{names(dict.fromkeys(shown))}]\n"
+    return chosen + (
         f'print(f"{{len(result):,}}", {lit(label)})\n'
         f"print(result.head({MAX_LISTED_ROWS}).to_string(index=False))\n"
         f"if len(result) > {MAX_LISTED_ROWS}:\n"

@@ -290,7 +290,7 @@ def _only_date(schema: Schema) -> Column:
 def _listing(reading: Reading, intent: Intent) -> Intent:
     if not intent.filters:
         raise Unclear("which rows to list; add a condition (e.g. “… below their reorder level”).")
-    label = reading.counted or _label_column(reading.schema)
+    label = reading.counted or reading.schema.row_id
     return replace(intent, operation="count", shape="list", label_column=label)
 
 

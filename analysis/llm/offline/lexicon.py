@@ -32,7 +32,18 @@ def _add(kind: str, *phrases: str) -> None:
         KEYWORDS[tuple(phrase.split())] = kind
 
 
-_add("count", "how many", "number of", "count", "count of", "counts", "volume", "volume of", "tally")
+_add(
+    "count",
+    "headcount",
+    "how many",
+    "number of",
+    "count",
+    "count of",
+    "counts",
+    "volume",
+    "volume of",
+    "tally",
+)
 _add("frequent", "most common", "most frequent", "most popular", "least common", "least frequent")
 _add("sum", "total", "sum", "sum of", "altogether", "in total")
 _add("mean", "average", "avg", "mean", "typical", "on average")
@@ -177,6 +188,9 @@ _add(
     "exceed",
     "longer than",
     "older than",
+    "heavier than",
+    "pricier than",
+    "more expensive than",
     "at least more than",
 )
 _add(">=", "at least", "or more", "minimum of", "no less than", "not less than")
@@ -190,6 +204,7 @@ _add(
     "under",
     "shorter than",
     "younger than",
+    "lighter than",
     "cheaper than",
     "beneath",
 )

@@ -174,8 +174,10 @@ def _shown(intent: Intent) -> str:
         text = "Lists each value with its number of rows"
     elif intent.shape == "rows":
         text = "Shows them in order"
-    elif intent.shape == "list":
+    elif intent.shape == "list" and intent.label_column is not None:
         text = "Prints the matching rows with the columns the condition uses"
+    elif intent.shape == "list":
+        text = "Prints the matching rows with all their columns"
     elif intent.groups:
         text = (
             "Shows a table, largest first"

@@ -87,6 +87,7 @@ def read(tokens: list[Token], schema: Schema, dataset_names: list[str]) -> Readi
         _numbers,
         _derived,
         _comparisons,
+        _equalities,
         _values,
         _flag_columns,
         _counted_words,
@@ -429,6 +430,17 @@ def _comparisons(items: list[Item], reading: Reading) -> None:
             item.used = target.used = True
 
 
+def _equalities(items: list[Item], reading: Reading) -> None:
+    """ "a rating of 5", "units is 40": a number right after a measure keeps the rows equal to it."""
+    for position, item in enumerate(items):
+        if item.kind != "number" or item.used:
+            continue
+        before = _neighbour(items, position, -1, skip=frozenset({"in"}))
+        if _measure_item(items, before) and (item.unit is None or item.unit == items[before].column.unit):
+            reading.filters.append(Filter(items[before].column, "==", item.number))
+            item.used = items[before].used = True
+
+
 def _between(items: list[Item], position: int, right: int, reading: Reading) -> None:
     if items[right].kind != "number":
         return
@@ -460,6 +472,9 @@ def _compared_column(items: list[Item], position: int, number: int, reading: Rea
     if _measure_item(items, after):
         items[after].used = True
         return items[after].column
+    implied = _implied_by_comparative(items[position].text, reading)
+    if implied is not None:
+        return implied
     unit = items[number].unit
     if unit:
         same_unit = [c for c in reading.schema.measures if c.unit == unit]
@@ -470,6 +485,17 @@ def _compared_column(items: list[Item], position: int, number: int, reading: Rea
                     item.used = True
             return same_unit[0]
     return None
+
+
+def _implied_by_comparative(text: str, reading: Reading) -> Column | None:
+    """ "older than 60": the one column of ages; None when there is none, or several."""
+    from .words import COMPARATIVE_MEASURES
+
+    kinds = COMPARATIVE_MEASURES.get(" ".join(text.lower().split()))
+    if not kinds:
+        return None
+    columns = [c for c in reading.schema.measures if set(c.words) & kinds or c.unit in kinds]
+    return columns[0] if len(columns) == 1 else None
 
 
 def _left_column(items: list[Item], position: int, reading: Reading) -> Column | None:
@@ -629,6 +655,13 @@ def _take_group(items: list[Item], index: int, reading: Reading) -> bool:
         return False  # "revenue per unit" is a ratio, "top 5 by unit cost" a ranking measure
     if column.role == "date":
         reading.date = column
+        after = _neighbour(items, index, 1, skip=frozenset())
+        if (
+            _is(items, after, "keyword")
+            and items[after].keyword.startswith("period:")
+            and not items[after].used
+        ):
+            reading.grain, items[after].used = items[after].keyword.split(":")[1], True  # "by hire year"
         reading.grain = reading.grain or "D"
     elif column not in reading.groups:
         reading.groups.append(column)

@@ -18,7 +18,8 @@ _CALENDAR_PARTS = frozenset({"year", "month", "day", "week", "quarter", "hour"})
 # Measures that are levels, rates or prices: "by region" averages them; totals (revenue, units) are summed.
 _AVERAGED_PARTS = frozenset({"score", "rating", "pct", "percent", "rate", "ratio", "price", "cost", "age",
                              "tenure", "level", "hours", "days", "minutes", "duration", "satisfaction",
-                             "nps", "discount", "margin", "temperature", "probability"})  # fmt: skip
+                             "nps", "discount", "margin", "temperature", "probability", "salary", "wage",
+                             "fee", "rent"})  # fmt: skip
 # Words too general to name a column alone ("the date", "the total"): only with the rest of its name.
 GENERIC = frozenset({"id", "name", "number", "no", "type", "date", "time", "at", "on", "of", "amount",
                      "value", "total", "count", "level", "code", "key", "per", "the", "in", "by", "and",

@@ -180,6 +180,14 @@ SUPERLATIVE_MEASURES = {
     "cheapest": ("min", {"price", "cost"}), "priciest": ("max", {"price", "cost"}),
     "oldest": ("max", {"age"}), "youngest": ("min", {"age"}),
 }  # fmt: skip
+# Comparatives that say which kind of column they compare: "older than 60" is about an age column.
+COMPARATIVE_MEASURES = {
+    "older than": {"age"}, "younger than": {"age"}, "heavier than": {"weight", "kg", "mass"},
+    "lighter than": {"weight", "kg", "mass"}, "cheaper than": {"price", "cost"},
+    "pricier than": {"price", "cost"}, "more expensive than": {"price", "cost"},
+    "longer than": {"hours", "days", "minutes", "duration"},
+    "shorter than": {"hours", "days", "minutes", "duration"},
+}  # fmt: skip
 # Prefixes that negate a yes/no column's name: "inactive" is active = no.
 NEGATING_PREFIXES = ("non", "in", "un")
 
