@@ -5,15 +5,23 @@ VENV := .venv
 RUNTIME := .sandbox/runtime
 LAUNCHER := .sandbox/sandgate-launch
 PORT ?= 8000
+# The address the web server listens on. Only this machine by default; HOST=0.0.0.0 opens it to the network.
+HOST ?= 127.0.0.1
+# The demo users' passwords are published: they are created only when nobody else can reach the server.
+LOOPBACK := $(filter 127.% localhost ::1 [::1],$(HOST))
 
-.PHONY: up install test web worker migrate lint bench clean
+.PHONY: up install test web worker migrate secret-key lint bench clean
 
-up: install migrate
-	@echo "Starting the worker (with beat) and the web server on http://127.0.0.1:$(PORT)/ (Ctrl-C stops both)"
+up: install secret-key migrate
+	@echo "Starting the worker (with beat) and the web server on http://$(HOST):$(PORT)/ (Ctrl-C stops both)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(VENV)/bin/celery -A config worker -B -s var/celerybeat-schedule -Q generate,execute,celery \
 	  --concurrency 2 --loglevel INFO & \
-	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT) --noreload
+	$(VENV)/bin/python manage.py runserver $(HOST):$(PORT) --noreload
+
+# A random DJANGO_SECRET_KEY in .env (mode 0600) on the first run; an existing key is never replaced.
+secret-key:
+	@$(PYTHON) config/envfile.py .env
 
 install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) /usr/bin/bwrap /usr/bin/chromium
 
@@ -53,14 +61,19 @@ $(RUNTIME)/.installed: requirements-sandbox.txt
 	MPLCONFIGDIR=$(RUNTIME)/mplconfig $(RUNTIME)/bin/python -c "import matplotlib.pyplot"
 	touch $@
 
-migrate: install
+migrate: install secret-key
 	$(VENV)/bin/python manage.py migrate --noinput
-	$(VENV)/bin/python manage.py seed_demo
+ifneq ($(LOOPBACK),)
+	$(VENV)/bin/python manage.py seed_demo --allow-public
+else
+	@echo "HOST=$(HOST) is reachable from the network: not creating the demo users (their passwords are"
+	@echo "published). Create your own: $(VENV)/bin/python manage.py createsuperuser"
+endif
 
-web: install
-	$(VENV)/bin/python manage.py runserver 0.0.0.0:$(PORT)
+web: install secret-key
+	$(VENV)/bin/python manage.py runserver $(HOST):$(PORT)
 
-worker: install
+worker: install secret-key
 	$(VENV)/bin/celery -A config worker -Q generate,execute,celery --concurrency 2 --loglevel INFO
 
 test: install

@@ -1,9 +1,12 @@
 from django.contrib import admin
 
+from config.admin import OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
+
+from . import services
 from .models import Dataset, Execution, Message, Session
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(TenantInline, admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
@@ -12,7 +15,11 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """The analyst's conversation: only its analyst archives it (web, API), and idle ones expire."""
+
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("title", "user", "team", "status", "last_activity_at")
     list_filter = ("status", "team")
     list_select_related = ("user", "team")
@@ -21,23 +28,45 @@ class SessionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
+class DatasetAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("name", "team", "row_count", "size", "allow_sample_sharing", "created_at")
     list_filter = ("team", "allow_sample_sharing")
-    readonly_fields = ("file", "size", "sha256", "row_count", "columns", "uploaded_by", "created_at")
+    # Sample sharing is the one setting changed here. The name is the path approved code reads
+    # (/data/<name>) and the team its tenant: neither changes once uploaded.
+    readonly_fields = (
+        "name",
+        "team",
+        "file",
+        "size",
+        "sha256",
+        "row_count",
+        "columns",
+        "uploaded_by",
+        "created_at",
+    )
+    fields = ("name", "team", "allow_sample_sharing", *readonly_fields[2:])
+
+    def save_model(self, request, obj, form, change):
+        services.dataset_sharing_set(
+            dataset=obj, actor=request.user, allow_sample_sharing=obj.allow_sample_sharing
+        )
+
+    def has_add_permission(self, request) -> bool:
+        return False  # uploads go through the web page or the API, which check and profile the file
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # approved requests and their runs name it
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
+class ExecutionAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """A run's record, written by the worker; nobody edits it."""
+
+    team_path = "request__team"
+    view_roles = OVERSIGHT
     list_display = ("id", "request", "status", "backend", "duration_ms", "started_at")
     list_filter = ("status", "backend")
     list_select_related = ("request",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+    readonly_fields = [field.name for field in Execution._meta.fields]

@@ -18,6 +18,7 @@ from .serializers import (
     AnalyzeOutput,
     ArtifactSerializer,
     DatasetSerializer,
+    DatasetSummarySerializer,
     ExecuteInput,
     ExecuteOutput,
     ExecutionSerializer,
@@ -122,11 +123,19 @@ class SessionDetailApi(APIView):
 class DatasetListApi(APIView):
     pagination_class = Pagination  # declares the paginated answer in the schema
 
-    @extend_schema(responses=DatasetSerializer(many=True))
+    @extend_schema(responses=DatasetSummarySerializer(many=True))
     def get(self, request):
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.dataset_list(user=request.user), request, view=self)
-        return paginator.get_paginated_response(DatasetSerializer(page, many=True).data)
+        datasets = selectors.dataset_list_summary(user=request.user)
+        page = paginator.paginate_queryset(datasets, request, view=self)
+        return paginator.get_paginated_response(DatasetSummarySerializer(page, many=True).data)
+
+
+class DatasetDetailApi(APIView):
+    @extend_schema(responses=DatasetSerializer)
+    def get(self, request, dataset_id):
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset_id)
+        return Response(DatasetSerializer(dataset).data)
 
 
 class SessionArchiveApi(APIView):

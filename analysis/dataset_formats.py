@@ -4,6 +4,10 @@ CSV is read in the app with the csv module. XLSX, Parquet and JSON are binary or
 pandas (with openpyxl/pyarrow), which lives only in the sandbox runtime; and they are untrusted files whose
 parsers are large C/zip code paths. So they are profiled *inside the sandbox*: a fixed profiling script,
 the file mounted read-only, no network, small limits. The app never parses them itself.
+
+Both paths hold the same caps (settings `SANDGATE_DATASET_MAX_COLUMNS`, `_MAX_ROWS`, `_MAX_CELL_CHARS`, and
+column names of at most `MAX_COLUMN_NAME_CHARS`), and JSON may nest at most `MAX_JSON_DEPTH` levels; a file
+beyond one is refused with a message that says which (`_over_cap_message`).
 """
 
 from __future__ import annotations
@@ -13,44 +17,131 @@ import hashlib
 import io
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import PurePath
 
-from .datasets import MAX_CATEGORY_VALUES, MAX_VALUE_CHARS, profile_csv
+from django.conf import settings
+
+from .datasets import MAX_CATEGORY_VALUES, MAX_VALUE_CHARS, Caps, OverCap, profile_csv
 
 PREVIEW_ROWS = 10
+PREVIEW_CELL_CHARS = 100  # the first rows are a glimpse; a long value is cut there, with "…"
+VALUES_BUDGET_CHARS = 100_000  # category values kept by the sandbox's profile, all columns together
+MAX_COLUMN_NAME_CHARS = 255
+# Tables need two or three levels; deeper is not a table, and Python's json recursion would fail at ~1000.
+MAX_JSON_DEPTH = 64
 FORMATS = {".csv": "CSV", ".xlsx": "Excel (XLSX)", ".parquet": "Parquet", ".json": "JSON"}
 ACCEPTED = ", ".join(FORMATS)
 _MAGIC = {".xlsx": b"PK\x03\x04", ".parquet": b"PAR1"}
-_READERS = {
-    ".xlsx": 'pd.read_excel(PATH, engine="openpyxl")',
-    ".parquet": "pd.read_parquet(PATH)",
-    ".json": "pd.read_json(PATH)",
-}
+# The profiling script, run in the sandbox. It refuses a file beyond the caps before reading all of it where
+# the format allows (Parquet's metadata, XLSX's header row and at most rows + 1 rows), and always after.
 _PROFILE_SCRIPT = """
 import json
 import pandas as pd
-PATH = {path!r}
-df = {reader}
-head = df.head({rows})
+PATH, EXT = {path!r}, {ext!r}
+MAX_COLUMNS, MAX_ROWS, MAX_CELL, MAX_NAME = {caps.columns}, {caps.rows}, {caps.cell_chars}, {caps.name_chars}
+PREVIEW_ROWS, PREVIEW_CELL = {preview_rows}, {preview_cell}
+
+
+def refuse(cap, limit, found=None, where=""):
+    print(json.dumps({{"refused": {{"cap": cap, "limit": limit, "found": found, "where": where}}}}))
+    raise SystemExit(0)
+
+
+def check_width(count):
+    if count > MAX_COLUMNS:
+        refuse("columns", MAX_COLUMNS, found=count)
+
+
+if EXT == ".parquet":
+    import pyarrow.parquet as pq
+    meta = pq.ParquetFile(PATH).metadata
+    check_width(meta.num_columns)
+    if meta.num_rows > MAX_ROWS:
+        refuse("rows", MAX_ROWS)
+    df = pd.read_parquet(PATH)
+elif EXT == ".xlsx":
+    check_width(len(pd.read_excel(PATH, engine="openpyxl", nrows=0).columns))
+    df = pd.read_excel(PATH, engine="openpyxl", nrows=MAX_ROWS + 1)
+else:
+    df = pd.read_json(PATH)
+check_width(len(df.columns))
+if len(df) > MAX_ROWS:
+    refuse("rows", MAX_ROWS)
+for name in df.columns:
+    if len(str(name)) > MAX_NAME:
+        refuse("name", MAX_NAME, where=str(name)[:40])
+for name in df.columns:
+    values = df[name]
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        longest = values.dropna().astype(str).str.len().max()
+        if longest == longest and longest > MAX_CELL:  # NaN (no values) is not > anything
+            refuse("cell", MAX_CELL, where="column " + str(name)[:40])
+
+
+def glimpse(value):
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str) and len(value) > PREVIEW_CELL:
+        return value[:PREVIEW_CELL] + "…"
+    return value
+
+
+# A category's values (at most MAX_VALUES, each repeated on average) go with its column, within a budget.
+MAX_VALUES, MAX_VALUE, VALUES_BUDGET = {max_values}, {max_value_chars}, {values_budget}
+budget = [VALUES_BUDGET]
+
 
 def column(name, dtype):
     described = {{"name": str(name), "dtype": str(dtype)}}
     if dtype == object or str(dtype) in ("str", "string", "category", "bool"):
         values = df[name].dropna().astype(str).str.strip().unique()
-        short = 0 < len(values) <= {max_values} and max(map(len, values)) <= {max_chars}
-        if short and len(values) * 2 <= len(df):
-            described["values"] = sorted(values)
+        if 0 < len(values) <= MAX_VALUES and len(values) * 2 <= len(df):
+            size = sum(map(len, values))
+            if max(map(len, values)) <= MAX_VALUE and size <= budget[0]:
+                budget[0] -= size
+                described["values"] = sorted(values)
     return described
 
+
+head = df.head(PREVIEW_ROWS)
+preview = json.loads(head.to_json(orient="values", date_format="iso", default_handler=str))
 print(json.dumps({{
     "row_count": int(len(df)),
     "columns": [column(c, t) for c, t in df.dtypes.items()],
-    "preview": json.loads(head.to_json(orient="values", date_format="iso", default_handler=str)),
+    "preview": [[glimpse(v) for v in row] for row in preview],
 }}))
 """
-_PROFILE_LIMITS = {"cpu_seconds": 30, "wall_seconds": 45, "memory_mb": 1024, "output_bytes": 200_000}
+_PROFILE_LIMITS = {"cpu_seconds": 30, "wall_seconds": 45, "memory_mb": 1024}
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def caps() -> Caps:
+    return Caps(
+        columns=settings.SANDGATE_DATASET_MAX_COLUMNS,
+        rows=settings.SANDGATE_DATASET_MAX_ROWS,
+        cell_chars=settings.SANDGATE_DATASET_MAX_CELL_CHARS,
+        name_chars=MAX_COLUMN_NAME_CHARS,
+    )
+
+
+def _over_cap_message(*, name: str, cap: str, limit: int, found: int | None, where: str) -> str:
+    """The one wording of every cap, for the CSV profiler's and the sandbox's refusals alike."""
+    if cap == "columns":
+        has = f" (it has {found:,})" if found else ""
+        return f"“{name}” has more than {limit:,} columns{has}. Keep only the columns you need, or split it."
+    if cap == "rows":
+        return f"“{name}” has more than {limit:,} rows. Upload a sample or an aggregate of it."
+    if cap == "name":
+        long = f"a column name longer than {limit:,} characters (“{where}…”)"
+        return f"“{name}” has {long}: is its first row a header?"
+    at = f" ({where})" if where else ""
+    return f"“{name}” has a value longer than {limit:,} characters{at}."
 
 
 @dataclass
@@ -86,25 +177,64 @@ def _check_text(*, name: str, content: bytes, ext: str) -> None:
             f"“{name}” is not UTF-8 text. In Excel use “Save as → CSV UTF-8”, or re-save it as UTF-8."
         ) from None
     if ext == ".json":
+        too_deep = (
+            f"“{name}” is nested more than {MAX_JSON_DEPTH} levels deep; Sandgate reads tables of data."
+        )
+        if json_depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(too_deep)
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise ValueError(f"“{name}” is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        except RecursionError:  # not reached after the depth check; a refusal, never a server error
+            raise ValueError(too_deep) from None
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text, without parsing it (parsing is what recurses).
+
+    Strings are removed first (a bracket inside one does not count), then everything but brackets; the
+    depth is the highest running count of opening minus closing brackets. All in C loops: about as
+    long as json.loads takes (a second for 45 MB).
+    """
+    brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
 def profile(*, name: str, content: bytes) -> Profile:
     """Rows, columns with pandas-style dtypes, and the first rows. Raises ValueError for unreadable files."""
-    if file_extension(name) == ".csv":
-        row_count, columns = profile_csv(content)
-        return Profile(row_count=row_count, columns=columns, preview=csv_preview(content))
-    return _profile_in_sandbox(name=name, content=content)
+    if file_extension(name) != ".csv":
+        return _profile_in_sandbox(name=name, content=content)
+    try:
+        row_count, columns = profile_csv(content, caps())
+    except OverCap as over:
+        message = _over_cap_message(
+            name=name, cap=over.cap, limit=over.limit, found=over.found, where=over.where
+        )
+        raise ValueError(message) from None
+    return Profile(row_count=row_count, columns=columns, preview=csv_preview(content))
 
 
 def csv_preview(content: bytes, rows: int = PREVIEW_ROWS) -> list[list]:
     text = content[:256_000].decode("utf-8-sig", errors="replace")
     reader = csv.reader(io.StringIO(text))
     next(reader, None)
-    return [row for _, row in zip(range(rows), reader, strict=False)]
+    return [[_glimpse(cell) for cell in row] for _, row in zip(range(rows), reader, strict=False)]
+
+
+def _glimpse(cell: str) -> str:
+    return cell[:PREVIEW_CELL_CHARS] + "…" if len(cell) > PREVIEW_CELL_CHARS else cell
+
+
+def _output_bytes(limits: Caps) -> int:
+    """Room on stdout for the largest profile the caps allow: every column's name and dtype, the categories'
+    values (VALUES_BUDGET_CHARS characters in all), and the first rows of every column, each value at most
+    PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a character in at most 12 bytes (a character
+    beyond the BMP as two `\\uXXXX` escapes)."""
+    columns = limits.columns * (12 * limits.name_chars + 64)
+    values = 12 * VALUES_BUDGET_CHARS + 4 * (VALUES_BUDGET_CHARS + limits.columns)
+    preview = PREVIEW_ROWS * limits.columns * (12 * (PREVIEW_CELL_CHARS + 1) + 8)
+    return 64_000 + columns + values + preview
 
 
 def _profile_in_sandbox(*, name: str, content: bytes) -> Profile:
@@ -112,12 +242,16 @@ def _profile_in_sandbox(*, name: str, content: bytes) -> Profile:
     from .sandboxes.base import DatasetMount
 
     ext = file_extension(name)
+    limits = caps()
     script = _PROFILE_SCRIPT.format(
         path=f"/data/{name}",
-        reader=_READERS[ext],
-        rows=PREVIEW_ROWS,
+        ext=ext,
+        caps=limits,
+        preview_rows=PREVIEW_ROWS,
+        preview_cell=PREVIEW_CELL_CHARS,
         max_values=MAX_CATEGORY_VALUES,
-        max_chars=MAX_VALUE_CHARS,
+        max_value_chars=MAX_VALUE_CHARS,
+        values_budget=VALUES_BUDGET_CHARS,
     )
     with tempfile.TemporaryDirectory(prefix="sandgate-profile-") as folder:
         host_path = os.path.join(folder, "upload" + ext)
@@ -128,11 +262,18 @@ def _profile_in_sandbox(*, name: str, content: bytes) -> Profile:
             code=script,
             code_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
             datasets=[DatasetMount(name=name, host_path=host_path)],
-            limits=Limits(**_PROFILE_LIMITS),
+            limits=Limits(**_PROFILE_LIMITS, output_bytes=_output_bytes(limits)),
         )
     if not result.succeeded:
         raise ValueError(f"Sandgate could not read “{name}” as {FORMATS[ext]}: {_reason(result)}")
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    try:
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        raise ValueError(
+            f"Sandgate could not read “{name}” as {FORMATS[ext]}: its profile was cut short."
+        ) from None
+    if "refused" in data:
+        raise ValueError(_over_cap_message(name=name, **data["refused"]))
     if not data["columns"]:
         raise ValueError(f"“{name}” has no columns.")
     return Profile(row_count=data["row_count"], columns=data["columns"], preview=data["preview"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date, datetime
 
 SAMPLE_ROWS_FOR_TYPES = 2000
@@ -15,6 +16,24 @@ SAMPLE_ROWS_FOR_TYPES = 2000
 # filter on the column that holds "Enterprise". They are not put in a model's prompt (llm/prompt.py).
 MAX_CATEGORY_VALUES = 30
 MAX_VALUE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class Caps:
+    """How big an accepted dataset may be (settings; see dataset_formats.caps)."""
+
+    columns: int
+    rows: int
+    cell_chars: int
+    name_chars: int
+
+
+class OverCap(ValueError):
+    """A file beyond a cap (`cap`: "columns", "rows", "cell" or "name"); dataset_formats words the message."""
+
+    def __init__(self, cap: str, limit: int, *, found: int | None = None, where: str = ""):
+        super().__init__(cap, limit, found, where)
+        self.cap, self.limit, self.found, self.where = cap, limit, found, where
 
 
 def _is_int(value: str) -> bool:
@@ -58,8 +77,9 @@ def infer_dtype(values: list[str]) -> str:
     return "object"
 
 
-def profile_csv(content: bytes) -> tuple[int, list[dict]]:
-    """Return (row_count, [{"name", "dtype"[, "values"]}]). Raises ValueError for files that are not CSV text.
+def profile_csv(content: bytes, caps: Caps) -> tuple[int, list[dict]]:
+    """Return (row_count, [{"name", "dtype"[, "values"]}]). Raises ValueError for files that are not CSV
+    text, and OverCap as soon as the file is wider, longer or has a longer value than the caps allow.
 
     `values` lists a category column's distinct values (see MAX_CATEGORY_VALUES).
     """
@@ -68,14 +88,31 @@ def profile_csv(content: bytes) -> tuple[int, list[dict]]:
     except UnicodeDecodeError as exc:
         raise ValueError("The file is not UTF-8 text.") from exc
     reader = csv.reader(io.StringIO(text))
+    try:
+        return _profile_rows(reader, caps)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # the csv module's own cap on one value
+            limit = min(caps.cell_chars, csv.field_size_limit())
+            raise OverCap("cell", limit, where=f"line {reader.line_num}") from None
+        raise ValueError(f"The file is not CSV we can read (line {reader.line_num}: {exc}).") from None
+
+
+def _profile_rows(reader, caps: Caps) -> tuple[int, list[dict]]:
     header = next(reader, None)
     if not header or not any(h.strip() for h in header):
         raise ValueError("The file has no header row.")
+    _check_row(header, caps, line=1)  # before anything is kept per column: a wide file is refused at once
+    for name in header:
+        if len(name.strip()) > caps.name_chars:
+            raise OverCap("name", caps.name_chars, where=name.strip()[:40])
     samples: list[list[str]] = [[] for _ in header]
     distinct: list[set[str] | None] = [set() for _ in header]  # None once a column has too many
     row_count = 0
     for row in reader:
         row_count += 1
+        if row_count > caps.rows:
+            raise OverCap("rows", caps.rows)
+        _check_row(row, caps, line=reader.line_num)
         for i, cell in enumerate(row[: len(header)]):
             cell = cell.strip()
             if row_count <= SAMPLE_ROWS_FOR_TYPES:
@@ -92,3 +129,10 @@ def profile_csv(content: bytes) -> tuple[int, list[dict]]:
             column["values"] = sorted(seen)
         columns.append(column)
     return row_count, columns
+
+
+def _check_row(row: list[str], caps: Caps, *, line: int) -> None:
+    if len(row) > caps.columns:
+        raise OverCap("columns", caps.columns, found=len(row), where=f"line {line}")
+    if row and max(map(len, row)) > caps.cell_chars:
+        raise OverCap("cell", caps.cell_chars, where=f"line {line}")

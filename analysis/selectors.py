@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Func, IntegerField, QuerySet
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import JSONArray
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_visible_q
@@ -29,6 +31,33 @@ def session_get(*, user, session_id) -> Session:
 
 def dataset_list(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(team__in=team_list_for_user(user=user))
+
+
+LISTED_COLUMNS = 5  # how many of a dataset's columns a list shows beside its column count
+
+
+class JSONArrayLength(Func):
+    function = "JSON_ARRAY_LENGTH"  # SQLite
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, function="JSONB_ARRAY_LENGTH", **extra)
+
+
+def dataset_list_summary(*, user) -> QuerySet[Dataset]:
+    """The datasets with `column_count` and `first_columns` (read by the database) instead of all their
+    columns: a list stays small however wide a dataset is; the detail has every column."""
+    first = [KeyTransform(str(i), "columns") for i in range(LISTED_COLUMNS)]
+    return (
+        dataset_list(user=user)
+        .defer("columns")
+        .annotate(column_count=JSONArrayLength("columns"), first_columns=JSONArray(*first))
+    )
+
+
+def dataset_first_columns(dataset: Dataset) -> list[dict]:
+    """A summary's first columns ({name, dtype}); a dataset with fewer columns has nulls in their place."""
+    return [column for column in dataset.first_columns if column is not None]
 
 
 def dataset_get(*, user, dataset_id) -> Dataset:

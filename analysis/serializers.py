@@ -1,8 +1,11 @@
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from approvals.serializers import ApprovalRequestSerializer
+
+from .selectors import dataset_first_columns
 
 
 class TextField(serializers.CharField):
@@ -99,12 +102,39 @@ class SessionDetailSerializer(SessionSerializer):
     requests = ApprovalRequestSerializer(many=True)
 
 
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    dtype = serializers.CharField()
+
+
+class DatasetSummarySerializer(serializers.Serializer):
+    """A dataset in a list: its column count and first few columns, so the list stays small."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    rowCount = serializers.IntegerField(source="row_count")
+    columnCount = serializers.IntegerField(source="column_count")
+    firstColumns = serializers.SerializerMethodField()
+    allowSampleSharing = serializers.BooleanField(source="allow_sample_sharing")
+    createdAt = serializers.DateTimeField(source="created_at")
+
+    @extend_schema_field(ColumnSerializer(many=True))
+    def get_firstColumns(self, dataset) -> list[dict]:
+        return dataset_first_columns(dataset)
+
+
 class DatasetSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
     rowCount = serializers.IntegerField(source="row_count")
-    columns = serializers.JSONField()
+    columnCount = serializers.SerializerMethodField()
+    columns = ColumnSerializer(many=True)
     allowSampleSharing = serializers.BooleanField(source="allow_sample_sharing")
     createdAt = serializers.DateTimeField(source="created_at")
+
+    def get_columnCount(self, dataset) -> int:
+        return len(dataset.columns)

@@ -30,7 +30,7 @@ from approvals.services import (
     transition_refused,
 )
 from audit.models import AuditEvent
-from audit.services import audit_log, audit_who
+from audit.services import audit_log, audit_log_change, audit_who
 from billing.models import CostSpan, Reservation, Team
 from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
 from billing.services import (
@@ -534,17 +534,27 @@ def _request_generation_failed(
 
 # --- executing --------------------------------------------------------------------------------
 
+NOT_YOUR_RUN = "Only the analyst who asked this question can start its run; reviewers and auditors cannot."
+
 
 @audit_budget_refusals
 @transaction.atomic
-def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]:
-    """Queue the one execution of an approved request. Calling it again returns the same execution."""
+def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False) -> tuple[Execution, bool]:
+    """Queue the one execution of an approved request. Calling it again returns the same execution.
+
+    Only the request's own analyst starts its run. With `on_approval` the system starts it on the approving
+    reviewer's behalf (SANDGATE_EXECUTE_ON_APPROVAL): then `user` must be the request's approving reviewer.
+    """
+    if not on_approval and request.user_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     # Locks the request row only (`of`); its team and requester come along for the budget reservation.
     request = (
         ApprovalRequest.objects.select_related("team", "user")
         .select_for_update(of=("self",))
         .get(pk=request.pk)
     )
+    if on_approval and request.reviewer_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
     existing = Execution.objects.filter(request=request).first()
     if existing is not None:
         return existing, False
@@ -554,12 +564,14 @@ def execution_start(*, request: ApprovalRequest, user) -> tuple[Execution, bool]
             code="not_approved",
             extra={"status": request.status},
         )
-    # Over a budget: 402 here, nothing queued, and the request stays approved.
+    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
+    # will get, merged as the sandbox merges them.
+    limits = Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits)
     budget_reserve(
         team=request.team,
         user=request.user,
         feature=CostSpan.Feature.EXECUTION,
-        amount=execution_cost_estimate(team=request.team),
+        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
         request=request,
     )
     execution = Execution.objects.create(
@@ -934,3 +946,25 @@ def _publish_each(*, task, ids: list) -> int:
         task.delay(str(pk))
         logger.warning("re-enqueued %s(%s): it was never claimed", task.name, pk)
     return len(ids)
+
+
+# --- console changes --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def dataset_sharing_set(*, dataset: Dataset, actor, allow_sample_sharing: bool) -> Dataset:
+    """Whether a few sample rows go to the LLM: the one dataset setting the console changes, audited."""
+    dataset = Dataset.objects.select_for_update().select_related("team").get(pk=dataset.pk)
+    before = {"allow_sample_sharing": dataset.allow_sample_sharing}
+    dataset.allow_sample_sharing = allow_sample_sharing
+    dataset.save(update_fields=["allow_sample_sharing"])
+    audit_log_change(
+        action=Action.DATASET_CHANGED,
+        actor=actor,
+        team=dataset.team,
+        target=dataset,
+        before=before,
+        after={"allow_sample_sharing": allow_sample_sharing},
+        details={"name": dataset.name},
+    )
+    return dataset

@@ -64,7 +64,7 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ask(request):
-    datasets = selectors.dataset_list(user=request.user)
+    datasets = selectors.dataset_list(user=request.user).defer("columns")  # names only, however wide
     form = AskForm(request.POST or None, datasets=datasets)
     if request.method == "POST" and form.is_valid():
         submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"] or None)
@@ -145,7 +145,9 @@ def datasets(request):
         if dataset is not None:
             messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
             return redirect("dataset", dataset_id=dataset.pk)
-    context = {"form": form, "datasets": selectors.dataset_list(user=request.user).select_related("team")}
+    datasets = selectors.dataset_list_summary(user=request.user).select_related("team")
+    rows = [(dataset, selectors.dataset_first_columns(dataset)) for dataset in datasets]
+    context = {"form": form, "rows": rows}
     return render(request, "analysis/datasets.html", context, status=400 if form.errors else 200)
 
 

@@ -14,6 +14,8 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
 from billing.models import Membership
+from billing.selectors import team_list_for_user
+from config.admin import GLOBAL, OVERSIGHT, TenantAdmin
 from config.exceptions import ApplicationError
 
 from . import selectors, services
@@ -22,16 +24,9 @@ from .plan_check import plan_html
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
-RISK_COLOURS = {"low": "#2e7d32", "medium": "#b26a00", "high": "#c62828", "": "#666"}
-CONSOLE_CSS = """
-.sg-code-table { border-collapse: collapse; font-family: monospace; font-size: 12px; width: 100%; }
-.sg-code-table td { padding: 0 6px; vertical-align: top; border: 0; }
-.sg-code-table td.sg-no { color: #888; text-align: right; user-select: none; }
-.sg-code-table tr.sg-flagged { background: #fff3e0; }
-.sg-code-table td.sg-finding { color: #b00020; white-space: normal; font-family: sans-serif; }
-.sg-badge { color: #fff; padding: 1px 6px; border-radius: 8px; font-size: 11px; white-space: nowrap; }
-.sg-plan-findings li { color: #b00020; }
-"""
+# Badge colours are classes of analysis/static/analysis/admin.css, as is the code table's and pygments'
+# `.sg-code` style: the Content-Security-Policy allows no inline style.
+RISK_TONES = {"low": "ok", "medium": "warn", "high": "bad"}
 
 
 class RejectForm(forms.Form):
@@ -40,14 +35,14 @@ class RejectForm(forms.Form):
 
 class EditForm(forms.Form):
     code = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "style": "font-family: monospace"}),
+        widget=forms.Textarea(attrs={"rows": 30, "cols": 110, "class": "sg-code-input"}),
         max_length=100_000,
         strip=False,
     )
 
 
-def badge(text: str, colour: str) -> str:
-    return format_html('<span class="sg-badge" style="background:{}">{}</span>', colour, text)
+def badge(text: str, tone: str) -> str:
+    return format_html('<span class="sg-badge sg-badge-{}">{}</span>', tone, text)
 
 
 def finding_notes(findings: list[dict]) -> str:
@@ -55,16 +50,14 @@ def finding_notes(findings: list[dict]) -> str:
     return format_html_join(mark_safe("<br>"), "[{}] {}: {}", rows)
 
 
-def waiting_colour(minutes: int) -> str:
-    return "#2e7d32" if minutes < 30 else "#b26a00" if minutes < 240 else "#c62828"
-
-
-def reviewable_teams(user):
-    return Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
+def waiting_tone(minutes: int) -> str:
+    return "ok" if minutes < 30 else "warn" if minutes < 240 else "bad"
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     change_form_template = "admin/approvals/approvalrequest/change_form.html"
     list_display = ("short_query", "team", "user", "status", "risk", "version", "waiting", "created_at")
     list_filter = ("status", "team", "risk_level", "provider")
@@ -105,16 +98,22 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     fields = readonly_fields
 
     def get_queryset(self, request) -> QuerySet[ApprovalRequest]:
-        qs = super().get_queryset(request).prefetch_related("datasets")
-        if request.user.is_superuser:
-            return qs
-        return qs.filter(team__in=reviewable_teams(request.user))
+        return super().get_queryset(request).prefetch_related("datasets")
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Nobody saves the generic form (a raw save rewrites the whole row, unlocked and unaudited):
+        # decisions and edits go only through the review pages below, which call the services.
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def has_review_permission(self, request) -> bool:
+        """Whether the approve and reject actions are offered; the services still decide each request."""
+        return team_list_for_user(user=request.user, roles=(Membership.Role.REVIEWER,)).exists()
 
     @admin.display(description="Question")
     def short_query(self, obj: ApprovalRequest) -> str:
@@ -126,7 +125,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return "—"
         minutes = int((timezone.now() - obj.created_at).total_seconds() // 60)
         text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
-        return badge(text, waiting_colour(minutes))
+        return badge(text, waiting_tone(minutes))
 
     @admin.display(description="Risk", ordering="risk_level")
     def risk(self, obj: ApprovalRequest) -> str:
@@ -134,7 +133,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
             return "—"
         count = len(obj.findings)
         label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
-        return badge(label, RISK_COLOURS.get(obj.risk_level, "#666"))
+        return badge(label, RISK_TONES.get(obj.risk_level, "none"))
 
     @admin.display(description="Approvals")
     def votes(self, obj: ApprovalRequest) -> str:
@@ -194,12 +193,7 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
                 for number, html in enumerate(lines, start=1)
             ),
         )
-        style = CODE_FORMATTER.get_style_defs(".sg-code") + CONSOLE_CSS
-        return format_html(
-            '<style>{}</style><div class="sg-code"><table class="sg-code-table">{}</table></div>',
-            mark_safe(style),
-            rows,
-        )
+        return format_html('<div class="sg-code"><table class="sg-code-table">{}</table></div>', rows)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # Decisions go through the Approve/Reject forms, never through a raw save.
@@ -287,13 +281,13 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/approvals/approvalrequest/reject.html", context)
 
-    @admin.action(description="Approve selected requests")
+    @admin.action(description="Approve selected requests", permissions=["review"])
     def approve_selected(self, request, queryset):
         done = sum(self._decide(request, obj, services.approval_request_approve) for obj in queryset)
         if done:
             self.message_user(request, f"Approved {done} request(s).", messages.SUCCESS)
 
-    @admin.action(description="Reject selected requests (asks for a reason)")
+    @admin.action(description="Reject selected requests (asks for a reason)", permissions=["review"])
     def reject_selected(self, request, queryset):
         form = RejectForm(request.POST if "reason" in request.POST else None)
         if not form.is_valid():
@@ -314,8 +308,10 @@ class PolicyRuleForm(forms.ModelForm):
 
 
 @admin.register(PolicyRule)
-class PolicyRuleAdmin(admin.ModelAdmin):
+class PolicyRuleAdmin(TenantAdmin):
     """The policy check's rules: admins switch them on and off, set severities and the import allow-list."""
+
+    team_path = GLOBAL
 
     form = PolicyRuleForm
     list_display = ("code", "description", "enabled", "severity")

@@ -41,10 +41,23 @@ def reviewer_emails(*, request: ApprovalRequest) -> list[str]:
     return sorted(memberships.values_list("user__email", flat=True))
 
 
-def _summary(request: ApprovalRequest) -> str:
+def slack_text(text: str) -> str:
+    """Text for Slack's mrkdwn, escaped as Slack asks (`&`, `<`, `>` as entities): it cannot become a link
+    (`<https://…|Approve>`), a mention (`<@U…>`) or a broadcast (`<!channel>`, `<!here>`)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def one_line(text: str) -> str:
+    """Every run of whitespace, line breaks included, as one space: a question cannot add lines of its own
+    to a subject (header injection) or to the body (a forged "Review it:" line)."""
+    return " ".join(text.split())
+
+
+def _summary(request: ApprovalRequest, escape=str) -> str:
     version = f" (version {request.version}, edited by a reviewer)" if request.edited_by_id else ""
     risk = request.risk_level or "unknown"
-    return f"{request.user.get_username()} asks: “{request.query[:200]}”{version} — risk {risk}"
+    asks = f"{escape(request.user.get_username())} asks: “{escape(one_line(request.query)[:200])}”"
+    return f"{asks}{version} — risk {risk}"
 
 
 def notify_reviewers_by_email(*, request: ApprovalRequest) -> int:
@@ -60,13 +73,13 @@ def notify_reviewers_by_email(*, request: ApprovalRequest) -> int:
             f"Review it: {review_url(request=request)}",
         ]
     )
-    subject = f"[Sandgate] Review needed: {request.query[:60]}"
+    subject = f"[Sandgate] Review needed: {one_line(request.query)[:60]}"
     return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
 
 
 def webhook_payload(*, request: ApprovalRequest) -> dict:
     url = review_url(request=request)
-    text = f"Review needed in {request.team.name}: {_summary(request)}"
+    text = f"Review needed in {slack_text(request.team.name)}: {_summary(request, escape=slack_text)}"
     return {
         "text": text,
         "blocks": [

@@ -373,7 +373,7 @@ def _after_approval(*, request: ApprovalRequest, reviewer) -> None:
 
         try:
             with transaction.atomic():  # a savepoint: a refused run must not undo the approval
-                execution, _ = execution_start(request=request, user=reviewer)
+                execution, _ = execution_start(request=request, user=reviewer, on_approval=True)
         except BudgetExceeded:
             return  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
         request.status, request.updated_at = execution.request.status, execution.request.updated_at

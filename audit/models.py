@@ -106,6 +106,7 @@ class AuditEvent(models.Model):
         LOGIN_LOCKED = "auth.login_locked", "Login locked (too many failures)"
         LOGGED_OUT = "auth.logout", "Logged out"
         TOKEN_CREATED = "token.created", "API token created"
+        TOKEN_REVOKED = "token.revoked", "API token revoked or expired"
         MEMBERSHIP_CREATED = "membership.created", "Membership created"
         MEMBERSHIP_UPDATED = "membership.updated", "Membership changed"
         MEMBERSHIP_DELETED = "membership.deleted", "Membership deleted"
@@ -113,6 +114,15 @@ class AuditEvent(models.Model):
         BUDGET_SOFT_THRESHOLD = "budget.soft_threshold", "Budget soft threshold crossed"
         BUDGET_CHANGED = "budget.changed", "Budget changed"
         PRICE_CHANGED = "price.changed", "Price changed"
+        TEAM_CREATED = "team.created", "Team created"
+        TEAM_CHANGED = "team.changed", "Team settings changed"
+        DATASET_CHANGED = "dataset.changed", "Dataset settings changed"
+        USER_CREATED = "user.created", "User created"
+        USER_CHANGED = "user.changed", "User changed (flags, groups, permissions)"
+        USER_PASSWORD_CHANGED = "user.password_changed", "Password set by an administrator"
+        GROUP_CREATED = "group.created", "Group created"
+        GROUP_CHANGED = "group.changed", "Group changed"
+        GROUP_DELETED = "group.deleted", "Group deleted"
 
     sequence = models.BigAutoField(primary_key=True)
     id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

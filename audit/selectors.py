@@ -20,6 +20,11 @@ def audit_chain_head() -> AuditEvent | None:
     return AuditEvent.objects.filter(position__isnull=False).order_by("-position").first()
 
 
+def audit_unchained_count() -> int:
+    """Events committed but not chained yet (the partial index `audit_event_unchained` keeps this cheap)."""
+    return AuditEvent.objects.filter(hash="").count()
+
+
 def audit_chained_events(*, since=None, until=None) -> QuerySet[AuditEvent]:
     """Chained events in chain order; `since` inclusive, `until` exclusive."""
     qs = AuditEvent.objects.filter(position__isnull=False).order_by("position")
@@ -98,13 +103,17 @@ def audited_teams(*, user) -> QuerySet:
     return teams
 
 
+def audit_event_visible_q(*, teams) -> Q:
+    """The teams' events, plus the team-less events (logins, tokens) of the teams' members."""
+    members = Membership.objects.filter(team__in=teams).values("user_id")
+    return Q(team__in=teams) | Q(team__isnull=True, actor__in=members)
+
+
 def audit_event_list(
     *, user, action=None, actor=None, since=None, until=None, request_id=None
 ) -> QuerySet[AuditEvent]:
     """The audited teams' events, newest first, plus team-less events (logins, tokens) of their members."""
-    teams = audited_teams(user=user)
-    members = Membership.objects.filter(team__in=teams).values("user_id")
-    qs = AuditEvent.objects.filter(Q(team__in=teams) | Q(team__isnull=True, actor__in=members))
+    qs = AuditEvent.objects.filter(audit_event_visible_q(teams=audited_teams(user=user)))
     filters = {
         "action": action,
         "actor_label": actor,

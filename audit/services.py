@@ -58,6 +58,33 @@ def audit_log(
     return event
 
 
+def audit_log_change(
+    *,
+    action: AuditEvent.Action,
+    actor,
+    target: models.Model,
+    before: dict | None,
+    after: dict,
+    team=None,
+    details: dict | None = None,
+) -> AuditEvent | None:
+    """Append the event of a change with the state before and after it (`before` None: just created).
+
+    The states are JSON-ready dicts of the fields the change may touch; a save that changed none of them
+    writes nothing. Call it inside the transaction of the change, after reading `before` under a row lock.
+    """
+    changed = sorted(key for key in after if before is None or before.get(key) != after[key])
+    if not changed:
+        return None
+    return audit_log(
+        action=action,
+        actor=actor,
+        team=team,
+        target=target,
+        details={**(details or {}), "changed": changed, "before": before, "after": after},
+    )
+
+
 def audit_who(*, actor=None, http_request=None) -> dict:
     """Who an event is by and where from, as audit_log records it; also for events written in SQL.
 
@@ -107,7 +134,7 @@ def _user_agent(http_request) -> str:
 def audit_chain_pending(*, batch_size: int = CHAIN_BATCH_SIZE) -> int:
     """Link every committed, unchained event to the chain; returns how many were chained.
 
-    Called by the periodic task, and by every reader (verify, export, API) before it reads.
+    Called by the periodic task and `manage.py audit_chain`, and by the export and the API before they read.
     """
     total = 0
     while True:

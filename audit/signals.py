@@ -10,7 +10,8 @@ from django.contrib.auth import signals as auth_signals
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import signals as model_signals
 from django.dispatch import receiver
-from rest_framework.authtoken.models import Token, TokenProxy
+from django.utils import timezone
+from knox.models import AuthToken
 
 from billing.models import Membership
 
@@ -49,18 +50,35 @@ def audit_logout(sender, request, user, **kwargs):
         audit_log(action=Action.LOGGED_OUT, actor=user, target=user, http_request=request)
 
 
-# The admin saves tokens through the TokenProxy model, whose signals name the proxy as sender.
-@receiver(model_signals.post_save, sender=Token, dispatch_uid="audit_token_created")
-@receiver(model_signals.post_save, sender=TokenProxy, dispatch_uid="audit_token_proxy_created")
-def audit_token_created(sender, instance: Token, created: bool, **kwargs):
+@receiver(model_signals.post_save, sender=AuthToken, dispatch_uid="audit_token_created")
+def audit_token_created(sender, instance: AuthToken, created: bool, **kwargs):
     if created:
-        # The target is the token's user, never the token: its primary key is the secret itself.
+        # The target is the token's user; the details name the token by its id, never by its key.
         audit_log(
             action=Action.TOKEN_CREATED,
             actor=_request_user(),
             target=instance.user,
-            details={"user": instance.user.get_username()},
+            details=_token_details(instance),
         )
+
+
+@receiver(model_signals.post_delete, sender=AuthToken, dispatch_uid="audit_token_revoked")
+def audit_token_revoked(sender, instance: AuthToken, **kwargs):
+    # Deleted by its owner (the API), an administrator (the console), or knox once it expired.
+    expired = instance.expiry is not None and instance.expiry <= timezone.now()
+    audit_log(
+        action=Action.TOKEN_REVOKED,
+        actor=_request_user(),
+        target=instance.user,
+        details={**_token_details(instance), "expired": expired},
+    )
+
+
+def _token_details(token: AuthToken) -> dict:
+    from config.tokens import token_id
+
+    expiry = token.expiry.isoformat() if token.expiry else None
+    return {"user": token.user.get_username(), "token_id": token_id(token), "expiry": expiry}
 
 
 @receiver(model_signals.pre_save, sender=Membership, dispatch_uid="audit_membership_before")

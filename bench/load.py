@@ -8,7 +8,7 @@ the local sandbox.
 Every loop is bounded in count and time; it stops by itself and asserts afterwards:
   * no request lost: every request ends in a final state (and every execution too);
   * budgets exact: each budget period's spent equals the sum of the team's cost spans, nothing reserved;
-  * the audit chain verifies (`manage.py audit_verify`).
+  * the audit chain verifies (`manage.py audit_chain`, then `manage.py audit_verify`).
 """
 
 from __future__ import annotations
@@ -156,11 +156,11 @@ def _wait_until_up(base: str, seconds: float = 30) -> None:
 
 def seed(*, analysts: int) -> dict:
     """A team with a dataset, a generous monthly budget, N analysts and a reviewer; their tokens."""
-    from rest_framework.authtoken.models import Token
 
     from analysis.demo import sales_csv
     from analysis.services import dataset_create
     from billing.models import Budget, Membership, Team
+    from config.tokens import token_create
     from tests.factories import UserFactory
 
     stamp = f"{os.getpid()}-{int(time.time())}"
@@ -171,7 +171,7 @@ def seed(*, analysts: int) -> dict:
     def token(role: str, name: str) -> str:
         user = UserFactory(username=f"{name}-{stamp}")
         Membership.objects.create(team=team, user=user, role=role)
-        return Token.objects.create(user=user).key
+        return token_create(user=user)[1]
 
     return {
         "team": team,
@@ -276,8 +276,10 @@ def check(*, team, request_ids: list[str]) -> dict:
         assert period.reserved_usd == 0, f"still reserved: {period.reserved_usd}"
     active = Reservation.objects.filter(team=team, status=Reservation.Status.ACTIVE).count()
     assert not active, f"{active} reservations still active"
-    command = [str(VENV_BIN / "python"), "manage.py", "audit_verify"]
-    verify = subprocess.run(command, cwd=ROOT, env=bench_env(), capture_output=True)
+    manage = [str(VENV_BIN / "python"), "manage.py"]
+    chain = subprocess.run([*manage, "audit_chain"], cwd=ROOT, env=bench_env(), capture_output=True)
+    assert chain.returncode == 0, f"audit_chain failed: {chain.stdout.decode()} {chain.stderr.decode()}"
+    verify = subprocess.run([*manage, "audit_verify"], cwd=ROOT, env=bench_env(), capture_output=True)
     assert verify.returncode == 0, f"audit_verify failed: {verify.stdout.decode()} {verify.stderr.decode()}"
     by_status: dict[str, int] = {}
     for pk, status in statuses.items():

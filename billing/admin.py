@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
-from config.admin import ReadOnlyAdminMixin
+from config.admin import GLOBAL, OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
 
 from . import selectors, services
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
@@ -14,21 +14,35 @@ from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservati
 CHART_WIDTH, CHART_HEIGHT, CHART_DAYS = 600, 120, 30
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantInline, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ("user",)
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "budget_downgrade_model", "created_at")
+class TeamAdmin(TenantAdmin):
+    team_path = "pk"  # a team is its own tenant
+    view_roles = OVERSIGHT
+    list_display = ("slug", "name", "high_risk_quorum", "budget_downgrade_model", "created_at")
     search_fields = ("slug", "name")
-    inlines = [MembershipInline]
+    ordering = ("slug",)
+    inlines = [MembershipInline]  # memberships are audited by audit/signals.py
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("slug",) if obj is not None else ()  # a team's identifier in exports and the audit trail
+
+    def save_model(self, request, obj, form, change):
+        services.team_save(team=obj, actor=request.user)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # its requests, spend and trail stay: remove its members instead
 
 
 @admin.register(CostSpan)
-class CostSpanAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CostSpanAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    team_path = "tenant"
+    view_roles = OVERSIGHT
     list_display = (
         "timestamp",
         "tenant",
@@ -94,7 +108,8 @@ def _chart(team: Team, days: list[tuple]) -> dict:
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(TenantAdmin):
+    team_path = GLOBAL
     list_display = (
         "name",
         "kind",
@@ -110,40 +125,50 @@ class PriceAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
     def save_model(self, request, obj, form, change):
-        services.price_save(price=obj, actor=request.user, changed=list(form.changed_data))
+        services.price_save(price=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # a model without a price would be priced as the dearest one: change it instead
 
 
-class BudgetPeriodInline(admin.TabularInline):
+class BudgetPeriodInline(TenantInline, admin.TabularInline):
     model = BudgetPeriod
     extra = 0
     fields = ("period_start", "spent_usd", "reserved_usd", "warned")
     readonly_fields = fields
     ordering = ("-period_start",)
+    can_delete = False  # the running totals that holds and settlements move: nobody deletes them
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(Budget)
-class BudgetAdmin(admin.ModelAdmin):
+class BudgetAdmin(TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
     list_filter = ("scope", "period", "is_active", "team")
     list_select_related = ("team", "user")
     autocomplete_fields = ("user",)
     inlines = [BudgetPeriodInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Whose budget it is and its period are its identity (its periods' totals hang on them): to change
+        # those, deactivate it and add another.
+        return ("team", "scope", "user", "period") if obj is not None else ()
+
     def save_model(self, request, obj, form, change):
-        services.budget_save(budget=obj, actor=request.user, changed=list(form.changed_data))
+        services.budget_save(budget=obj, actor=request.user)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # deactivate instead: the history of holds and spend stays
 
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    team_path = "team"
+    view_roles = OVERSIGHT
     list_display = (
         "created_at",
         "team",

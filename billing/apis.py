@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +10,13 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.spreadsheets import SafeDictWriter
+
 from . import selectors
 
 
 class CSVRenderer(BaseRenderer):
-    """The rows of a report as CSV; an error body becomes a one-row `code,message` table."""
+    """The rows of a report as CSV, safe to open in a spreadsheet; an error becomes a `code,message` table."""
 
     media_type = "text/csv"
     format = "csv"
@@ -28,7 +29,7 @@ class CSVRenderer(BaseRenderer):
         fieldnames = list(rows[0]) if rows else _empty_report_columns(data)
         out = io.StringIO()
         if fieldnames:
-            writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\n")
+            writer = SafeDictWriter(out, fieldnames=fieldnames, lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
         return out.getvalue().encode(self.charset)

@@ -2,7 +2,10 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from .validators import MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
 
 
 class Team(models.Model):
@@ -11,10 +14,17 @@ class Team(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
-    # Per-team overrides of settings.SANDBOX_LIMITS, e.g. {"wall_seconds": 300}.
-    sandbox_limits = models.JSONField(default=dict, blank=True)
+    # Per-team overrides of settings.SANDBOX_LIMITS, e.g. {"wall_seconds": 60}.
+    sandbox_limits = models.JSONField(
+        default=dict,
+        blank=True,
+        validators=[validate_sandbox_limits],
+        help_text='Overrides of the server\'s sandbox limits, e.g. {"wall_seconds": 60, "memory_mb": 512}.',
+    )
     # Distinct reviewers needed to approve a high-risk request.
-    high_risk_quorum = models.PositiveSmallIntegerField(default=2)
+    high_risk_quorum = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(MAX_HIGH_RISK_QUORUM)]
+    )
     # Above a budget's soft threshold, generate with this cheaper model instead (empty: never downgrade).
     budget_downgrade_model = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_log
+from audit.services import audit_log, audit_log_change
 from config.exceptions import ApplicationError
 from config.postgresql import call_function, refused_by_function
 
@@ -123,10 +124,9 @@ def generation_tokens_estimate(*, query: str) -> tuple[int, int, int]:
     return prompt_tokens, ESTIMATED_OUTPUT_TOKENS, ESTIMATED_GENERATION_CALLS
 
 
-def execution_cost_estimate(*, team: Team) -> Decimal:
-    """A full-length run at the team's limits: the most one run can cost."""
-    limits = {**settings.SANDBOX_LIMITS, **(team.sandbox_limits or {})}
-    return sandbox_cost(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
+def execution_cost_estimate(*, wall_seconds: int, memory_mb: int) -> Decimal:
+    """A full-length run at the limits the sandbox will apply (the team's): the most one run can cost."""
+    return sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
 
 
 def request_cost_estimate(*, generation: Decimal, wall_seconds: int, memory_mb: int) -> Decimal:
@@ -134,26 +134,91 @@ def request_cost_estimate(*, generation: Decimal, wall_seconds: int, memory_mb: 
     return generation + sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
 
 
+PRICE_FIELDS = (
+    "kind",
+    "name",
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "usd_per_vcpu_second",
+    "usd_per_gib_second",
+    "source",
+    "as_of",
+)
+
+
 @transaction.atomic
-def price_save(*, price: Price, actor, changed: list[str]) -> Price:
-    """Save a price edited in the admin, audited with its new values."""
+def price_save(*, price: Price, actor) -> Price:
+    """Save a price edited in the admin, audited with its values before and after."""
+    _validate(price)
+    before = _state_before(price, PRICE_FIELDS)
     price.save()
-    audit_log(
+    audit_log_change(
         action=Action.PRICE_CHANGED,
         actor=actor,
         target=price,
-        details={
-            "name": price.name,
-            "changed": changed,
-            "input_usd_per_mtok": str(price.input_usd_per_mtok),
-            "output_usd_per_mtok": str(price.output_usd_per_mtok),
-            "usd_per_vcpu_second": str(price.usd_per_vcpu_second),
-            "usd_per_gib_second": str(price.usd_per_gib_second),
-            "source": price.source,
-            "as_of": str(price.as_of),
-        },
+        before=before,
+        after=_state(price, PRICE_FIELDS),
+        details={"name": price.name},
     )
     return price
+
+
+# --- teams ------------------------------------------------------------------------------------
+
+TEAM_FIELDS = ("slug", "name", "high_risk_quorum", "sandbox_limits", "budget_downgrade_model")
+
+
+@transaction.atomic
+def team_save(*, team: Team, actor) -> Team:
+    """Create or change a team's settings (console), validated and audited with their before and after.
+
+    Validation is the model's (billing/validators.py): quorum 1–10; sandbox limits with known keys, whole
+    numbers above 0, at most their ceiling.
+    """
+    _validate(team)
+    created = team._state.adding
+    before = _state_before(team, TEAM_FIELDS)
+    team.save()
+    audit_log_change(
+        action=Action.TEAM_CREATED if created else Action.TEAM_CHANGED,
+        actor=actor,
+        team=team,
+        target=team,
+        before=before,
+        after=_state(team, TEAM_FIELDS),
+    )
+    return team
+
+
+def _validate(obj) -> None:
+    """The model's own validation; the console's form ran it already, other callers get a clear 400."""
+    try:
+        obj.full_clean()
+    except ValidationError as error:
+        messages = [f"{field}: {' '.join(errors)}" for field, errors in error.message_dict.items()]
+        fields = {"fields": error.message_dict}
+        raise ApplicationError(" ".join(messages), code="invalid", extra=fields) from None
+
+
+def _state_before(obj, fields: tuple[str, ...]) -> dict | None:
+    """The row as it is now, read under a lock (None for a new row)."""
+    if obj._state.adding:
+        return None
+    current = type(obj).objects.select_for_update().get(pk=obj.pk)
+    return _state(current, fields)
+
+
+def _state(obj, fields: tuple[str, ...]) -> dict:
+    """JSON-ready values of these fields, for an audit event's before and after."""
+    state = {}
+    for name in fields:
+        value = getattr(obj, name)
+        if isinstance(value, models.Model):
+            value = str(value)
+        elif not isinstance(value, (str, int, bool, dict, list, type(None))):
+            value = str(value)  # decimals, dates
+        state[name] = value
+    return state
 
 
 # --- cost spans -------------------------------------------------------------------------------
@@ -565,22 +630,21 @@ def _mail_soft_threshold(*, budget: Budget, details: dict, to: list[str]) -> Non
     )
 
 
+BUDGET_FIELDS = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
+
+
 @transaction.atomic
-def budget_save(*, budget: Budget, actor, changed: list[str]) -> Budget:
+def budget_save(*, budget: Budget, actor) -> Budget:
+    """Create or change a budget (console), audited with its values before and after."""
+    _validate(budget)
+    before = _state_before(budget, BUDGET_FIELDS)
     budget.save()
-    audit_log(
+    audit_log_change(
         action=Action.BUDGET_CHANGED,
         actor=actor,
         team=budget.team,
         target=budget,
-        details={
-            "changed": changed,
-            "scope": budget.scope,
-            "user": budget.user.get_username() if budget.user_id else None,
-            "period": budget.period,
-            "limit_usd": str(budget.limit_usd),
-            "soft_threshold": str(budget.soft_threshold),
-            "is_active": budget.is_active,
-        },
+        before=before,
+        after=_state(budget, BUDGET_FIELDS),
     )
     return budget

@@ -6,6 +6,7 @@ from analysis import apis as analysis_apis
 from approvals import apis as approval_apis
 from audit import apis as audit_apis
 from billing import apis as billing_apis
+from config import apis as config_apis
 from config.auth import AdminLoginForm
 
 api_urls = [
@@ -27,6 +28,7 @@ api_urls = [
         name="session-archive",
     ),
     path("datasets", analysis_apis.DatasetListApi.as_view(), name="dataset-list"),
+    path("datasets/<uuid:dataset_id>", analysis_apis.DatasetDetailApi.as_view(), name="dataset-detail"),
     path("approve", approval_apis.ApproveApi.as_view(), name="approve"),
     path("requests", approval_apis.RequestListApi.as_view(), name="request-list"),
     path("requests/<uuid:request_id>", approval_apis.RequestDetailApi.as_view(), name="request-detail"),
@@ -34,6 +36,8 @@ api_urls = [
     path("audit", audit_apis.AuditListApi.as_view(), name="audit-list"),
     path("budget", billing_apis.BudgetApi.as_view(), name="budget"),
     path("spend", billing_apis.SpendApi.as_view(), name="spend"),
+    path("tokens", config_apis.TokenListApi.as_view(), name="token-list"),
+    path("tokens/<str:token_id>", config_apis.TokenDetailApi.as_view(), name="token-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
 ]
 

@@ -2,7 +2,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from billing.models import Membership, Price
@@ -48,10 +47,16 @@ def auditor(team):
     return member(team, Membership.Role.AUDITOR, user__username="otto")
 
 
+def api_token(user) -> str:
+    """A new API token of `user` (tokens are stored hashed: the key exists only when it is made)."""
+    from config.tokens import token_create
+
+    return token_create(user=user)[1]
+
+
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     return client
 
 

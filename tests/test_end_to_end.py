@@ -11,7 +11,7 @@ from tests.conftest import client_for
 
 def seed_demo() -> dict:
     out = StringIO()
-    call_command("seed_demo", "--json", stdout=out)
+    call_command("seed_demo", "--json", "--allow-public", stdout=out)  # as `make up` on 127.0.0.1
     return json.loads(out.getvalue())
 
 

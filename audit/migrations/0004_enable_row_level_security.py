@@ -36,7 +36,6 @@ class Migration(migrations.Migration):
         ("billing", "0002_team_limits_and_quorum"),
         ("analysis", "0002_initial"),
         ("approvals", "0003_request_versions"),
-        ("authtoken", "0004_alter_tokenproxy_options"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("admin", "0003_logentry_add_action_flag_choices"),
         ("sessions", "0001_initial"),

@@ -37,6 +37,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from analysis.dataset_formats import caps  # noqa: E402
 from analysis.datasets import profile_csv  # noqa: E402
 from analysis.llm.base import DatasetContext, GenerationError, GenerationInput, Turn  # noqa: E402
 from analysis.sandboxes.base import DatasetMount, Limits  # noqa: E402
@@ -118,7 +119,7 @@ def _datasets(folder: Path) -> tuple[dict, dict, dict]:
         content = make()
         path = folder / name
         path.write_bytes(content)
-        row_count, columns = profile_csv(content)  # exactly the profile an upload gets
+        row_count, columns = profile_csv(content, caps())  # exactly the profile an upload gets
         contexts[name] = DatasetContext(name=name, path=f"/data/{name}", row_count=row_count, columns=columns)
         mounts[name] = DatasetMount(name=name, host_path=str(path))
         rows[name] = rows_of(content)

@@ -1,8 +1,11 @@
 """Settings shared by every environment; everything comes from the environment with safe local defaults."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+
+from config.filesystem import private_dir, private_file
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -23,9 +26,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "csp",
+    "axes",
     "drf_spectacular",
     "pgtrigger",
+    "config",  # after auth and knox: config/admin.py puts their admins under the tenancy rule
     "billing",
     "audit",
     "analysis",
@@ -45,6 +51,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a login refused by the limits (config/auth.py) into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -67,6 +76,8 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'sandgate.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# var/ (database, broker, uploads, audit heads) is this user's alone; the SQLite file is 0600.
+private_dir(VAR_DIR)
 # Persistent connections, reused by the requests (and, config/celery.py, the tasks) of one process for this
 # many seconds: a new PostgreSQL connection costs ~4 ms here plus cold catalog caches for each table the
 # request touches. 0 = a connection per request or task. A reused connection is checked before use: after
@@ -76,6 +87,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the worker share the file: wait for the other's write lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        private_file(Path(DATABASES["default"]["NAME"]))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     if env("DATABASE_SSLMODE", default=""):
         DATABASES["default"].setdefault("OPTIONS", {})["sslmode"] = env("DATABASE_SSLMODE")
@@ -103,8 +116,17 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise also serves the apps' static files where they are (without `collectstatic`), so `runserver`
+# with DEBUG off (`make up`) has its CSS and JavaScript; production's `collectstatic` files come first.
+WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(env("SANDGATE_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+private_dir(MEDIA_ROOT)
+# Upload folders are 0700: no other local user reaches a dataset. The files themselves stay 0644 because the
+# local sandbox runs as a uid of its own (when the worker is root) and reads them through the launcher's
+# bind mounts (analysis/sandboxes/local.py), past the 0700 folders but not past the file's own mode.
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+FILE_UPLOAD_PERMISSIONS = 0o644
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -114,15 +136,52 @@ STORAGES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Failed password logins per username+IP allowed in a window, then refused until it ends (config/auth.py).
-AUTHENTICATION_BACKENDS = ["config.auth.LoginLimitBackend"]
-SANDGATE_LOGIN_FAILURES = env.int("SANDGATE_LOGIN_FAILURES", default=10)
+# --- Login limits (django-axes, counted in CACHES; config/auth.py) -------------------------------------
+# Failed password logins within the window: per username from one address, per address over all usernames
+# (password spraying), per username over all addresses (distributed guessing). The account limit must be
+# above the username-and-address one, so that no single address can lock an account out everywhere.
+SANDGATE_LOGIN_FAILURES = env.int("SANDGATE_LOGIN_FAILURES", default=5)
+SANDGATE_LOGIN_ADDRESS_FAILURES = env.int("SANDGATE_LOGIN_ADDRESS_FAILURES", default=20)
+SANDGATE_LOGIN_ACCOUNT_FAILURES = env.int("SANDGATE_LOGIN_ACCOUNT_FAILURES", default=20)
 SANDGATE_LOGIN_WINDOW_SECONDS = env.int("SANDGATE_LOGIN_WINDOW_SECONDS", default=900)
+AUTHENTICATION_BACKENDS = ["config.auth.LoginLimitBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "config.auth.LoginLimitHandler"
+AXES_CACHE = "default"
+AXES_LOCKOUT_PARAMETERS = ["ip_address", ["username", "ip_address"], "username"]
+AXES_FAILURE_LIMIT = SANDGATE_LOGIN_FAILURES  # config.auth.LoginLimitHandler applies one limit per rule
+AXES_COOLOFF_TIME = timedelta(seconds=SANDGATE_LOGIN_WINDOW_SECONDS)
+AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
+AXES_LOCKOUT_CALLABLE = "config.auth.lockout_response"
+# A refused attempt is not counted (nor does it extend the lock): one address cannot push an account's count.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_ENABLE_ADMIN = False  # the cache handler keeps nothing in axes' tables
+AXES_VERBOSE = False
+
+# --- API tokens (django-rest-knox; config/tokens.py) -------------------------------------------------
+SANDGATE_API_TOKEN_TTL_HOURS = env.float("SANDGATE_API_TOKEN_TTL_HOURS", default=24.0)
+SANDGATE_API_TOKENS_PER_USER = env.int("SANDGATE_API_TOKENS_PER_USER", default=10)
+REST_KNOX = {"TOKEN_TTL": timedelta(hours=SANDGATE_API_TOKEN_TTL_HOURS), "AUTH_HEADER_PREFIX": "Token"}
+
+# --- Content-Security-Policy (django-csp) on every response; no inline script or style anywhere ---------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],  # charts arrive as base64 PNG
+        "connect-src": ["'self'"],  # htmx
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so an unauthenticated call answers 401 with a WWW-Authenticate header.
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -260,6 +319,11 @@ LANGFUSE_BASE_URL = env("LANGFUSE_BASE_URL", default="https://cloud.langfuse.com
 SANDGATE_EXECUTE_ON_APPROVAL = env.bool("SANDGATE_EXECUTE_ON_APPROVAL", default=False)
 SANDGATE_MAX_QUERY_CHARS = env.int("SANDGATE_MAX_QUERY_CHARS", default=4000)
 SANDGATE_MAX_DATASET_MB = env.int("SANDGATE_MAX_DATASET_MB", default=50)
+# Caps on what an upload holds (CSV in the app, XLSX/Parquet/JSON in the sandbox profile), each refused with
+# a message saying which: columns, rows, and characters in one value (32,767 is also Excel's own limit).
+SANDGATE_DATASET_MAX_COLUMNS = env.int("SANDGATE_DATASET_MAX_COLUMNS", default=2000)
+SANDGATE_DATASET_MAX_ROWS = env.int("SANDGATE_DATASET_MAX_ROWS", default=5_000_000)
+SANDGATE_DATASET_MAX_CELL_CHARS = env.int("SANDGATE_DATASET_MAX_CELL_CHARS", default=32_767)
 
 # --- Approval workflow ------------------------------------------------------------------------
 # An approval not run within this many hours expires; the worker checks it when the run starts.

@@ -9,6 +9,7 @@ its plan to the API, the analyst's page, the approval card and both exports.
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 
@@ -173,11 +174,15 @@ def test_both_exports_carry_the_plan_and_the_clarification(offline, client, anal
     )
     script = client.get(f"/sessions/{unclear.session_id}/script.py").content.decode()
 
-    markdown = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    assert f"**Plan:** {clear.plan}" in markdown
-    assert unclear.clarification["missing"] in markdown
+    markdown = html.unescape("\n".join(c.source for c in notebook.cells if c.cell_type == "markdown"))
+    assert f"Plan: {clear.plan}" in markdown
+    assert markdown.index(f"Plan: {clear.plan}") < markdown.index("Not approved, so it is not code here")
+    assert f"Missing: {unclear.clarification['missing']}" in markdown
     assert f"# Plan: {clear.plan}" in script
-    assert f"# - Missing: {unclear.clarification['missing']}" in script
+    assert f"# Missing: {unclear.clarification['missing']}" in script
+    assert (
+        "# Questions that would work on this data: " + "; ".join(unclear.clarification["examples"]) in script
+    )
     compile(script, "script.py", "exec")  # the plan and the clarification are comments, never code
 
 

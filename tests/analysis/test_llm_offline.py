@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from analysis.dataset_formats import caps
 from analysis.datasets import profile_csv
 from analysis.llm.base import DatasetContext, GenerationInput, GenerationOutput, Revision, Turn
 from analysis.llm.offline import OfflineGenerator, understand
@@ -88,7 +89,7 @@ VISITS = visits_rows()
 
 
 def context(name: str, rows: list[dict[str, str]], path: str | None = None) -> DatasetContext:
-    row_count, columns = profile_csv(to_csv(rows))  # the profile an upload gets
+    row_count, columns = profile_csv(to_csv(rows), caps())  # the profile an upload gets
     return DatasetContext(name, path or f"/data/{name}", row_count, columns)
 
 

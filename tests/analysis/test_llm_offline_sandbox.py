@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.dataset_formats import caps
 from analysis.datasets import profile_csv
 from analysis.demo import sales_csv
 from analysis.llm.base import DatasetContext, GenerationInput
@@ -118,7 +119,7 @@ CHARTS = {"line", "pie", "hist", "scatter", "bar"}
 def _dataset(root: Path, name: str, content: bytes) -> tuple[DatasetContext, DatasetMount]:
     path = root / name
     path.write_bytes(content)
-    row_count, columns = profile_csv(content)  # the same profile an upload gets
+    row_count, columns = profile_csv(content, caps())  # the same profile an upload gets
     return DatasetContext(name, f"/data/{name}", row_count, columns), DatasetMount(name, str(path))
 
 

@@ -1,21 +1,30 @@
 import json
 from io import StringIO
 
+import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from analysis.models import Dataset
-from billing.models import Membership
+from billing.models import Membership, Team
 
 
-def run_seed() -> dict:
+def run_seed(*args: str) -> dict:
     out = StringIO()
-    call_command("seed_demo", "--json", stdout=out)
+    call_command("seed_demo", "--json", *args, stdout=out)
     return json.loads(out.getvalue())
 
 
-def test_seed_demo_prints_one_json_object_with_users_tokens_and_datasets(db):
-    data = run_seed()
+def token_works(key: str) -> bool:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return client.get("/api/sessions").status_code == 200
+
+
+def test_seed_demo_prints_one_json_object_with_users_working_tokens_and_datasets(db):
+    data = run_seed("--allow-public")
     assert data["team"] == "demo"
     assert {u["username"]: u["role"] for u in data["users"]} == {
         "analyst": "analyst",
@@ -27,19 +36,49 @@ def test_seed_demo_prints_one_json_object_with_users_tokens_and_datasets(db):
     analyst = get_user_model().objects.get(username="analyst")
     entry = next(u for u in data["users"] if u["username"] == "analyst")
     assert analyst.check_password(entry["password"])
-    assert analyst.auth_token.key == entry["token"]
+    assert token_works(entry["token"])
     assert data["datasets"] == [{"id": str(Dataset.objects.get().pk), "name": "sales.csv"}]
 
 
-def test_seed_demo_is_idempotent(db):
-    first, second = run_seed(), run_seed()
-    assert first == second
+def test_seed_demo_is_idempotent_and_each_run_replaces_the_demo_users_tokens(db):
+    first, second = run_seed("--allow-public"), run_seed("--allow-public")
+    without_tokens = [{k: v for k, v in user.items() if k != "token"} for user in first["users"]]
+    assert without_tokens == [{k: v for k, v in user.items() if k != "token"} for user in second["users"]]
     assert Membership.objects.filter(team__slug="demo").count() == 4
     assert Dataset.objects.count() == 1
+    assert AuthToken.objects.count() == 5
+    assert [token_works(u["token"]) for u in first["users"]] == [False] * 5
+    assert [token_works(u["token"]) for u in second["users"]] == [True] * 5
+
+
+def test_with_debug_off_seed_demo_refuses_to_create_the_published_users_without_the_flag(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--allow-public"):
+        run_seed()
+    assert not get_user_model().objects.exists()
+    assert not Team.objects.exists()
+
+
+def test_with_debug_on_seed_demo_needs_no_flag(db, settings):
+    settings.DEBUG = True
+    assert token_works(run_seed()["users"][0]["token"])
+
+
+def test_without_the_flag_existing_demo_users_get_new_tokens_and_keep_their_passwords(db, settings):
+    settings.DEBUG = False
+    run_seed("--allow-public")
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("changed-after-seeding")
+    admin.save()
+    data = run_seed()  # the README's curl flow, after `make up`
+    assert {u["password"] for u in data["users"]} == {None}
+    assert all(token_works(u["token"]) for u in data["users"])
+    admin.refresh_from_db()
+    assert admin.check_password("changed-after-seeding")
 
 
 def test_demo_dataset_has_the_documented_columns_and_enough_rows(db):
-    run_seed()
+    run_seed("--allow-public")
     dataset = Dataset.objects.get()
     assert dataset.row_count >= 1000
     assert [(c["name"], c["dtype"]) for c in dataset.columns] == [

@@ -11,7 +11,6 @@ from django.core import signals
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -20,6 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from billing.models import Membership
+from tests.conftest import api_token
 from tests.factories import ApprovalRequestFactory, SessionFactory, member
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -45,7 +45,7 @@ def token_headers(team):
     """One Authorization header per role; the team has a session and a request, so ids can be found."""
     users = [member(team, role) for role in ROLES]
     ApprovalRequestFactory(team=team, session=SessionFactory(team=team, user=users[0]), user=users[0])
-    return [{"Authorization": f"Token {Token.objects.create(user=user).key}"} for user in users]
+    return [{"Authorization": f"Token {api_token(user)}"} for user in users]
 
 
 @schema.parametrize()

@@ -30,7 +30,7 @@ def test_console_lists_only_the_reviewers_teams(client, staff_reviewer, pending,
     assert page.status_code == 200
     assert pending.query in page.content.decode()
     assert foreign.query not in page.content.decode()
-    assert client.get(f"/admin/approvals/approvalrequest/{foreign.pk}/change/").status_code == 302
+    assert client.get(f"/admin/approvals/approvalrequest/{foreign.pk}/change/").status_code == 404
 
 
 def test_change_page_shows_highlighted_code_and_the_decision_forms(client, staff_reviewer, pending):

@@ -347,12 +347,13 @@ def test_the_console_shows_the_plan_first_and_its_mismatch(client, staff_reviewe
 
 def test_the_offline_plan_matches_its_code_for_many_questions(team):
     """The offline generator writes plan and code from one reading: the card never finds them apart."""
+    from analysis.dataset_formats import caps
     from analysis.datasets import profile_csv
     from analysis.demo import sales_csv
     from approvals.plan_check import check_plan
     from approvals.policy import describe_code
 
-    row_count, columns = profile_csv(sales_csv(rows=200))
+    row_count, columns = profile_csv(sales_csv(rows=200), caps())
     sales = DatasetContext("sales.csv", "/data/sales.csv", row_count, columns)
     questions = [
         "total revenue by region",

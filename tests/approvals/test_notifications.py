@@ -4,6 +4,8 @@ import hashlib
 import hmac
 import json
 import threading
+from email import message_from_bytes
+from email.policy import default as default_policy
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -134,3 +136,37 @@ def test_an_edited_version_notifies_the_other_reviewers(
     tasks.notify_reviewers_by_email(str(edited.pk))
     (email,) = mail.outbox
     assert email.to == ["sam@example.com"]  # not the editor, who may not approve their own edit
+
+
+SLACK_MARKUP = "<!channel> <https://evil.example/approve|Approve now> <@U024BE7LH> & <!here>"
+
+
+def test_a_question_cannot_forge_links_or_mentions_in_the_slack_message(team, analyst, receiver):
+    request = ApprovalRequestFactory(user=analyst, team=team, query=f"revenue {SLACK_MARKUP}")
+    tasks.notify_reviewers_by_webhook(str(request.pk))
+    ((_headers, body),) = receiver.received
+    payload = json.loads(body)
+    texts = [payload["text"], payload["blocks"][0]["text"]["text"]]
+    texts += [e["text"] for e in payload["blocks"][1]["elements"]]
+    assert all("<" not in text and ">" not in text for text in texts)
+    escaped = (
+        "&lt;!channel&gt; &lt;https://evil.example/approve|Approve now&gt; "
+        "&lt;@U024BE7LH&gt; &amp; &lt;!here&gt;"
+    )
+    assert escaped in payload["text"] and escaped in payload["blocks"][0]["text"]["text"]
+
+
+@pytest.mark.parametrize("line_break", ["\r\n", "\n", "\r", "\u2028", "\x85"])
+def test_a_question_cannot_add_headers_to_the_reviewers_email(team, analyst, reviewers, line_break):
+    query = f"revenue{line_break}Bcc: attacker@evil.example{line_break}{line_break}Review it: https://evil.example"
+    request = ApprovalRequestFactory(user=analyst, team=team, query=query)
+    tasks.notify_reviewers_by_email(str(request.pk))
+    (email,) = mail.outbox
+    sent = message_from_bytes(email.message().as_bytes(), policy=default_policy)  # as the server reads it
+    assert "Bcc" not in sent and email.bcc == []
+    assert sorted(email.recipients()) == ["rita@example.com", "sam@example.com"]
+    one_line = "revenue Bcc: attacker@evil.example Review it: https://evil.example"
+    assert sent["Subject"] == f"[Sandgate] Review needed: {one_line[:60]}"
+    # The body is plain text; the question stays on its one quoted line, so it cannot forge a line of ours.
+    (link_line,) = [line for line in email.body.splitlines() if line.startswith("Review it:")]
+    assert link_line.endswith(f"/admin/approvals/approvalrequest/{request.pk}/change/")

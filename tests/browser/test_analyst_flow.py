@@ -2,7 +2,9 @@
 
 An analyst uploads a dataset and asks; the page says "waiting for review"; a reviewer approves in the
 admin (another browser context); the analyst's page, never reloaded, shows the chart; the notebook
-download is valid nbformat. Each step leaves a screenshot in tests-artifacts/browser/.
+download is valid nbformat. Each step leaves a screenshot in tests-artifacts/browser/. Every page runs under
+the Content-Security-Policy: any violation the browser reports (a `securitypolicyviolation` event, or its
+console message) fails the test.
 """
 
 import os
@@ -31,6 +33,25 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "tests-artifacts" / "browser"
 PASSWORD = "browser-test-pass"
 WAIT_MS = 60_000
+# Runs in every page before its own scripts; reports each CSP violation to the test (Playwright's binding).
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.reportCspViolation(`${e.violatedDirective} blocked ${e.blockedURI || "inline"} in ${e.documentURI}`);
+});
+"""
+
+
+def watch_csp(context, violations: list[str]) -> None:
+    """Collect every CSP violation of the pages of this browser context, however the browser reports it."""
+    context.expose_function("reportCspViolation", lambda text: violations.append(text))
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
+
+    def on_console(message) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"console: {message.text}")
+
+    context.on("console", on_console)
+    context.on("page", lambda page: page.on("console", on_console))
 
 
 @contextmanager
@@ -82,11 +103,15 @@ def test_analyst_asks_reviewer_approves_and_the_chart_appears_without_a_reload(
     live_server, celery_worker_process, people, settings, tmp_path
 ):
     settings.SANDGATE_EXECUTE_ON_APPROVAL = True
+    violations: list[str] = []
     with chromium() as browser:
         try:
-            notebook_path = analyst_and_reviewer_in_the_browser(browser, live_server.url, tmp_path)
+            notebook_path = analyst_and_reviewer_in_the_browser(
+                browser, live_server.url, tmp_path, violations
+            )
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- worker log ---\n{worker_log(celery_worker_process)}") from None
+    assert violations == [], "\n".join(violations)
     notebook = nbformat.read(notebook_path, as_version=4)
     nbformat.validate(notebook)
     code = [c for c in notebook.cells if c.cell_type == "code"]
@@ -95,11 +120,15 @@ def test_analyst_asks_reviewer_approves_and_the_chart_appears_without_a_reload(
     assert os.path.getsize(SCREENSHOTS / "05-chart.png") > 0
 
 
-def analyst_and_reviewer_in_the_browser(browser, url: str, tmp_path) -> Path:
+def analyst_and_reviewer_in_the_browser(browser, url: str, tmp_path, violations: list[str]) -> Path:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=WAIT_MS)
-    analyst_page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
+    analyst_context = browser.new_context(viewport={"width": 1100, "height": 900})
+    watch_csp(analyst_context, violations)
+    analyst_page = analyst_context.new_page()
+    response = analyst_page.goto(f"{url}/login/")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
 
     log_in(analyst_page, f"{url}/login/")
     expect(analyst_page.get_by_role("heading", name="Hello, ann")).to_be_visible()
@@ -127,13 +156,17 @@ def analyst_and_reviewer_in_the_browser(browser, url: str, tmp_path) -> Path:
     request_id = turn.get_attribute("id").removeprefix("req-")
     analyst_page.evaluate("window.__sandgateNotReloaded = true")
 
-    reviewer_page = browser.new_context(viewport={"width": 1200, "height": 1000}).new_page()
+    reviewer_context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    watch_csp(reviewer_context, violations)
+    reviewer_page = reviewer_context.new_page()
     log_in(reviewer_page, f"{url}/admin/login/")
     expect(reviewer_page.locator(".sg-pending-count")).to_have_text("1")
     reviewer_page.goto(f"{url}/admin/approvals/approvalrequest/{request_id}/change/")
     shot(reviewer_page, "04-reviewer-console", full_page=False)
     reviewer_page.get_by_role("button", name=re.compile("^Approve", re.I)).click()
     expect(reviewer_page.locator(".messagelist")).to_contain_text("Approved")
+    reviewer_page.goto(f"{url}/admin/approvals/approvalrequest/")  # the list, its filters and search (CSP)
+    expect(reviewer_page.locator("#result_list")).to_be_visible()
 
     expect(turn.locator("img.chart").first).to_be_visible()
     expect(turn.locator(".status")).to_contain_text("Done")
@@ -148,4 +181,7 @@ def analyst_and_reviewer_in_the_browser(browser, url: str, tmp_path) -> Path:
         analyst_page.get_by_role("link", name="as notebook (.ipynb)").click()
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
+    missing = analyst_page.goto(f"{url}/nonexistent")  # the friendly 404 runs under the CSP too
+    assert missing.status == 404
+    expect(analyst_page.get_by_role("heading", name="Page not found")).to_be_visible()
     return saved

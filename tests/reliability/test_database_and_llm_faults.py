@@ -11,10 +11,9 @@ import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.db import connection
 from django.test import RequestFactory
-from rest_framework.authtoken.models import Token
 
 from approvals.models import ApprovalRequest
-from tests.conftest import client_for
+from tests.conftest import api_token, client_for
 from tests.factories import demo_dataset
 from tests.fakes.mistral_server import FakeMistralServer, ScriptedResponse
 from tests.worker import database_url
@@ -71,7 +70,7 @@ def test_web_and_worker_recover_when_the_database_drops_their_connections(
     client = client_for(analyst)
     first = _ask(client, "total revenue by region")
     worker.wait_for_task("analysis.tasks.generate_code", first)
-    token = Token.objects.get(user=analyst).key  # and this process holds a connection, now dropped
+    token = api_token(analyst)  # and this process holds a connection, now dropped
 
     assert _terminate_every_other_connection()
 

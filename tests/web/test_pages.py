@@ -239,7 +239,9 @@ def test_the_admin_header_counts_requests_waiting_for_this_reviewer(
 
 def finish(request, reviewer, *, status=Execution.Status.SUCCEEDED, stdout="", results=(), error=None):
     """Put a request in a final state with an execution, as the worker would leave it."""
-    ApprovalRequest.objects.filter(pk=request.pk).update(status=status, reviewer=reviewer)
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        status=status, reviewer=reviewer, approved_code_sha256=request.code_sha256
+    )
     Execution.objects.create(
         request=request,
         status=status,

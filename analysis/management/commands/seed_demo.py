@@ -1,17 +1,24 @@
-"""Create the demo team, its users with API tokens, and sales.csv. Safe to run again."""
+"""Create the demo team, its users with API tokens, and sales.csv. Safe to run again.
+
+The demo users' passwords are published (README), so with DEBUG off they are created or reset only with
+`--allow-public`: `make up` passes it when it listens on a loopback address, nowhere else. Without the flag,
+demo users that already exist (a first `make up` created them) get fresh API tokens and nothing else,
+which is what the README's curl flow (`seed_demo --json`) needs.
+"""
 
 import json
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
 
 from analysis.demo import sales_csv
 from analysis.models import Dataset
 from analysis.services import dataset_create
 from billing.models import Membership, Team
+from config.tokens import token_create, token_revoke_all
 
 USERS = (
     ("analyst", Membership.Role.ANALYST),
@@ -19,6 +26,7 @@ USERS = (
     ("reviewer", Membership.Role.REVIEWER),
     ("auditor", Membership.Role.AUDITOR),
 )
+ADMIN = ("admin", "admin")
 STAFF_PERMISSIONS = {
     Membership.Role.REVIEWER: [
         "approvals.view_approvalrequest",
@@ -33,6 +41,11 @@ STAFF_PERMISSIONS = {
         "approvals.view_approvalrequest",
     ],
 }
+REFUSAL = (
+    "Not creating the demo users: their passwords are published, and DEBUG is off. On a machine nobody "
+    "else can reach, run `python manage.py seed_demo --allow-public` (`make up` does when HOST is a loopback "
+    "address); anywhere else, create your own users (`python manage.py createsuperuser`)."
+)
 
 
 def demo_password(username: str) -> str:
@@ -40,32 +53,64 @@ def demo_password(username: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Create the demo team, users (with API tokens) and the sales.csv dataset. Idempotent."
+    help = (
+        "Create the demo team, users (with API tokens) and the sales.csv dataset. Idempotent; each run "
+        "gives every demo user one new API token and revokes their earlier ones."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="Print one JSON object with the credentials.")
+        parser.add_argument(
+            "--allow-public",
+            action="store_true",
+            help="Create (or reset) the demo users with their published passwords even with DEBUG off. "
+            "Only on a machine nobody else can reach.",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if settings.DEBUG or options["allow_public"]:
+            summary = self._seed()
+        else:
+            summary = self._tokens_for_existing_users()
+        if options["json"]:
+            self.stdout.write(json.dumps(summary))
+            return
+        for user in summary["users"]:
+            password = user["password"] or "(unchanged)"
+            self.stdout.write(
+                f"{user['role']:9} {user['username']:9} password={password} token={user['token']}"
+            )
+        for dataset in summary["datasets"]:
+            self.stdout.write(f"dataset  {dataset['name']} id={dataset['id']}")
+
+    def _seed(self) -> dict:
         team, _ = Team.objects.get_or_create(slug="demo", defaults={"name": "Demo team"})
         users = [self._member(team, username, role) for username, role in USERS]
-        users.append(self._admin())
+        users.append(self._entry(self._user(ADMIN[0], is_staff=True, is_superuser=True), ADMIN[1]))
         dataset = Dataset.objects.filter(team=team, name="sales.csv").first()
         if dataset is None:
             dataset = dataset_create(team=team, name="sales.csv", content=sales_csv())
-        summary = {
+        return {
             "team": team.slug,
             "users": users,
             "datasets": [{"id": str(dataset.pk), "name": dataset.name}],
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(summary))
-            return
-        for user in users:
-            self.stdout.write(
-                f"{user['role']:9} {user['username']:9} password={user['password']} token={user['token']}"
-            )
-        self.stdout.write(f"dataset  sales.csv id={dataset.pk}")
+
+    def _tokens_for_existing_users(self) -> dict:
+        """Only new tokens for demo users a loopback `make up` already created; no password is set."""
+        roles = dict([*USERS, ADMIN])
+        found = {user.username: user for user in get_user_model().objects.filter(username__in=roles)}
+        team = Team.objects.filter(slug="demo").first()
+        if team is None or set(found) != set(roles):
+            raise CommandError(REFUSAL)
+        users = [self._entry(found[username], role, password=None) for username, role in roles.items()]
+        datasets = Dataset.objects.filter(team=team, name="sales.csv")
+        return {
+            "team": team.slug,
+            "users": users,
+            "datasets": [{"id": str(dataset.pk), "name": dataset.name} for dataset in datasets],
+        }
 
     def _user(self, username: str, **flags):
         user, _ = get_user_model().objects.get_or_create(
@@ -88,14 +133,13 @@ class Command(BaseCommand):
             )
         return self._entry(user, role)
 
-    def _admin(self) -> dict:
-        return self._entry(self._user("admin", is_staff=True, is_superuser=True), "admin")
-
-    def _entry(self, user, role: str) -> dict:
-        token, _ = Token.objects.get_or_create(user=user)
+    def _entry(self, user, role: str, *, password: str | None = "demo") -> dict:
+        # Tokens are stored hashed: a printed token is always a new one, and the demo user's earlier ones go.
+        token_revoke_all(user=user)
+        _, key = token_create(user=user)
         return {
             "username": user.username,
-            "password": demo_password(user.username),
-            "token": token.key,
+            "password": demo_password(user.username) if password else None,
+            "token": key,
             "role": role,
         }

@@ -1,4 +1,3 @@
-import csv
 import json
 from datetime import UTC
 
@@ -9,6 +8,7 @@ from django.utils.dateparse import parse_datetime
 from audit.chain import canonical_record
 from audit.selectors import audit_chained_events
 from audit.services import audit_chain_pending
+from config.spreadsheets import SafeDictWriter
 
 FIELDS = [
     "sequence",
@@ -64,7 +64,9 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(row, sort_keys=True, ensure_ascii=False))
 
     def _write_csv(self, rows):
-        writer = csv.DictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
+        # Cells that would start a formula get a leading ' (config/spreadsheets.py): strip one leading '
+        # from any cell that has one to get the hashed values back.
+        writer = SafeDictWriter(self.stdout, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
             details = json.dumps(row["details"], sort_keys=True, ensure_ascii=False)

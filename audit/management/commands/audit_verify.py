@@ -1,14 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from audit.selectors import audit_chain_find_break
-from audit.services import audit_chain_pending
+from audit.selectors import audit_chain_find_break, audit_unchained_count
 
 
 class Command(BaseCommand):
-    help = "Check the audit hash chain and the heads in AUDIT_HEAD_FILE. Exit 1 at the first break."
+    help = (
+        "Check the audit hash chain and the heads in AUDIT_HEAD_FILE; only reads. Exit 1 at the first break. "
+        "Events not chained yet are counted, not chained: that is the beat's job (or `audit_chain`)."
+    )
 
     def handle(self, *args, **options):
-        audit_chain_pending()  # verify everything committed so far, not just what the beat has chained
         broken = audit_chain_find_break()
         if broken is not None:
             self.stdout.write(
@@ -16,3 +17,9 @@ class Command(BaseCommand):
             )
             raise SystemExit(1)
         self.stdout.write("OK: the audit chain is unbroken.")
+        pending = audit_unchained_count()
+        if pending:
+            self.stdout.write(
+                f"{pending} newer event(s) are not chained yet, so not verified: the beat chains them "
+                "every minute, or run `manage.py audit_chain`."
+            )
