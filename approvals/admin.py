@@ -21,6 +21,7 @@ from config.exceptions import ApplicationError
 from . import selectors, services
 from .models import ApprovalRequest, PolicyRule
 from .plan_check import plan_html
+from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="sg-code", wrapcode=True)
@@ -133,6 +134,8 @@ class ApprovalRequestAdmin(TenantAdmin):
             return "—"
         count = len(obj.findings)
         label = f"{obj.risk_level} · {count} finding{'s' if count != 1 else ''}" if count else obj.risk_level
+        if any(f.get("rule") in NOT_UNDERSTOOD_RULES for f in obj.findings):
+            label += " · not understood"
         return badge(label, RISK_TONES.get(obj.risk_level, "none"))
 
     @admin.display(description="Approvals")
@@ -306,6 +309,17 @@ class PolicyRuleForm(forms.ModelForm):
         model = PolicyRule
         fields = ("enabled", "severity", "allowed_modules")
 
+    def clean(self):
+        data = super().clean()
+        rule = RULES_BY_CODE.get(self.instance.code)
+        floor = rule.floor if rule else None
+        severity = data.get("severity") or self.instance.severity
+        if floor and (not data.get("enabled", True) or at_least(severity, floor) != severity):
+            raise forms.ValidationError(
+                f"{rule.code} keeps the policy check failing closed: it stays on, at {floor} or above."
+            )
+        return data
+
 
 @admin.register(PolicyRule)
 class PolicyRuleAdmin(TenantAdmin):
@@ -324,6 +338,10 @@ class PolicyRuleAdmin(TenantAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_changelist_form(self, request, **kwargs):
+        # The list's inline edits get the same validation as the change page.
+        return super().get_changelist_form(request, form=PolicyRuleForm, **kwargs)
 
     def save_model(self, request, obj: PolicyRule, form, change) -> None:
         services.policy_rule_update(

@@ -13,7 +13,14 @@ from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
 from .plan_check import check_plan
-from .policy import DEFAULT_ALLOWED_MODULES, RULES, PolicyConfig, describe_code
+from .policy import (
+    DEFAULT_ALLOWED_MODULES,
+    NOT_UNDERSTOOD_RULES,
+    RULES,
+    PolicyConfig,
+    at_least,
+    describe_code,
+)
 
 OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
@@ -71,13 +78,17 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
 
 
 def policy_config() -> PolicyConfig:
-    """The policy as the admins set it; a rule without a row keeps its default."""
+    """The policy as the admins set it; a rule without a row keeps its default.
+
+    A rule with a floor (the "could not follow this" rules) is never off nor below its floor, whatever its
+    row says: the service refuses such a change, and this keeps a row edited past it from opening the check.
+    """
     rows = {rule.code: rule for rule in PolicyRule.objects.all()}
     severities = {}
     for rule in RULES:
         row = rows.get(rule.code)
-        if row is None or row.enabled:
-            severities[rule.code] = row.severity if row else rule.severity
+        if row is None or row.enabled or rule.floor:
+            severities[rule.code] = at_least(row.severity if row else rule.severity, rule.floor)
     imports = rows.get("import-not-allowed")
     allowed = imports.allowed_modules.split() if imports and imports.allowed_modules.strip() else None
     return PolicyConfig(allowed_modules=frozenset(allowed or DEFAULT_ALLOWED_MODULES), severities=severities)
@@ -159,7 +170,7 @@ def card_with_code_facts(
         "libraries": seen["libraries"],
         "charts": {"expected": _charts_expected(seen["charts"]), "calls": seen["charts"]},
         "cost": cost,
-        "risk": risk,
+        "risk": {**risk, "notUnderstood": _not_understood(risk.get("findings") or [])},
         "diff": None
         if previous is None
         else {
@@ -208,6 +219,13 @@ def approval_request_detail(*, user, request_id) -> dict:
         risk=card["risk"],
     )
     return doc
+
+
+def _not_understood(findings: list[dict]) -> list[dict]:
+    """The findings where the check says it could not see what the code does: the reviewer reads those
+    lines themselves."""
+    unseen = [f for f in findings if f.get("rule") in NOT_UNDERSTOOD_RULES]
+    return [{"line": f["line"], "message": f["message"]} for f in unseen]
 
 
 def _charts_expected(calls: list[dict]) -> int:

@@ -20,7 +20,7 @@ from config.exceptions import ApplicationError, Conflict, Forbidden
 from config.postgresql import call_function, refused_by_function
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
-from .policy import RULES_BY_CODE, PolicyResult, policy_check
+from .policy import RULES_BY_CODE, PolicyResult, at_least, policy_check
 from .selectors import policy_config
 
 Status = ApprovalRequest.Status
@@ -541,6 +541,12 @@ def policy_rule_update(
         raise ApplicationError(f"Unknown policy rule {rule.code}.", code="unknown_rule")
     if severity not in PolicyRule.Severity.values:
         raise ApplicationError(f"Unknown severity {severity}.", code="invalid_severity")
+    floor = RULES_BY_CODE[rule.code].floor
+    if floor and (not enabled or at_least(severity, floor) != severity):
+        raise ApplicationError(
+            f"The rule {rule.code} keeps the check failing closed: it stays on, at {floor} or above.",
+            code="rule_floor",
+        )
     modules = "\n".join(sorted({m.strip() for m in allowed_modules.split() if m.strip()}))
     current = PolicyRule.objects.select_for_update().filter(pk=rule.code).first()
     before = _rule_state(current)

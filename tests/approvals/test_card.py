@@ -55,6 +55,9 @@ def test_the_card_says_what_the_code_reads_writes_uses_and_draws(as_user, analys
         }
     ]
     assert card["risk"]["approvalsNeeded"] == 2
+    assert card["risk"]["notUnderstood"] == [
+        {"line": 3, "message": "Imports sklearn, which is not on the allow-list."}
+    ]
     assert card["diff"] is None
 
 
@@ -202,6 +205,43 @@ def test_describing_the_same_code_twice_gives_equal_answers_that_do_not_share_st
     second = describe_code(code=CODE)
     assert second["libraries"] == ["matplotlib", "pandas", "sklearn"]
     assert [c["line"] for c in second["charts"]] == [6, 7]
+
+
+UNCLEAR = """import pandas as pd
+df = pd.read_csv("/data/sales.csv")
+name = df.columns[0]
+print(getattr(df, name))
+"""
+
+
+def test_the_card_says_when_the_check_could_not_understand_the_code(
+    client, staff_reviewer, analyst, team, as_user
+):
+    from approvals.policy import policy_check
+
+    result = policy_check(code=UNCLEAR)
+    unclear = ApprovalRequestFactory(
+        user=analyst, team=team, code=UNCLEAR, risk_level=result.risk_level,
+        findings=[f.as_dict() for f in result.findings],
+    )  # fmt: skip
+    card = as_user(analyst).get(f"/api/requests/{unclear.pk}").json()["card"]
+    (unseen,) = card["risk"]["notUnderstood"]
+    assert unseen["line"] == 4 and "only known at run time" in unseen["message"]
+    client.force_login(staff_reviewer)
+    html = client.get(f"/admin/approvals/approvalrequest/{unclear.pk}/change/").content.decode()
+    assert "the policy check could not understand 1 part of this code" in html
+    assert '<a href="#line-4">line 4</a>' in html
+    queue = client.get("/admin/approvals/approvalrequest/").content.decode()
+    assert "high · 1 finding · not understood" in queue
+
+
+def test_the_card_of_code_the_check_understands_says_so(client, staff_reviewer, analyst, team):
+    clear = ApprovalRequestFactory(
+        user=analyst, team=team, code="import pandas as pd\nprint(pd.__version__)\n"
+    )
+    client.force_login(staff_reviewer)
+    html = client.get(f"/admin/approvals/approvalrequest/{clear.pk}/change/").content.decode()
+    assert "Yes — the policy check followed every name this code uses." in html
 
 
 # --- the plan against the code -------------------------------------------------------------------

@@ -1,17 +1,21 @@
 """The static policy check: each rule found and not over-found, the admin's settings, the generation gate."""
 
+import json
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from analysis.llm.base import DatasetContext, GenerationInput
 from analysis.llm.offline import OfflineGenerator
 from analysis.services import analysis_submit, request_generate_code
 from approvals import policy
 from approvals.models import ApprovalRequest, PolicyRule
-from approvals.policy import PolicyConfig, policy_check
+from approvals.policy import PolicyConfig, allowlist, policy_check
 from approvals.selectors import policy_config
-from approvals.services import policy_rule_update
+from approvals.services import approvals_needed, policy_rule_update
 from audit.models import AuditEvent
 from billing.models import Membership
+from config.exceptions import ApplicationError
 from tests.factories import TeamFactory, demo_dataset, member
 
 Status = ApprovalRequest.Status
@@ -59,6 +63,22 @@ CASES = [
      "from pathlib import Path\nPath('/data/notes.txt').read_text()\n"),
     ("dynamic-path", "import pandas as pd\npd.read_csv(name)\n",
      "import pandas as pd\nname = '/data/sales.csv'\npd.read_csv(name)\n"),
+    ("not-understood", "import pandas as pd\npd.not_a_function()\n", "import pandas as pd\npd.DataFrame()\n"),
+    ("not-understood", "display(1)\n", "print(1)\n"),
+    ("not-understood", "import pandas as pd\npd.DataFrame()._mgr\n",
+     "import pandas as pd\npd.DataFrame().shape\n"),
+    ("module-via-module", "import pathlib\npathlib.os.getcwd()\n", "import pathlib\npathlib.Path('/data')\n"),
+    ("module-via-module", "import numpy as np\nprint(np)\n", "import numpy as np\nprint(np.pi)\n"),
+    ("dynamic-attribute", "import numpy as np\ngetattr(np, 'me' + 'an')\n",
+     "import numpy as np\ngetattr(np, 'mean')\n"),
+    ("dynamic-attribute", "import numpy as np\ngetattr(np, 'not_listed')\n", "import numpy as np\nnp.mean\n"),
+    ("builtin-alias", "f = open\n", "f = print\n"),
+    ("deserialise", "import pandas as pd\npd.read_pickle('/data/x.pkl')\n",
+     "import pandas as pd\npd.read_parquet('/data/x.parquet')\n"),
+    ("deserialise", "import numpy as np\nnp.load('/data/a.npy', allow_pickle=True)\n",
+     "import numpy as np\nnp.load('/data/a.npy')\n"),
+    ("dynamic-query", "import pandas as pd\ndf = pd.DataFrame()\nc = 'a'\ndf.query(f'{c} > 1')\n",
+     "import pandas as pd\ndf = pd.DataFrame()\ndf.query('a > 1')\n"),
 ]  # fmt: skip
 
 
@@ -212,3 +232,112 @@ def test_clean_code_waits_for_review_with_its_risk_level(generated):
     risky = generated("import sklearn\nprint(1)\n")
     assert (risky.status, risky.risk_level) == (Status.PENDING_REVIEW, "high")
     assert risky.findings[0]["rule"] == "import-not-allowed"
+
+
+# --- the allow-list model ---------------------------------------------------------------------------
+
+
+def test_the_checked_in_allowlist_is_what_the_sandbox_runtime_lists():
+    # Regenerates the list with .sandbox/runtime/bin/python (built by `make install`) and compares.
+    call_command("policy_allowlist", "--check")
+
+
+def test_the_allowlist_check_fails_on_a_stale_file(tmp_path, monkeypatch):
+    stale = tmp_path / "allowlist.json"
+    data = json.loads(allowlist.FILE.read_text())
+    del data["modules"]["pandas"]["read_csv"]
+    stale.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    monkeypatch.setattr(allowlist, "FILE", stale)
+    allowlist.load.cache_clear()
+    try:
+        with pytest.raises(CommandError, match="not current"):
+            call_command("policy_allowlist", "--check")
+    finally:
+        allowlist.load.cache_clear()
+
+
+def test_without_its_allowlist_the_check_fails_instead_of_passing_code(tmp_path, monkeypatch):
+    monkeypatch.setattr(allowlist, "FILE", tmp_path / "missing.json")
+    allowlist.load.cache_clear()
+    try:
+        with pytest.raises(allowlist.AllowListError):
+            policy_check(code="print(1)\n")
+    finally:
+        allowlist.load.cache_clear()
+
+
+def test_names_of_a_module_are_checked_against_what_the_runtime_lists():
+    listed = policy_check(code="import scipy.stats as st\nst.ttest_ind([1], [2])\n")
+    unlisted = policy_check(code="import scipy.stats as st\nst.no_such_test([1], [2])\n")
+    assert listed.findings == []
+    (finding,) = unlisted.findings
+    assert (finding.rule, finding.severity, finding.line) == ("not-understood", "medium", 2)
+    assert finding.message.startswith("Not understood: st.no_such_test")
+
+
+def test_a_module_added_to_the_import_list_without_names_is_not_understood():
+    config = PolicyConfig(allowed_modules=frozenset({*policy.DEFAULT_ALLOWED_MODULES, "sklearn"}))
+    result = policy_check(code="import sklearn.linear_model as lm\nlm.LinearRegression()\n", config=config)
+    assert {f.rule for f in result.findings} == {"not-understood"}
+    assert result.risk_level == "medium"
+
+
+def test_values_are_followed_through_assignments_and_function_arguments():
+    followed = policy_check(code="import pathlib\na = pathlib\nb = a\nb.os.getcwd()\n")
+    assert "module-via-module" in {f.rule for f in followed.findings}
+    literal = "import pandas as pd\ndef load(path):\n    return pd.read_csv(path)\nload('/data/sales.csv')\n"
+    assert policy_check(code=literal).findings == []
+    outside = literal.replace("/data/sales.csv", "/etc/passwd")
+    assert {f.rule for f in policy_check(code=outside).findings} == {"read-outside-data"}
+
+
+def test_findings_say_what_the_code_could_do_and_point_at_its_line():
+    result = policy_check(code="import pandas as pd\n\nmodel = pd.read_pickle('/data/m.pkl')\n")
+    (finding,) = result.findings
+    assert (finding.rule, finding.line) == ("deserialise", 3)
+    assert "loading a pickle can run any code" in finding.message
+
+
+def test_a_literal_pandas_query_is_read_as_code():
+    safe = (
+        "import pandas as pd\ndf = pd.DataFrame()\nlimit = 5\n"
+        "df.query('revenue > @limit and `unit price` < 3')\n"
+    )
+    assert policy_check(code=safe).findings == []
+    unsafe = "import pandas as pd\ndf = pd.DataFrame()\ndf.query('@pd.io.common.os.system(\"id\") == 0')\n"
+    result = policy_check(code=unsafe)
+    assert result.blocked and {f.line for f in result.findings} == {3}
+
+
+@pytest.mark.parametrize("code", sorted(policy.RULES_BY_CODE))
+def test_rules_with_a_floor_cannot_be_switched_off_or_lowered(db, code):
+    rule = policy.RULES_BY_CODE[code]
+    row = PolicyRule.objects.get(code=code)
+    if rule.floor is None:
+        policy_rule_update(rule=row, actor=None, enabled=False, severity=rule.severity)
+        assert code not in policy_config().severities
+        return
+    with pytest.raises(ApplicationError, match="failing closed"):
+        policy_rule_update(rule=row, actor=None, enabled=False, severity=rule.severity)
+    with pytest.raises(ApplicationError, match="failing closed"):
+        policy_rule_update(rule=row, actor=None, enabled=True, severity="low")
+    # A row changed behind the service's back still does not open the check.
+    PolicyRule.objects.filter(code=code).update(enabled=False, severity="low")
+    assert policy_config().severities[code] == policy.at_least("low", rule.floor)
+
+
+def test_the_admin_refuses_to_lower_a_rule_below_its_floor(admin_client):
+    response = admin_client.post(
+        "/admin/approvals/policyrule/not-understood/change/",
+        {"enabled": "on", "severity": "low", "allowed_modules": ""},
+    )
+    assert response.status_code == 200
+    assert "keeps the policy check failing closed" in response.content.decode()
+    assert PolicyRule.objects.get(code="not-understood").severity == "medium"
+
+
+def test_an_issue_form_needs_the_quorum_or_is_blocked_at_generation(generated):
+    request = generated("import pathlib\npathlib.os.getcwd()\n")
+    assert (request.status, request.risk_level) == (Status.PENDING_REVIEW, "high")
+    assert "module-via-module" in {f["rule"] for f in request.findings}
+    assert approvals_needed(request=request) == request.team.high_risk_quorum > 1

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('approvals', '0009_approve_function'),
+        ('approvals', '0010_seed_allowlist_policy_rules'),
     ]
 
     operations = [

@@ -1,0 +1,6 @@
+# dill and shelve both unpickle.
+import shelve
+
+import dill
+
+print(dill.loads(b""), shelve.open("/data/db"))

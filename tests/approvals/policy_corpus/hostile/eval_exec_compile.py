@@ -1,0 +1,2 @@
+# Code compiled from a string and executed.
+exec(compile("import os; os.system('id')", "<x>", "exec"))

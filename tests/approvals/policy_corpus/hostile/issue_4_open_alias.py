@@ -1,0 +1,3 @@
+# Issue #21: open under another name.
+f = open
+f("/etc/passwd")

@@ -1,0 +1,4 @@
+# joblib.load unpickles.
+import joblib
+
+print(joblib.load("/data/model.joblib"))

@@ -1,0 +1,4 @@
+# pandas reads a URL.
+import pandas as pd
+
+df = pd.read_csv("https://attacker.example/payload.csv")

@@ -1,0 +1,4 @@
+# pandas.errors imports ctypes.
+import pandas as pd
+
+pd.errors.ctypes.CDLL(None)

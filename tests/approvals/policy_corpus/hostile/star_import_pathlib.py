@@ -1,0 +1,4 @@
+# A star import brings pathlib's names, and os is one of them.
+from pathlib import *
+
+os.system("id")

@@ -1,0 +1,3 @@
+# open bound by an assignment expression.
+if (reader := open):
+    print(reader("/etc/passwd").read())

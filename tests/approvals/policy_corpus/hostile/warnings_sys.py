@@ -1,0 +1,4 @@
+# warnings.sys is sys.
+import warnings
+
+warnings.sys.modules["subprocess"].run(["id"])
