@@ -504,7 +504,7 @@ def test_the_generated_code_prints_the_right_answer(run: Run, ran: dict) -> None
     assert result["figures"] == (1 if run.figure else 0)
     assert output.code.startswith("# Generated offline (no LLM): ")
     assert "savefig" not in output.code
-    assert not policy_check(code=output.code).blocked
+    assert policy_check(code=output.code).risk_level == "low"  # nothing a reviewer must puzzle over
 
 
 # --- code that cannot be subverted, and choices made without running ----------------------------
