@@ -51,7 +51,7 @@ class OfflineGenerator:
                 Clarification(
                     understood=understood(reading, reading.schema),
                     missing=unclear.missing,
-                    examples=examples_for(reading.schema, schemas),
+                    examples=examples_for(reading.schema),
                 )
             )
         code = write(intent, question=inp.query, summary=summary_of(intent))
@@ -126,7 +126,7 @@ def _clarified(clarification: Clarification) -> GenerationOutput:
     return GenerationOutput(code="", provider=PROVIDER, model=MODEL, clarification=clarification)
 
 
-def examples_for(schema: Schema, schemas: list[Schema] | None = None) -> tuple[str, ...]:
+def examples_for(schema: Schema) -> tuple[str, ...]:
     """Three questions that work on this dataset, each checked by reading and deciding it."""
     measures = [m for m in schema.measures if not set(m.surface) & _GRAIN_WORDS]
     summed = [m for m in measures if not m.averaged] or measures

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .code import describe_filter
-from .intent import GRAINS, Clarification, Filter, Intent, Measure
+from .intent import GRAINS, Filter, Intent, Measure
 from .reading import Reading
 from .schema import Column, Schema
 
@@ -342,12 +342,6 @@ def _with_chart(reading: Reading, intent: Intent) -> Intent:
     if chart == "hist":
         raise Unclear("a histogram shows one numeric column's distribution; ask “distribution of <column>”.")
     return replace(intent, chart=chart)
-
-
-def clarification(
-    *, reading: Reading | None, schema: Schema | None, missing: str, examples: tuple[str, ...]
-) -> Clarification:
-    return Clarification(understood=understood(reading, schema), missing=missing, examples=examples)
 
 
 def understood(reading: Reading | None, schema: Schema | None) -> str:

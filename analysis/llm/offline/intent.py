@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..base import Clarification  # noqa: F401 - re-exported for the parser
 from .schema import Column, Schema
 
 GRAINS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}

@@ -128,7 +128,7 @@ STOPWORDS = frozenset(
 )
 
 # Nouns that name a dataset's rows in general.
-ROW_NOUNS = frozenset({"row", "record", "entry", "line", "observation", "item", "entrie"})
+ROW_NOUNS = frozenset({"row", "record", "entry", "line", "observation", "item"})
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
