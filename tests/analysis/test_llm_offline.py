@@ -241,6 +241,17 @@ def test_filters_read_from_everyday_wording(question: str, filters: tuple) -> No
     assert summary(reading_of(question))[5] == filters
 
 
+def test_a_percentage_of_some_rows_by_a_column_is_a_rate_within_each_group() -> None:
+    intent = reading_of("percentage of Gears by plant")
+
+    assert (intent.operation, [c.name for c in intent.groups], intent.filters) == ("rate", ["plant"], ())
+    assert (intent.condition.column.name, intent.condition.op, intent.condition.value) == (
+        "family",
+        "==",
+        "Gears",
+    )
+
+
 def test_a_date_grouped_by_a_period_word_is_bucketed_by_it() -> None:
     intent = reading_of("average weight by received year")
     assert (intent.shape, intent.grain, intent.date.name, intent.agg) == (

@@ -193,11 +193,16 @@ def _count(reading: Reading, base: Intent) -> Intent:
 
 
 def _share(reading: Reading, base: Intent) -> Intent:
-    """ "share of revenue by region", "share of SKUs by warehouse", "percentage of tickets still open"."""
+    """ "share of revenue by region", "share of SKUs by warehouse", "percentage of tickets still open",
+    "percentage of urgent tickets by channel"."""
     measures = tuple(reading.measures)
     if len(measures) > 1:
         raise Unclear("a share of more than one column at once; ask for one.")
     filters = list(base.filters)
+    if (base.groups or reading.grain) and filters and not measures:
+        # "percentage of urgent tickets by channel": in each channel, the share that is urgent
+        condition = filters.pop()
+        return replace(base, operation="rate", condition=condition, filters=tuple(filters))
     if base.groups or reading.grain:
         return replace(base, operation="share", measures=measures, agg="sum" if measures else "count")
     if not filters:

@@ -124,7 +124,8 @@ STOPWORDS = frozenset(
     whole entire currently current today's now please thanks thank hi hello hey ok okay one ones
     both either neither same again else yes actually really very much many use using used try sort
     sorted order ordered may might load loaded read open print printed output return report produce
-    create generate analyse analyze analysis look""".split()
+    create generate analyse analyze analysis look bring brings brought earn earns earned generates
+    generated selling sells""".split()
 )
 
 # Nouns that name a dataset's rows in general.
