@@ -252,6 +252,21 @@ def test_a_percentage_of_some_rows_by_a_column_is_a_rate_within_each_group() -> 
     )
 
 
+def test_a_word_written_as_a_columns_name_is_that_column_not_a_value_of_the_same_stem() -> None:
+    columns = [
+        {"name": "order_no", "dtype": "int64"},
+        {"name": "shipped_on", "dtype": "datetime64[ns]"},
+        {"name": "state", "dtype": "object", "values": ["Pending", "Shipped"]},
+    ]
+    schema = Schema.of(DatasetContext("orders.csv", "/data/orders.csv", 50, columns))
+
+    per_month = decide(understand("number of orders shipped per month", [schema]))
+    still = decide(understand("how many orders are shipped", [schema]))
+
+    assert (per_month.shape, per_month.date.name, per_month.filters) == ("series", "shipped_on", ())
+    assert [(f.column.name, f.value) for f in still.filters] == [("state", "Shipped")]
+
+
 def test_a_date_grouped_by_a_period_word_is_bucketed_by_it() -> None:
     intent = reading_of("average weight by received year")
     assert (intent.shape, intent.grain, intent.date.name, intent.agg) == (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .schema import GENERIC, Column, Schema, value_tokens
+from .schema import GENERIC, LINK_WORDS, Column, Schema, value_tokens
 from .words import (
     MONTHS,
     NEGATING_PREFIXES,
@@ -352,11 +352,17 @@ def _best_at(tokens: list[Token], index: int, schema: Schema, dataset_names: lis
         merged = best[0]
         merged.columns = tuple(dict.fromkeys(col for item in best for col in item.columns))
         ids = [c for c in merged.columns if c.role == "id"]
-        if len(ids) == 1 and not merged.exact and all(c.role in ("id", "date") for c in merged.columns):
+        if len(ids) == 1 and all(c.role in ("id", "date") for c in merged.columns):
             # "orders" next to order_id and order_date: the things the rows are about, not a date
             return Item("noun", merged.start, merged.end, merged.text, id_column=ids[0])
         return merged
-    return best[0]
+    chosen = best[0]
+    if chosen.kind == "column" and chosen.column.role == "date":
+        # "shipped" names shipped_on and the state "Shipped": the reading decides by the rest of the question
+        values = [c[2] for c in candidates if c[2].kind == "value" and c[2].end == chosen.end]
+        if values:
+            chosen.notes["value"] = values[0]
+    return chosen
 
 
 def _dataset_matches(tokens, index, names) -> list:
@@ -384,9 +390,13 @@ def _column_matches(tokens: list[Token], index: int, schema: Schema) -> list:
                 if len(span) < length or not all(_same(t, w) for t, w in zip(span, part, strict=True)):
                     continue
                 whole = length == len(words)
-                if not whole and all(w in GENERIC or w in STOPWORDS for w in part):
+                if not whole and all(w in GENERIC or w in LINK_WORDS for w in part):
                     continue
                 exact = all(t.word == s for t, s in zip(span, column.surface[offset:], strict=False))
+                # All of the name that says anything, as written: "opened" is opened_at (not the value
+                # "Open"), "signup" is signup_date.
+                distinctive = tuple(w for w in words if w not in GENERIC and w not in LINK_WORDS)
+                whole = whole or (exact and part == distinctive)
                 synonym = not all(t.stem == s for t, s in zip(span, column.surface[offset:], strict=False))
                 end = index + length
                 end = _unit_suffix(tokens, end, column)

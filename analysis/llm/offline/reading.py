@@ -85,6 +85,7 @@ def read(tokens: list[Token], schema: Schema, dataset_names: list[str]) -> Readi
     for step in (
         _flags,
         _numbers,
+        _date_or_value,
         _derived,
         _comparisons,
         _equalities,
@@ -230,6 +231,26 @@ def _numbers(items: list[Item], reading: Reading) -> None:
             after = _neighbour(items, position, 1, skip=frozenset())
             if _is(items, after, "keyword", ("most", "least")) and item.number and item.number <= 1000:
                 reading.top, item.used = int(item.number), True
+
+
+def _date_or_value(items: list[Item], reading: Reading) -> None:
+    """A word that names a date column and a category value ("opened": opened_at and the status "Open"):
+    the date where the question speaks of time (per month, a trend, in 2024), else the value."""
+    timely = (
+        reading.trend
+        or reading.yoy
+        or reading.growth
+        or any(
+            (i.kind == "keyword" and i.keyword.startswith(("grain:", "period:")))
+            or i.kind in ("month", "quarter")
+            or (i.kind == "number" and i.used)  # a year, read before this pass
+            for i in items
+        )
+    )
+    for position, item in enumerate(items):
+        value = item.notes.get("value") if item.kind == "column" else None
+        if value is not None and not timely:
+            items[position] = value
 
 
 def _looks_like_year(items: list[Item], position: int, reading: Reading) -> bool:

@@ -26,6 +26,11 @@ GENERIC = frozenset({"id", "name", "number", "no", "type", "date", "time", "at",
                      "last", "first", "is", "has", "flag", "status"})  # fmt: skip
 
 
+# Little words inside names ("units_on_hand", "hours_to_close"): never enough to name a column.
+LINK_WORDS = frozenset({"a", "an", "the", "of", "on", "at", "in", "to", "for", "by", "with", "from", "per",
+                        "and", "or", "is", "has", "as"})  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

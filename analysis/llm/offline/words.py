@@ -123,9 +123,8 @@ STOPWORDS = frozenset(
     know want need like look looking kind sort about into onto up down out within among amongst each
     whole entire currently current today's now please thanks thank hi hello hey ok okay one ones
     both either neither same again else yes actually really very much many use using used try sort
-    sorted order ordered may might load loaded read open print printed output return report produce
-    create generate analyse analyze analysis look bring brings brought earn earns earned generates
-    generated selling sells""".split()
+    sorted may might load loaded print printed produce create generate analyse analyze analysis look
+    bring brings brought earn earns earned generates generated selling sells""".split()
 )
 
 # Nouns that name a dataset's rows in general.
