@@ -1,6 +1,6 @@
 """Do the answers right? Every evaluation question, end to end, scored right / honest refusal / wrong.
 
-    .venv/bin/python -m bench.answers                 # the offline generator, both halves
+    .venv/bin/python -m bench.answers                 # the offline generator, every question
     .venv/bin/python -m bench.answers --half tuning   # only the half used while developing
     .venv/bin/python -m bench.answers -v              # one line per question, and what went wrong
 
@@ -14,7 +14,7 @@ Outcomes: **right**; **honest refusal** (no code: the generator asked for clarif
 is one the data cannot answer and it said so — that one counts as right); **confidently wrong** (code
 that ran and printed a wrong answer, or answered a question the data cannot answer); **failed** (blocked
 by the policy, a crash, or no answer from the provider). Targets for the offline generator: at least
-85 % right and none confidently wrong, on each half.
+85 % right and none confidently wrong, on each half (tuning, held-out, fresh).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class Outcome:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=("tuning", "held-out", "both"), default="both")
+    parser.add_argument("--half", choices=("tuning", "held-out", "fresh", "all"), default="all")
     parser.add_argument("--only", choices=("offline", "mistral"), help="one generator only")
     parser.add_argument("--dataset", help="one dataset only, e.g. sales.csv")
     parser.add_argument("-v", "--verbose", action="store_true", help="every question and every miss")
@@ -86,11 +86,9 @@ def main() -> int:
             if args.verbose:
                 _print_details(outcomes)
             for half in _halves(args.half):
-                chosen = [
-                    o for o in outcomes if half == "both" or (o.question.holdout == (half == "held-out"))
-                ]
+                chosen = [o for o in outcomes if half == "all" or o.question.half == half]
                 print(_table(chosen, title=_half_title(half)))
-                if name == "offline" and half != "both":
+                if name == "offline" and half != "all":
                     failed_targets |= not _meets_targets(chosen)
         return 1 if failed_targets else 0
 
@@ -98,19 +96,21 @@ def main() -> int:
 def _selected(question: Question, args) -> bool:
     if args.dataset and question.dataset != args.dataset:
         return False
-    if args.half == "tuning":
-        return not question.holdout
-    if args.half == "held-out":
-        return question.holdout
-    return True
+    return args.half == "all" or question.half == args.half
 
 
 def _halves(half: str) -> list[str]:
-    return ["tuning", "held-out", "both"] if half == "both" else [half]
+    return ["tuning", "held-out", "fresh", "all"] if half == "all" else [half]
 
 
 def _half_title(half: str) -> str:
-    return {"tuning": "Tuning half", "held-out": "Held-out half", "both": "All questions"}[half]
+    titles = {
+        "tuning": "Tuning half",
+        "held-out": "Held-out half",
+        "fresh": "Fresh set",
+        "all": "All questions",
+    }
+    return titles[half]
 
 
 def _datasets(folder: Path) -> tuple[dict, dict, dict]:
@@ -219,8 +219,7 @@ def _meets_targets(outcomes: list[Outcome]) -> bool:
 
 def _print_details(outcomes: list[Outcome]) -> None:
     for o in outcomes:
-        half = "held-out" if o.question.holdout else "tuning"
-        print(f"- [{o.verdict}] ({half}) {o.question.dataset}: {o.question.text}")
+        print(f"- [{o.verdict}] ({o.question.half}) {o.question.dataset}: {o.question.text}")
         if o.verdict != "right" or o.detail:
             if o.detail:
                 print(f"    {o.detail}")
