@@ -267,6 +267,29 @@ def test_a_word_written_as_a_columns_name_is_that_column_not_a_value_of_the_same
     assert [(f.column.name, f.value) for f in still.filters] == [("state", "Shipped")]
 
 
+def test_by_a_whole_number_column_groups_by_its_values_unless_a_ranking_is_by_it() -> None:
+    rate = reading_of("active rate by number of min qty")
+    average = reading_of("average weight by min qty")
+    ranking = reading_of("top 3 parts by min qty")
+
+    assert (rate.operation, [c.name for c in rate.groups]) == ("rate", ["min_qty"])
+    assert (average.agg, [c.name for c in average.groups]) == ("mean", ["min_qty"])
+    assert (ranking.shape, ranking.groups, ranking.measure.name) == ("rows", (), "min_qty")
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("active rate by unit cost", "“by”"),  # by a price: nothing to group by, and no ranking
+        ("active rate of weight", "should do in a rate of `active`"),
+    ],
+)
+def test_nothing_understood_is_silently_dropped(question: str, missing: str) -> None:
+    output = generate(question, context("parts.csv", PARTS))
+
+    assert output.code == "" and missing in output.clarification.missing
+
+
 def test_a_date_grouped_by_a_period_word_is_bucketed_by_it() -> None:
     intent = reading_of("average weight by received year")
     assert (intent.shape, intent.grain, intent.date.name, intent.agg) == (

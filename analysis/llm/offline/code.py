@@ -371,7 +371,7 @@ def _grouped(intent: Intent) -> str:
     title = f"{what(intent)} by {_by(intent)}"
     computed = _per_group(intent, f"df.groupby({_keys(intent)})")
     single = len(intent.groups) == 1 and len(intent.measures) <= 1
-    sort = ".sort_values(ascending=False)" if single and not _ordinal(intent.groups[0]) else ""
+    sort = ".sort_values(ascending=False)" if single and not ordinal(intent.groups[0]) else ""
     if len(intent.measures) > 1:
         script = f"result = {computed}.round(2)\n"
     else:
@@ -386,9 +386,9 @@ def _grouped(intent: Intent) -> str:
     return script + _chart(intent, "result")
 
 
-def _ordinal(column: Column) -> bool:
-    """Year or month numbers read best in their own order."""
-    return column.role == "category" and column.dtype.startswith(("int", "uint"))
+def ordinal(column: Column) -> bool:
+    """Whole numbers (a year, a number of calls) read best in their own order, not sorted by value."""
+    return column.dtype.startswith(("int", "uint"))
 
 
 def _share_table(intent: Intent) -> str:
@@ -414,14 +414,14 @@ def _rate_table(intent: Intent) -> str:
         f'result = pd.DataFrame({{{lit(plural(intent.entity))}: grouped.size(), "matching": grouped.sum(), '
         '"rate (%)": (grouped.mean() * 100).round(1)})\n'
     )
-    if single:
+    if single and not ordinal(intent.groups[0]):
         script += 'result = result.sort_values("rate (%)", ascending=False)\n'
     script += _print_table(f"{what(intent)}, by {_by(intent)}", "result.reset_index()")
     script += 'rates = result["rate (%)"]\n'
     if single:
         script += (
-            'print("Highest:", rates.index[0], f"({rates.iloc[0]:.1f}%);", '
-            '"lowest:", rates.index[-1], f"({rates.iloc[-1]:.1f}%)")\n'
+            'print("Highest:", rates.idxmax(), f"({rates.max():.1f}%);", '
+            '"lowest:", rates.idxmin(), f"({rates.min():.1f}%)")\n'
         )
     return script + _chart(intent, "rates")
 

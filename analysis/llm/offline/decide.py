@@ -143,6 +143,9 @@ def _distribution(reading: Reading, base: Intent) -> Intent:
 def _what_is_measured(reading: Reading, base: Intent) -> Intent:
     measures = tuple(reading.measures)
     if reading.rate_flag is not None:
+        if measures or reading.agg:
+            named = ", ".join(f"`{m.name}`" for m in measures) or f"“{reading.agg}”"
+            raise Unclear(f"what {named} should do in a rate of `{reading.rate_flag.name}`.")
         flag = Filter(reading.rate_flag, "flag")
         return replace(base, operation="rate", condition=flag)
     if reading.share or reading.rate:

@@ -4,7 +4,7 @@ in backticks exactly as in the data, which is what the approval card checks the 
 
 from __future__ import annotations
 
-from .code import describe_filter, plural
+from .code import describe_filter, ordinal, plural
 from .intent import GRAINS, Filter, Intent, Measure
 
 _AGG_VERBS = {
@@ -178,6 +178,8 @@ def _shown(intent: Intent) -> str:
         text = "Prints the matching rows with the columns the condition uses"
     elif intent.shape == "list":
         text = "Prints the matching rows with all their columns"
+    elif len(intent.groups) == 1 and ordinal(intent.groups[0]):
+        text = f"Shows a table in the order of {tick(intent.groups[0].name)}"
     elif intent.groups:
         text = (
             "Shows a table, largest first"

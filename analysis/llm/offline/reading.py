@@ -664,6 +664,8 @@ def _take_group(items: list[Item], index: int, reading: Reading) -> bool:
         reading.grain = target.keyword.split(":")[1]
         target.used = True
         return True
+    if target.kind == "keyword" and target.keyword == "count":
+        return _by_number_of(items, index, reading)
     if target.kind == "noun":
         if target.id_column is not None and not _is_row(reading.schema, target):
             reading.per_entity = target.id_column  # "revenue per customer"
@@ -673,7 +675,9 @@ def _take_group(items: list[Item], index: int, reading: Reading) -> bool:
         return False
     column = target.column
     if column.role == "measure":
-        return False  # "revenue per unit" is a ratio, "top 5 by unit cost" a ranking measure
+        # "revenue per unit" is a ratio and "top 5 by unit cost" a ranking's measure; "churn rate by support
+        # calls" groups by a whole-number column when something else is measured.
+        return _by_whole_numbers(items, index, reading)
     if column.role == "date":
         reading.date = column
         after = _neighbour(items, index, 1, skip=frozenset())
@@ -687,6 +691,37 @@ def _take_group(items: list[Item], index: int, reading: Reading) -> bool:
     elif column not in reading.groups:
         reading.groups.append(column)
     target.used = True
+    return True
+
+
+def _by_number_of(items: list[Item], index: int, reading: Reading) -> bool:
+    """ "churn rate by number of support calls": one group per value of a whole-number column."""
+    after = _neighbour(items, index, 1, skip=frozenset())
+    if after is None or not _by_whole_numbers(items, after, reading):
+        return False  # "top 3 areas by number of tickets": the ranking's measure, read later
+    items[index].used = True
+    return True
+
+
+_RANKING = frozenset({"most", "least", "top", "bottom", "which", "frequent"})
+
+
+def _by_whole_numbers(items: list[Item], index: int, reading: Reading) -> bool:
+    target = items[index]
+    if not _measure_item(items, index) or not target.column.integer:
+        return False
+    if any(i.kind == "keyword" and i.keyword in _RANKING for i in items):
+        return False  # "top 5 customers by tenure": what the ranking is by
+    measured_else = reading.rate or reading.share or any(
+        (i.kind in ("column", "derived", "noun") and i is not target and not i.used
+         and (i.kind != "column" or i.column.role in ("measure", "flag", "id")))
+        for i in items
+    )  # fmt: skip
+    if not measured_else:
+        return False
+    target.used = True
+    if target.column not in reading.groups:
+        reading.groups.append(target.column)
     return True
 
 
@@ -841,21 +876,19 @@ def _keywords(items: list[Item], reading: Reading) -> None:
 
 def _leftovers(items: list[Item], reading: Reading) -> None:
     """Whatever no pass claimed: unknown words, and understood words in a place that makes no sense."""
-    for item in items:
+    for position, item in enumerate(items):
         if item.used or item.kind in ("stop", "punct"):
             continue
         if item.kind == "unknown":
             reading.unknown.append(item.text)
-        elif item.kind == "keyword" and item.keyword in SOFT | {
-            "and",
-            "only",
-            "in",
-            "status",
-            "per",
-            "not",
-            "by",
-            "each",
-        }:
+        elif item.kind == "keyword" and item.keyword in ("by", "each"):
+            ranking = reading.top or reading.superlative or reading.which or reading.frequent
+            after = _neighbour(items, position, 1, skip=frozenset())
+            through = _is(items, after, "value")  # "came in by phone": a filter, not a grouping
+            if not (ranking or through):
+                reading.unclear.append(item.text)  # "by" what, if nothing was grouped by it?
+            # else it names what a ranking is by: "top 5 SKUs by unit cost"
+        elif item.kind == "keyword" and item.keyword in SOFT | {"and", "only", "in", "status", "per", "not"}:
             continue
         elif item.kind == "keyword" and item.keyword.startswith("period:"):
             continue  # "How many per year" without a date to use is caught later, when a grain is needed
