@@ -282,6 +282,10 @@ def test_by_a_whole_number_column_groups_by_its_values_unless_a_ranking_is_by_it
     [
         ("active rate by unit cost", "“by”"),  # by a price: nothing to group by, and no ranking
         ("active rate of weight", "should do in a rate of `active`"),
+        ("total weight not by plant", "“not”"),  # a negation of a grouping: not something we can do
+        ("total weight month", "“month”"),  # a period with no "per" or "each"
+        ("correlation between weight and unit cost by plant", "split by groups"),
+        ("list the parts below min qty by family", "a list of rows with a grouping"),
     ],
 )
 def test_nothing_understood_is_silently_dropped(question: str, missing: str) -> None:
@@ -331,6 +335,16 @@ def test_follow_ups_modify_the_previous_question() -> None:
     assert 'df.groupby("family").size()' in by_family.code
 
 
+def test_a_follow_up_that_names_a_new_measure_keeps_the_rest_of_the_question() -> None:
+    parts = context("parts.csv", PARTS)
+    history = [Turn(query="number of active parts per plant", code="print(1)")]
+
+    output = generate("now the average weight", parts, history=history)
+
+    assert output.plan.startswith("Averages `weight_kg` for each `plant` in parts.csv.")
+    assert "`active` is yes" in output.plan
+
+
 def test_a_new_question_after_others_is_not_a_follow_up() -> None:
     parts = context("parts.csv", PARTS)
     history = [Turn(query="number of parts per plant", code="print(1)")]
@@ -347,6 +361,14 @@ def test_a_follow_up_with_a_word_it_does_not_know_is_not_applied_to_the_previous
     output = generate("What will the weather be in Denver tomorrow?", parts, history=history)
 
     assert output.code == "" and output.clarification is not None
+
+
+def test_a_chart_kind_that_is_negated_is_not_drawn() -> None:
+    output = generate(
+        "number of parts per plant as a bar chart, not a pie chart", context("parts.csv", PARTS)
+    )
+
+    assert "ax.bar(" in output.code and "ax.pie(" not in output.code
 
 
 def test_a_reviewers_feedback_is_read_like_a_follow_up() -> None:

@@ -99,6 +99,8 @@ def _entity(reading: Reading) -> str:
 
 
 def _correlation(reading: Reading, base: Intent) -> Intent:
+    if reading.groups:
+        raise Unclear("a correlation split by groups; ask for the correlation over all rows (or one group).")
     measures = [m for m in reading.measures if not m.derived]
     if len(measures) == 2:
         return replace(base, operation="correlation", measures=tuple(measures), chart="scatter", groups=())
@@ -115,6 +117,8 @@ def _correlation(reading: Reading, base: Intent) -> Intent:
 
 
 def _scatter(reading: Reading, base: Intent) -> Intent:
+    if reading.groups:
+        raise Unclear("a scatter chart split by groups; ask for it over all rows (or one group).")
     if len(reading.measures) != 2:
         raise Unclear("a scatter chart plots one numeric column against another; name exactly two.")
     return replace(base, operation="scatter", measures=tuple(reading.measures), chart="scatter", groups=())
@@ -296,6 +300,8 @@ def _only_date(schema: Schema) -> Column:
 
 
 def _listing(reading: Reading, intent: Intent) -> Intent:
+    if intent.groups or intent.measures:
+        raise Unclear("a list of rows with a grouping or a total; ask for the rows, or for the totals.")
     if not intent.filters:
         raise Unclear("which rows to list; add a condition (e.g. “… below their reorder level”).")
     label = reading.counted or reading.schema.row_id

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from .intent import Filter, Measure
 from .lexicon import SOFT, Item, lex
 from .schema import Column, Schema
-from .words import Token
+from .words import UNITS, Token
 
 AGGREGATIONS = ("count", "sum", "mean", "median", "min", "max", "distinct")
 COMPARATORS = (">", ">=", "<", "<=", "==")
@@ -171,7 +171,7 @@ def _flags(items: list[Item], reading: Reading) -> None:
             reading.instead = item.used = True
         elif keyword.startswith("chart"):
             reading.chart_word = item.used = True
-            if ":" in keyword:
+            if ":" in keyword and not _negated(items, position):  # "a bar chart, not a pie chart"
                 reading.chart = keyword.split(":")[1]
         elif keyword == "trend":
             reading.trend = item.used = True
@@ -209,9 +209,18 @@ def _numbers(items: list[Item], reading: Reading) -> None:
             item.unit, items[after].used = "pct", True
         elif after < len(items) and items[after].kind == "unit":
             item.unit, items[after].used = items[after].unit, True
+        elif after < len(items) and items[after].kind == "column" and items[after].text.lower() in UNITS:
+            # "48 hours" next to a column named hours_to_close: the number's unit, not the column again
+            item.unit, items[after].used = UNITS[items[after].text.lower()], True
         before = position - 1
         if before >= 0 and items[before].kind == "unit" and items[before].unit in ("eur", "usd", "gbp"):
             item.unit, items[before].used = items[before].unit, True
+    for position, item in enumerate(items):
+        after = position + 1
+        if item.kind == "number" and item.unit is None and after < len(items):
+            unit = _PERIOD_UNITS.get(items[after].keyword) if items[after].kind == "keyword" else None
+            if unit:
+                item.unit, items[after].used = unit, True  # "24 months" is a number of months, not a grouping
     for position, item in enumerate(items):
         if item.kind in ("month", "quarter"):
             _calendar_filter(items, position, reading)
@@ -251,6 +260,9 @@ def _date_or_value(items: list[Item], reading: Reading) -> None:
         value = item.notes.get("value") if item.kind == "column" else None
         if value is not None and not timely:
             items[position] = value
+
+
+_PERIOD_UNITS = {"period:D": "days", "period:W": "weeks", "period:M": "months", "period:Y": "years"}
 
 
 def _looks_like_year(items: list[Item], position: int, reading: Reading) -> bool:
@@ -888,10 +900,14 @@ def _leftovers(items: list[Item], reading: Reading) -> None:
             if not (ranking or through):
                 reading.unclear.append(item.text)  # "by" what, if nothing was grouped by it?
             # else it names what a ranking is by: "top 5 SKUs by unit cost"
-        elif item.kind == "keyword" and item.keyword in SOFT | {"and", "only", "in", "status", "per", "not"}:
+        elif item.kind == "keyword" and item.keyword == "not":
+            after = _neighbour(items, position, 1, skip=SOFT)
+            if after is not None and items[after].kind not in ("punct", "unknown", "stop"):
+                reading.unclear.append(item.text)  # it would negate something read as positive
+        elif item.kind == "keyword" and item.keyword in SOFT | {"and", "only", "in", "status", "per"}:
             continue
         elif item.kind == "keyword" and item.keyword.startswith("period:"):
-            continue  # "How many per year" without a date to use is caught later, when a grain is needed
+            reading.unclear.append(item.text)  # "month" with no "per" or "each" to make it a grouping
         elif item.kind == "column" and item.column.role in ("category", "text") and not item.exact:
             continue  # a partial mention like "products" in "Garden products": a noun, not a column
         elif item.kind == "column" and item.column.role == "date":
@@ -931,7 +947,43 @@ def merged(previous: Reading, follow: Reading) -> Reading:
         result = replace(result, chart=follow.chart or previous.chart, chart_word=True)
     if follow.top:
         result = replace(result, top=follow.top, bottom=follow.bottom)
-    if follow.agg and not follow.measures:
+    measures_anew = bool(
+        follow.measures
+        or follow.agg
+        or follow.rate_flag
+        or follow.share
+        or follow.rate
+        or follow.distinct_of
+        or follow.describe
+        or follow.correlation
+        or follow.distribution
+        or follow.listing
+        or follow.frequent
+    )  # fmt: skip  (a noun alone, "only for Billing tickets", measures nothing new)
+    if measures_anew:
+        # "now the average tenure": what is measured comes from the follow-up, the rest stays
+        result = replace(
+            result,
+            measures=list(follow.measures),
+            agg=follow.agg,
+            counted_noun=follow.counted_noun or previous.counted_noun,
+            counted=follow.counted,
+            rate_flag=follow.rate_flag,
+            share=follow.share,
+            rate=follow.rate,
+            distinct_of=follow.distinct_of,
+            per_entity=follow.per_entity,
+            superlative=follow.superlative or previous.superlative,
+            describe=follow.describe,
+            correlation=follow.correlation,
+            distribution=follow.distribution,
+            listing=follow.listing,
+            frequent=follow.frequent,
+            yoy=follow.yoy or previous.yoy,
+            growth=follow.growth or previous.growth,
+            trend=follow.trend or result.trend,
+        )
+    elif follow.agg:
         result = replace(result, agg=follow.agg)
     return replace(result, followup=False, instead=False)
 
