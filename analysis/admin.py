@@ -2,8 +2,8 @@ from django.contrib import admin
 
 from config.admin import OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
 
-from . import services
 from .models import Dataset, Execution, Message, Session
+from .services.datasets import dataset_sharing_set
 
 
 class MessageInline(TenantInline, admin.TabularInline):
@@ -49,9 +49,7 @@ class DatasetAdmin(TenantAdmin):
     fields = ("name", "team", "allow_sample_sharing", *readonly_fields[2:])
 
     def save_model(self, request, obj, form, change):
-        services.dataset_sharing_set(
-            dataset=obj, actor=request.user, allow_sample_sharing=obj.allow_sample_sharing
-        )
+        dataset_sharing_set(dataset=obj, actor=request.user, allow_sample_sharing=obj.allow_sample_sharing)
 
     def has_add_permission(self, request) -> bool:
         return False  # uploads go through the web page or the API, which check and profile the file

@@ -5,14 +5,14 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals.apis import Pagination
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_to_act_on
 from billing.selectors import budget_warning
 from config.exceptions import ApplicationError
+from config.pagination import Pagination
 from config.throttling import AtomicScopedRateThrottle
 
-from . import selectors, services
+from . import selectors
 from .serializers import (
     AnalyzeInput,
     AnalyzeOutput,
@@ -25,6 +25,10 @@ from .serializers import (
     SessionDetailSerializer,
     SessionSerializer,
 )
+from .services.artifacts import artifact_download
+from .services.asking import analysis_submit
+from .services.execution import execution_start
+from .services.sessions import session_archive
 
 
 class AnalyzeApi(APIView):
@@ -36,7 +40,7 @@ class AnalyzeApi(APIView):
         data = AnalyzeInput(data=request.data)
         data.is_valid(raise_exception=True)
         args = data.validated_data
-        approval_request = services.analysis_submit(
+        approval_request = analysis_submit(
             user=request.user,
             query=args["query"],
             session_id=args.get("sessionId"),
@@ -61,7 +65,7 @@ class ExecuteApi(APIView):
         session_id = args.get("sessionId")
         if session_id is not None and session_id != approval_request.session_id:
             raise ApplicationError("sessionId does not match the request's session.", code="session_mismatch")
-        execution, _created = services.execution_start(request=approval_request, user=request.user)
+        execution, _created = execution_start(request=approval_request, user=request.user)
         body = {
             **ExecuteOutput(execution).data,
             "budgetWarning": budget_warning(user=request.user, team=approval_request.team),
@@ -80,7 +84,7 @@ class ExecutionDetailApi(APIView):
 class ArtifactDownloadApi(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, execution_id, name):
-        artifact = services.artifact_download(user=request.user, execution_id=execution_id, name=name)
+        artifact = artifact_download(user=request.user, execution_id=execution_id, name=name)
         # Always an attachment, never rendered: an HTML artifact must not run in Sandgate's origin.
         response = FileResponse(
             artifact.file.open("rb"),
@@ -142,5 +146,5 @@ class SessionArchiveApi(APIView):
     @extend_schema(request=None, responses=SessionSerializer)
     def post(self, request, session_id):
         session = selectors.session_get(user=request.user, session_id=session_id)
-        session = services.session_archive(session=session, user=request.user)
+        session = session_archive(session=session, user=request.user)
         return Response(SessionSerializer(session).data)

@@ -23,7 +23,7 @@ from approvals.services import code_sha256
 from .models import Session
 
 Status = ApprovalRequest.Status
-# The statuses a version reaches only through an approval (cancelling an approved request withdraws it).
+# The statuses a version reaches only through an approval.
 APPROVED_STATUSES = frozenset(
     {
         Status.APPROVED,
@@ -52,7 +52,7 @@ _NOT_APPROVED = {
     Status.NEEDS_CLARIFICATION: "No code was written: the generator asked for clarification.",
     Status.POLICY_BLOCKED: "Blocked by the policy check before review.",
     Status.PENDING_REVIEW: "Waiting for review.",
-    Status.CANCELLED: "Cancelled by the person who asked.",
+    Status.CANCELLED: "Withdrawn by the person who asked.",
     Status.SUPERSEDED: "Superseded by a reviewer's edit (the next version).",
     Status.INTERRUPTED: "Interrupted while the code was being written.",
 }

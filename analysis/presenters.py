@@ -49,7 +49,7 @@ _HEADLINE = {
     Status.PENDING_REVIEW: "Waiting for review",
     Status.SUPERSEDED: "Replaced by a reviewer's edit; the next version follows.",
     Status.REJECTED: "The reviewer rejected this code.",
-    Status.CANCELLED: "Cancelled.",
+    Status.CANCELLED: "You withdrew this request.",
     Status.EXPIRED: "Expired before anyone reviewed it.",
     Status.APPROVED: "Approved — ready to run.",
     Status.QUEUED: "Approved — queued to run…",

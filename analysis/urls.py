@@ -27,6 +27,11 @@ urlpatterns = [
         name="request-status",
     ),
     path("sessions/<uuid:session_id>/requests/<uuid:request_id>/run/", views.request_run, name="request-run"),
+    path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/withdraw/",
+        views.request_withdraw,
+        name="request-withdraw",
+    ),
     path("sessions/<uuid:session_id>/notebook.ipynb", views.session_notebook, name="session-notebook"),
     path("sessions/<uuid:session_id>/script.py", views.session_script, name="session-script"),
     path("datasets/", views.datasets, name="datasets"),

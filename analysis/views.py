@@ -13,11 +13,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_list
+from approvals.services import approval_request_cancel
 from billing.selectors import budget_status_list
 from config.exceptions import ApplicationError, NotFound, error_body
 
-from . import exports, presenters, selectors, services
+from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
+from .services.asking import analysis_submit
+from .services.datasets import dataset_create
+from .services.execution import execution_start
 
 
 def _or_404(selector, **kwargs):
@@ -75,7 +79,7 @@ def ask(request):
 
 def _submit(request, form, **kwargs) -> ApprovalRequest | None:
     try:
-        return services.analysis_submit(user=request.user, query=form.cleaned_data["query"], **kwargs)
+        return analysis_submit(user=request.user, query=form.cleaned_data["query"], **kwargs)
     except ApplicationError as exc:
         form.add_error(None, exc.message)
         return None
@@ -108,9 +112,23 @@ def request_status(request, session_id, request_id):
 def request_run(request, session_id, request_id):
     approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
     try:
-        services.execution_start(request=approval, user=request.user)
+        execution_start(request=approval, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
+    return redirect("session", session_id=session_id)
+
+
+@login_required
+@require_POST
+def request_withdraw(request, session_id, request_id):
+    """The analyst withdraws a question still waiting for review."""
+    approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
+    try:
+        approval_request_cancel(request=approval, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "You withdrew the request.")
     return redirect("session", session_id=session_id)
 
 
@@ -160,7 +178,7 @@ def _upload(request, form):
         return None
     upload = form.cleaned_data["file"]
     try:
-        return services.dataset_create(
+        return dataset_create(
             team=team,
             name=upload.name,
             content=upload.read(),

@@ -1,8 +1,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.pagination import Pagination
 
 from . import selectors, services
 from .serializers import (
@@ -13,9 +14,11 @@ from .serializers import (
 )
 
 
-class Pagination(LimitOffsetPagination):
-    default_limit = 50
-    max_limit = 200
+def _detail(*, user, request_id) -> dict:
+    """One request as `GET /api/requests/{id}` shows it, with its card; another team's is a 404."""
+    return ApprovalRequestDetailSerializer(
+        selectors.approval_request_get(user=user, request_id=request_id)
+    ).data
 
 
 class RequestListApi(APIView):
@@ -34,7 +37,7 @@ class RequestListApi(APIView):
 class RequestDetailApi(APIView):
     @extend_schema(responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
-        return Response(selectors.approval_request_detail(user=request.user, request_id=request_id))
+        return Response(_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):
@@ -54,8 +57,7 @@ class ApproveApi(APIView):
             approval_request = services.approval_request_reject(
                 request=approval_request, reviewer=request.user, reason=args["reason"]
             )
-        detail = selectors.approval_request_detail(user=request.user, request_id=approval_request.pk)
-        return Response(detail, status=status.HTTP_200_OK)
+        return Response(_detail(user=request.user, request_id=approval_request.pk), status=status.HTTP_200_OK)
 
 
 class ReviseApi(APIView):
@@ -67,3 +69,13 @@ class ReviseApi(APIView):
         revision = services.approval_request_revise(request=rejected, reviewer=request.user)
         revision = selectors.approval_request_get(user=request.user, request_id=revision.pk)
         return Response(ApprovalRequestSerializer(revision).data, status=status.HTTP_202_ACCEPTED)
+
+
+class CancelApi(APIView):
+    """The analyst who asked withdraws a request still waiting for review."""
+
+    @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
+    def post(self, request, request_id):
+        waiting = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
+        cancelled = services.approval_request_cancel(request=waiting, user=request.user)
+        return Response(_detail(user=request.user, request_id=cancelled.pk))

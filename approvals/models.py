@@ -52,8 +52,7 @@ class ApprovalRequest(models.Model):
     query = models.TextField()
     code = models.TextField(blank=True)
     # One to four plain sentences from the generator: what the code computes, from which data, what it shows.
-    # (db_default: rows inserted by SQL that does not name the column get "" too.)
-    plan = models.TextField(blank=True, default="", db_default="")
+    plan = models.TextField(blank=True)
     # When no code was written: {"understood": str, "missing": str, "examples": [str, ...]}; else null.
     clarification = models.JSONField(null=True, blank=True, default=None)
     code_sha256 = models.CharField(max_length=64, blank=True)

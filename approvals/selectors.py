@@ -1,12 +1,7 @@
 from __future__ import annotations
 
-import json
-import uuid
-
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from billing.models import Membership
 from config.exceptions import NotFound
@@ -110,55 +105,19 @@ def _cost_card(*, request: ApprovalRequest) -> dict:
 
 
 def approval_request_card(*, request: ApprovalRequest) -> dict:
-    """What a reviewer needs to decide: reads, writes, libraries, charts, cost, risk, and the diff."""
-    from .services import approvals_needed
+    """What a reviewer needs to decide: the plan and where the code differs from it, what the code reads,
+    writes, imports and draws (from its AST), then cost and risk, then the diff to the previous version."""
+    from .services import approvals_needed, code_diff
 
-    parent = request.parent
-    return card_with_code_facts(
-        code=request.code,
-        plan=request.plan,
-        version=request.version,
-        datasets=[{"name": d.name, "columns": d.columns} for d in request.datasets.all()],
-        previous=None
-        if parent is None
-        else {
-            "requestId": str(parent.pk),
-            "version": parent.version,
-            "codeSha256": parent.code_sha256,
-            "code": parent.code,
-        },
-        cost=_cost_card(request=request),
-        risk={
-            "level": request.risk_level,
-            "findings": request.findings,
-            "approvalsNeeded": approvals_needed(request=request),
-            "approvals": list(request.votes.values_list("reviewer__username", flat=True)),
-        },
-    )
-
-
-def card_with_code_facts(
-    *,
-    code: str,
-    version: int,
-    datasets: list[dict],
-    previous: dict | None,
-    cost: dict,
-    risk: dict,
-    plan: str = "",
-) -> dict:
-    """The card: the plan and where the code differs from it, what the code reads, writes, imports and draws
-    (from its AST), then cost and risk, then the diff to the previous version. `datasets` are the request's
-    (name, columns); `previous` is the previous version as `previousVersion` shows it. Shared by the ORM
-    path and `sandgate_request_detail`'s."""
-    from .services import code_diff
-
-    seen = describe_code(code=code)
-    selected_paths = {f"/data/{d['name']}" for d in datasets}
-    known_columns = {c.get("name") for d in datasets for c in d["columns"]}
+    seen = describe_code(code=request.code)
+    datasets = list(request.datasets.all())
+    selected_paths = {f"/data/{d.name}" for d in datasets}
+    known_columns = {c.get("name") for d in datasets for c in d.columns}
     columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
+    parent = request.parent
+    facts = [{"name": d.name, "columns": d.columns} for d in datasets]
     return {
-        "plan": check_plan(plan=plan, datasets=datasets, read_columns=columns, read_paths=seen["paths"]),
+        "plan": check_plan(plan=request.plan, datasets=facts, read_columns=columns, read_paths=seen["paths"]),
         "reads": {
             "datasets": [
                 {"path": path, "name": path.removeprefix("/data/"), "selected": path in selected_paths}
@@ -169,56 +128,28 @@ def card_with_code_facts(
         "writes": seen["writes"],
         "libraries": seen["libraries"],
         "charts": {"expected": _charts_expected(seen["charts"]), "calls": seen["charts"]},
-        "cost": cost,
-        "risk": {**risk, "notUnderstood": _not_understood(risk.get("findings") or [])},
+        "cost": _cost_card(request=request),
+        "risk": {
+            "level": request.risk_level,
+            "findings": request.findings,
+            "approvalsNeeded": approvals_needed(request=request),
+            "approvals": list(request.votes.values_list("reviewer__username", flat=True)),
+            "notUnderstood": _not_understood(request.findings or []),
+        },
         "diff": None
-        if previous is None
+        if parent is None
         else {
-            "previousRequestId": previous["requestId"],
-            "previousVersion": previous["version"],
-            "previousCodeSha256": previous["codeSha256"],
+            "previousRequestId": str(parent.pk),
+            "previousVersion": parent.version,
+            "previousCodeSha256": parent.code_sha256,
             "unified": code_diff(
-                old=previous["code"],
-                new=code,
-                old_label=f"v{previous['version']}",
-                new_label=f"v{version}",
+                old=parent.code,
+                new=request.code,
+                old_label=f"v{parent.version}",
+                new_label=f"v{request.version}",
             ),
         },
     }
-
-
-def approval_request_detail(*, user, request_id) -> dict:
-    """One request as `GET /api/requests/{id}` shows it, with its card; another team's is a 404.
-
-    On PostgreSQL one call of `sandgate_request_detail` (approvals/migrations/0007) gives the document but
-    the card's code facts, which come from Python; elsewhere the serializer builds it from the ORM (five
-    queries). Clients poll this while their request is generated, reviewed and run.
-    """
-    if connection.vendor != "postgresql":
-        from .serializers import ApprovalRequestDetailSerializer
-
-        return ApprovalRequestDetailSerializer(approval_request_get(user=user, request_id=request_id)).data
-    try:
-        request_id = uuid.UUID(str(request_id))
-    except ValueError:
-        raise NotFound("Request not found.") from None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT sandgate_request_detail(%s, %s, %s)", [request_id, user.pk, timezone.now()])
-        (text,) = cursor.fetchone()
-    if text is None:
-        raise NotFound("Request not found.")
-    doc = json.loads(text)
-    card = doc["card"]
-    doc["card"] = card_with_code_facts(
-        code=doc["code"],
-        plan=doc.get("plan", ""),
-        version=doc["version"],
-        datasets=doc.pop("_datasets"),
-        previous=doc["previousVersion"],
-        cost=card["cost"],
-        risk=card["risk"],
-    )
-    return doc
 
 
 def _not_understood(findings: list[dict]) -> list[dict]:

@@ -8,20 +8,22 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from audit.services import audit_log, audit_who
-from billing.models import Membership
+from audit.services import audit_log
+from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
-from billing.services import UNPRICED_SANDBOX_USD, budget_periods_warn, sandbox_units
+from billing.services import budget_release_request
+from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
-from config.postgresql import call_function, refused_by_function
 
 from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .policy import RULES_BY_CODE, PolicyResult, at_least, policy_check
 from .selectors import policy_config
+from .signals import request_approved, request_revised, run_limits_wanted
 
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
@@ -53,7 +55,7 @@ def approval_request_transition(
 
 
 def transition_refused(*, current: str, target: str) -> Conflict:
-    """The 409 of a transition the request's current status does not allow (also raised from SQL's SG409)."""
+    """The 409 of a transition the request's current status does not allow."""
     message = f"The request is {current}, so it cannot become {target}."
     return Conflict(message, code="invalid_state", extra={"status": current})
 
@@ -70,19 +72,18 @@ def approval_digest(*, code_sha256: str, datasets: list[tuple[str, str]], limits
 
 
 def request_limits(*, request: ApprovalRequest) -> dict:
-    """The sandbox limits a run of this request gets: the settings, overridden per team."""
-    from dataclasses import asdict
+    """The sandbox limits a run of this request gets, as the app that runs it says (`run_limits_wanted`)."""
+    answers = [limits for _, limits in run_limits_wanted.send(sender=ApprovalRequest, request=request)]
+    if len(answers) != 1:  # fail closed: nothing is approved without knowing what it would run with
+        raise ImproperlyConfigured(f"Expected one answer to run_limits_wanted, got {len(answers)}.")
+    return answers[0]
 
-    from analysis.sandboxes.base import Limits
 
-    return asdict(Limits.merged(settings.SANDBOX_LIMITS, request.team.sandbox_limits))
-
-
-def approval_request_digest(*, request: ApprovalRequest, limits: dict | None = None) -> str:
+def approval_request_digest(*, request: ApprovalRequest) -> str:
     return approval_digest(
         code_sha256=code_sha256(request.code),
         datasets=[(d.name, d.sha256) for d in request.datasets.all()],
-        limits=limits if limits is not None else request_limits(request=request),
+        limits=request_limits(request=request),
     )
 
 
@@ -146,8 +147,6 @@ def approval_request_generation_succeed(
 def _notify_if_waiting(*, request: ApprovalRequest) -> None:
     if request.status != Status.PENDING_REVIEW:
         return
-    from analysis.tasks import enqueue_on_commit
-
     from .tasks import notify_reviewers_by_email, notify_reviewers_by_webhook
 
     for task in (notify_reviewers_by_email, notify_reviewers_by_webhook):
@@ -196,7 +195,7 @@ def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
         raise _refusal("self_approval")
 
 
-# An approval's refusals by code, as the ORM path and sandgate_request_approve (its MESSAGE) name them.
+# An approval's refusals by code.
 APPROVAL_REFUSALS = {
     "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
     "self_approval": (Forbidden, "You cannot review your own request."),
@@ -220,25 +219,11 @@ def approvals_needed(*, request: ApprovalRequest) -> int:
     return 1
 
 
+@transaction.atomic
 def approval_request_approve(
     *, request: ApprovalRequest, reviewer, expected_sha256: str | None = None
 ) -> ApprovalRequest:
-    """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached.
-
-    On PostgreSQL one call does it (`sandgate_request_approve`, approvals/migrations/0009), and with
-    SANDGATE_EXECUTE_ON_APPROVAL queues the run too: it is on the way from the click to the user's first
-    line. Elsewhere (SQLite) the ORM path does, which is also the reference the function is tested against
-    (tests/approvals/test_approve_function.py).
-    """
-    if connection.vendor == "postgresql":
-        approved = _approve_in_database(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
-        if approved is not None:
-            return approved
-    return _approve_with_orm(request=request, reviewer=reviewer, expected_sha256=expected_sha256)
-
-
-@transaction.atomic
-def _approve_with_orm(*, request: ApprovalRequest, reviewer, expected_sha256: str | None) -> ApprovalRequest:
+    """Record this reviewer's approval of exactly the code they saw; approve once the quorum is reached."""
     _check_reviewer(request=request, reviewer=reviewer)
     # The row lock makes concurrent votes count one after the other: the last of a quorum sees the others.
     request = ApprovalRequest.objects.select_for_update().select_related("team").get(pk=request.pk)
@@ -288,7 +273,8 @@ def _approve(*, request: ApprovalRequest, reviewer, digest: str) -> ApprovalRequ
             "expires_at": request.approval_expires_at.isoformat(),
         },
     )
-    _after_approval(request=request, reviewer=reviewer)
+    # With SANDGATE_EXECUTE_ON_APPROVAL analysis queues the run here, in this transaction.
+    request_approved.send(sender=ApprovalRequest, request=request, reviewer=reviewer)
     return request
 
 
@@ -300,52 +286,6 @@ def _approved_fields(*, request: ApprovalRequest, reviewer, digest: str, now) ->
         "approval_digest": digest,
         "approval_expires_at": now + timedelta(hours=settings.APPROVAL_TTL_HOURS),
     }
-
-
-APPROVE_SQL = (
-    "SELECT status, execution_id, warn_period_ids FROM sandgate_request_approve(%s::uuid, %s::integer, "
-    "%s::text, %s::text, %s::text, %s::timestamptz, %s::timestamptz, %s::text, %s::boolean, %s::text, "
-    "%s::numeric, %s::numeric, %s::numeric[], %s::timestamptz, %s::text, %s::inet, %s::text)"
-)
-
-
-def _approve_in_database(
-    *, request: ApprovalRequest, reviewer, expected_sha256: str | None
-) -> ApprovalRequest | None:
-    """The approval in one call; None when the request's code is not the one read (take the ORM path)."""
-    from analysis.tasks import enqueue_on_commit, run_execution
-
-    limits = request_limits(request=request)
-    digest = approval_request_digest(request=request, limits=limits)  # as the worker recomputes it: in Python
-    now = timezone.now()
-    fields = _approved_fields(request=request, reviewer=reviewer, digest=digest, now=now)
-    wall_seconds, memory_gib = sandbox_units(seconds=limits["wall_seconds"], memory_mb=limits["memory_mb"])
-    who = audit_who(actor=reviewer)
-    params = [
-        request.pk, reviewer.pk, expected_sha256 or "", request.code_sha256, digest, now,
-        fields["approval_expires_at"], fields["approval_expires_at"].isoformat(),
-        settings.SANDGATE_EXECUTE_ON_APPROVAL, settings.SANDBOX_BACKEND, wall_seconds, memory_gib,
-        list(UNPRICED_SANDBOX_USD), now + timedelta(seconds=settings.BUDGET_LEASE_SECONDS),
-        who["actor_label"], who["ip_address"], who["user_agent"],
-    ]  # fmt: skip
-    try:
-        status, execution_id, warn_period_ids = call_function(APPROVE_SQL, params)
-    except DatabaseError as error:
-        refused = refused_by_function(error)
-        if refused is None:
-            raise
-        if refused.message == "stale":
-            return None
-        raise _refusal(refused.message, refused.detail) from None
-    if status != Status.PENDING_REVIEW:  # as the row now is; the loaded team stays loaded
-        request.status, request.updated_at = status, now
-        for name, value in fields.items():
-            setattr(request, name, value)
-    if execution_id is not None:
-        enqueue_on_commit(run_execution, str(execution_id))  # broker down: the reaper enqueues it
-    if warn_period_ids:  # the run's hold took a budget past its soft threshold; the requester held it
-        budget_periods_warn(period_ids=warn_period_ids, actor=request.user)
-    return request
 
 
 def approval_is_expired(*, request: ApprovalRequest) -> bool:
@@ -362,21 +302,6 @@ def approval_request_expire(*, request: ApprovalRequest, source: tuple[str, ...]
         details={"expires_at": str(request.approval_expires_at)},
     )
     return request
-
-
-def _after_approval(*, request: ApprovalRequest, reviewer) -> None:
-    from django.conf import settings
-
-    if settings.SANDGATE_EXECUTE_ON_APPROVAL:
-        from analysis.services import execution_start
-        from billing.services import BudgetExceeded
-
-        try:
-            with transaction.atomic():  # a savepoint: a refused run must not undo the approval
-                execution, _ = execution_start(request=request, user=reviewer, on_approval=True)
-        except BudgetExceeded:
-            return  # the approval stands; POST /api/execute answers the 402 once someone tries to run it
-        request.status, request.updated_at = execution.request.status, execution.request.updated_at
 
 
 @transaction.atomic
@@ -400,16 +325,27 @@ def approval_request_reject(*, request: ApprovalRequest, reviewer, reason: str) 
     return request
 
 
+# What an analyst may withdraw: a request still waiting for review (its code being written, or written).
+WITHDRAWABLE = (Status.GENERATING, Status.PENDING_REVIEW)
+
+
 @transaction.atomic
 def approval_request_cancel(*, request: ApprovalRequest, user) -> ApprovalRequest:
+    """The analyst who asked withdraws a request still waiting for review; its generation hold is released.
+
+    A generation already under way finishes, is charged for its calls, and leaves the request withdrawn.
+    """
     if request.user_id != user.pk:
-        raise Forbidden("Only the person who asked can cancel a request.")
-    request = approval_request_transition(
-        request=request,
-        source=(Status.GENERATING, Status.PENDING_REVIEW, Status.APPROVED),
-        target=Status.CANCELLED,
+        raise Forbidden("Only the person who asked can withdraw a request.", code="not_your_request")
+    request = approval_request_transition(request=request, source=WITHDRAWABLE, target=Status.CANCELLED)
+    released = budget_release_request(request=request, feature=CostSpan.Feature.GENERATION)
+    audit_log(
+        action=Action.REQUEST_CANCELLED,
+        actor=user,
+        team=request.team,
+        target=request,
+        details={"reservations_released": released},
     )
-    audit_log(action=Action.REQUEST_CANCELLED, actor=user, team=request.team, target=request)
     return request
 
 
@@ -434,10 +370,9 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
     """A reviewer asks for a new version of a request they rejected with a reason.
 
     The new request (version n+1, linked by `parent`) asks the same question on the same session and
-    datasets; its prompt carries the rejected code and the feedback; it goes through review again.
+    datasets; its prompt carries the rejected code and the feedback; it goes through review again (analysis
+    generates it on `request_revised`).
     """
-    from analysis.models import Message, Session
-
     _check_reviewer(request=request, reviewer=reviewer)
     # Locked so two clicks on "ask for a new version" make one revision, not two.
     request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
@@ -450,13 +385,6 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
     if request.revisions.exists():
         raise Conflict("A new version of this request was already asked for.", code="already_revised")
     revision = _next_version(old=request)
-    Message.objects.create(
-        session_id=request.session_id,
-        role=Message.Role.SYSTEM,
-        content=f"A reviewer asked for version {revision.version}: {request.rejection_reason.strip()}",
-        request=revision,
-    )
-    Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
     audit_log(
         action=Action.REQUEST_REVISED,
         actor=reviewer,
@@ -468,9 +396,7 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
             "feedback": request.rejection_reason,
         },
     )
-    from analysis.tasks import enqueue_on_commit, generate_code
-
-    enqueue_on_commit(generate_code, str(revision.pk))  # broker down: the reaper enqueues it later
+    request_revised.send(sender=ApprovalRequest, revision=revision, feedback=request.rejection_reason)
     return revision
 
 

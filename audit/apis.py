@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
-from approvals.apis import Pagination
+from config.pagination import Pagination
 
 from . import selectors, services
 from .serializers import AuditEventSerializer, AuditListInput

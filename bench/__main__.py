@@ -66,7 +66,7 @@ def api_rows(base: str, tokens: dict) -> list[tuple]:
     own machines; here one would also be booting during the baseline), so the generations that the
     analyze run queues wait in Redis until the next stack's worker drains them; main() checks that.
     """
-    from analysis.services import request_generate_code
+    from analysis.services.generation import request_generate_code
 
     analyst = tokens["analysts"][0]
     first = requests.post(

@@ -5,8 +5,7 @@
 Every run uses the same client stack (Django, one process per client) against the same database:
 * plain: `UPDATE … SET spent = spent + x WHERE id = … AND spent + x <= limit` on one row, autocommit;
 * reserve: `billing.services.budget_reserve` against one user and one team budget (two budget rows held in
-  one transaction, plus the reservation row) — on PostgreSQL one call of `sandgate_budget_reserve`;
-* orm (PostgreSQL only, for comparison): the ORM path SQLite uses, a few statements per reservation.
+  one transaction, plus the reservation row).
 The runs alternate for BENCH_ROUNDS rounds of BENCH_SECONDS each, so a load change on the machine hits them
 alike. Limits are set so every attempt fits, then a final burst against limits that admit exactly 100 more
 checks that exactly 100 get in and nothing overshoots a limit.
@@ -48,7 +47,7 @@ def _plain_client(period_id: int, limit: Decimal, seconds: float, ready, go, out
     out.put(done)
 
 
-def _reserve_client(team_id, user_id, orm: bool, seconds: float, ready, go, out) -> None:
+def _reserve_client(team_id, user_id, seconds: float, ready, go, out) -> None:
     _setup_django()
     from django.contrib.auth import get_user_model
 
@@ -56,28 +55,15 @@ def _reserve_client(team_id, user_id, orm: bool, seconds: float, ready, go, out)
     from billing.services import BudgetExceeded, budget_reserve
 
     team, user = Team.objects.get(pk=team_id), get_user_model().objects.get(pk=user_id)
-    reserve = _orm_reserve if orm else budget_reserve
     deadline = _start(ready, go, seconds)
     done = 0
     while time.monotonic() < deadline:
         try:
-            reserve(team=team, user=user, feature="generation", amount=AMOUNT)
+            budget_reserve(team=team, user=user, feature="generation", amount=AMOUNT)
             done += 1
         except BudgetExceeded:
             pass
     out.put(done)
-
-
-def _orm_reserve(**kwargs):
-    """budget_reserve as SQLite runs it: the ORM path."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from billing.services import _reserve_with_orm
-
-    now = timezone.now()
-    return _reserve_with_orm(**kwargs, request=None, now=now, lease_expires_at=now + timedelta(minutes=10))
 
 
 def _start(ready, go, seconds: float) -> float:
@@ -120,14 +106,11 @@ def main() -> None:
     team_b = Budget.objects.create(team=team, scope="team", period="monthly", limit_usd=plenty)
     user_b = Budget.objects.create(team=team, scope="user", user=user, period="monthly", limit_usd=plenty)
     connection.close()
-    orm = connection.vendor == "postgresql"  # elsewhere budget_reserve is the ORM path already
-    ops = {"plain": 0, "reserve": 0, "orm": 0}
+    ops = {"plain": 0, "reserve": 0}
     try:
         for _ in range(ROUNDS):
             ops["plain"] += _run(_plain_client, (plain.pk, plenty), SECONDS)
-            ops["reserve"] += _run(_reserve_client, (team.pk, user.pk, False), SECONDS)
-            if orm:
-                ops["orm"] += _run(_reserve_client, (team.pk, user.pk, True), SECONDS)
+            ops["reserve"] += _run(_reserve_client, (team.pk, user.pk), SECONDS)
         # Overshoot: limits that admit exactly 100 more, then a burst of 8 clients for one second.
         for budget in (team_b, user_b):
             period = BudgetPeriod.objects.get(budget=budget)
@@ -136,7 +119,7 @@ def main() -> None:
         plain.refresh_from_db()
         plain_limit = plain.spent_usd + AMOUNT * 100
         _run(_plain_client, (plain.pk, plain_limit), 1.0)
-        burst = _run(_reserve_client, (team.pk, user.pk, False), 1.0)
+        burst = _run(_reserve_client, (team.pk, user.pk), 1.0)
         plain.refresh_from_db()
         overshoot = {"plain": max(plain.spent_usd - plain_limit, Decimal(0))}
         for name, budget in (("team", team_b), ("user", user_b)):
@@ -153,8 +136,6 @@ def main() -> None:
     )
     print(f"plain conditional UPDATE of one row: {ops['plain'] / seconds:8.0f} /s")
     print(f"budget_reserve (user + team budget): {ops['reserve'] / seconds:8.0f} /s")
-    if orm:
-        print(f"  the ORM path, for comparison:      {ops['orm'] / seconds:8.0f} /s")
     print(f"ratio: {ops['reserve'] / max(ops['plain'], 1):.2f}x (target >= 0.5x)")
     print(f"final burst: {burst} reservations admitted where the limits left room for exactly 100")
     print(

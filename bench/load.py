@@ -158,7 +158,7 @@ def seed(*, analysts: int) -> dict:
     """A team with a dataset, a generous monthly budget, N analysts and a reviewer; their tokens."""
 
     from analysis.demo import sales_csv
-    from analysis.services import dataset_create
+    from analysis.services.datasets import dataset_create
     from billing.models import Budget, Membership, Team
     from config.tokens import token_create
     from tests.factories import UserFactory

@@ -4,34 +4,29 @@ Estimate → reserve → settle. Before an LLM call or a run, `budget_reserve` h
 budget that applies (the team's, the user's) in one short transaction: one conditional
 `UPDATE … SET reserved = reserved + x WHERE spent + reserved + x <= limit` per budget period row, in
 ascending primary-key order, so two reservers never wait on each other in opposite orders (no deadlock), and
-no interleaving can pass a limit. On PostgreSQL the whole reservation is one statement, the function
-`sandgate_budget_reserve` (billing/migrations/0005): the hot rows are locked only inside the server, never
-across a client round trip; the ORM path (SQLite's) is its tested reference. The work then runs with no
-transaction held; `budget_settle` moves the hold to `spent` with the actual cost, once per reservation (a
-redelivered task settles nothing twice). The sweeper releases reservations whose lease expired: their owner
-died.
+no interleaving can pass a limit. The work then runs with no transaction held; `budget_settle` moves the
+hold to `spent` with the actual cost, once per reservation (a redelivered task settles nothing twice). The
+sweeper releases reservations whose lease expired: their owner died.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import DatabaseError, connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_log, audit_log_change
 from config.exceptions import ApplicationError
-from config.postgresql import call_function, refused_by_function
 
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 from .periods import period_end, period_start
@@ -328,28 +323,10 @@ def budget_reserve(
 
     The reservation returned says whether a budget it holds against is now at or above its soft
     threshold (`above_soft_threshold`, not stored): the answer's budget warning is looked up only then.
-
-    On PostgreSQL, one statement does it all (`sandgate_budget_reserve`, billing/migrations/0005): the hot
-    budget rows are locked only inside the server, never across a client round trip. Elsewhere (SQLite) the
-    ORM path does it in a few statements; it is also the reference the function is tested against.
+    A warning for a crossed soft threshold is audited in the hold's transaction.
     """
     now = timezone.now()
-    lease_expires_at = now + timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS)
-    reserve = _reserve_in_database if connection.vendor == "postgresql" else _reserve_with_orm
-    return reserve(
-        team=team,
-        user=user if getattr(user, "pk", None) else None,
-        feature=feature,
-        amount=amount,
-        request=request,
-        now=now,
-        lease_expires_at=lease_expires_at,
-    )
-
-
-def _reserve_with_orm(
-    *, team: Team, user, feature: str, amount: Decimal, request, now, lease_expires_at
-) -> Reservation:
+    user = user if getattr(user, "pk", None) else None
     periods = budget_periods_current(budgets=budgets_applicable(team=team, user=user), now=now)
     try:
         with transaction.atomic():
@@ -361,83 +338,17 @@ def _reserve_with_orm(
                 feature=feature,
                 amount_usd=amount,
                 period_ids=[p.pk for p, _ in periods],
-                lease_expires_at=lease_expires_at,
+                lease_expires_at=now + timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS),
             )
             for period, budget in periods:  # ascending pk: every reserver locks in the same order
                 _hold(period_id=period.pk, budget=budget, amount=amount)
+            reservation.above_soft_threshold = _warn_above_soft_threshold(
+                periods=periods, amount=amount, actor=user
+            )
     except _Refused as refused:
         period = BudgetPeriod.objects.get(pk=refused.period_id)
         raise BudgetExceeded(budget=refused.budget, period=period, amount=amount) from None
-    reservation.above_soft_threshold = _warn_above_soft_threshold(periods=periods, amount=amount, actor=user)
     return reservation
-
-
-RESERVE_SQL = (
-    "SELECT period_ids, warn_period_ids, above_period_ids FROM sandgate_budget_reserve("
-    "%s::uuid, %s::uuid, %s::integer, %s::uuid, %s::text, %s::numeric, %s::timestamptz, %s::timestamptz)"
-)
-# Raised by sandgate_budget_reserve when a hold does not fit; its DETAIL names the refusing period (JSON).
-REFUSED_SQLSTATE = "SG402"
-
-
-def _reserve_in_database(
-    *, team: Team, user, feature: str, amount: Decimal, request, now, lease_expires_at
-) -> Reservation:
-    reservation = Reservation(
-        team=team,
-        user=user,
-        request=request,
-        feature=feature,
-        amount_usd=amount,
-        lease_expires_at=lease_expires_at,
-        created_at=now,
-    )
-    params = [reservation.pk, team.pk, reservation.user_id, reservation.request_id]
-    params += [feature, amount, lease_expires_at, now]
-    try:  # in a caller's transaction, a savepoint: a refusal rolls back the holds, not the caller's work
-        period_ids, warn_period_ids, above_period_ids = call_function(RESERVE_SQL, params)
-    except DatabaseError as error:
-        refusal = budget_refusal_from(error, amount=amount)
-        if refusal is None:
-            raise
-        raise refusal from None
-    reservation.period_ids = list(period_ids)
-    reservation.above_soft_threshold = bool(above_period_ids)
-    reservation._state.adding, reservation._state.db = False, connection.alias  # as if loaded from the row
-    budget_periods_warn(period_ids=warn_period_ids, actor=user)
-    return reservation
-
-
-def budget_periods_warn(*, period_ids: list[int], actor) -> None:
-    """Warn once for each period sandgate_budget_reserve says a hold took past its soft threshold."""
-    if not period_ids:  # the usual case: no query
-        return
-    periods = BudgetPeriod.objects.select_related("budget__team", "budget__user").filter(pk__in=period_ids)
-    for period in sorted(periods, key=lambda p: p.pk):
-        _warn_once(period=period, budget=period.budget, actor=actor)
-
-
-def budget_refusal_from(error: DatabaseError, *, amount: Decimal | None = None) -> BudgetExceeded | None:
-    """The 402 a database error stands for, if it is sandgate_budget_reserve's refusal; else None.
-
-    The refusing period is as the refusing statement saw it. `amount` defaults to the one in the error
-    (sandgate_analysis_submit adds the amount it tried to hold).
-    """
-    refused = refused_by_function(error)
-    if refused is None or refused.sqlstate != REFUSED_SQLSTATE:
-        return None
-    detail = json.loads(refused.detail)
-    budget = Budget.objects.select_related("team").get(pk=detail["budget_id"])
-    # The row may not exist: one created on first use by the refused statement rolled back with it.
-    period = BudgetPeriod(
-        pk=detail["period_id"],
-        budget=budget,
-        period_start=datetime.fromtimestamp(detail["period_start"], tz=UTC),
-        spent_usd=Decimal(detail["spent_usd"]),
-        reserved_usd=Decimal(detail["reserved_usd"]),
-    )
-    amount = amount if amount is not None else Decimal(detail["amount_usd"])
-    return BudgetExceeded(budget=budget, period=period, amount=amount)
 
 
 def _hold(*, period_id: int, budget: Budget, amount: Decimal) -> None:
@@ -503,6 +414,13 @@ def budget_settle_request(*, request, feature: str) -> int:
     return settled
 
 
+def budget_release_request(*, request, feature: str) -> int:
+    """Drop the request's active holds of `feature` (its work stopped early), charging what their cost spans
+    already say; a later settle charges any difference."""
+    held = Reservation.objects.filter(request=request, feature=feature, status=Reservation.Status.ACTIVE)
+    return sum(reservation_release(reservation_id=pk) for pk in held.values_list("pk", flat=True))
+
+
 def budget_lease_renew(*, request, feature: str) -> int:
     """A worker starting the work says it is alive: the sweeper leaves its reservation alone."""
     return Reservation.objects.filter(
@@ -560,7 +478,7 @@ def _audit_refusal(*, refusal: BudgetExceeded, actor) -> None:
         actor=actor,
         team=refusal.budget.team,
         target=refusal.budget,
-        # At the precision it would have been held: the same text whether PostgreSQL or Python computed it.
+        # At the precision it would have been held.
         details={"amount_usd": str(refusal.amount.quantize(HELD_STEP, ROUND_HALF_UP)), **refusal.extra},
     )
 

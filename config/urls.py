@@ -33,6 +33,7 @@ api_urls = [
     path("requests", approval_apis.RequestListApi.as_view(), name="request-list"),
     path("requests/<uuid:request_id>", approval_apis.RequestDetailApi.as_view(), name="request-detail"),
     path("requests/<uuid:request_id>/revise", approval_apis.ReviseApi.as_view(), name="request-revise"),
+    path("requests/<uuid:request_id>/cancel", approval_apis.CancelApi.as_view(), name="request-cancel"),
     path("audit", audit_apis.AuditListApi.as_view(), name="audit-list"),
     path("budget", billing_apis.BudgetApi.as_view(), name="budget"),
     path("spend", billing_apis.SpendApi.as_view(), name="spend"),

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 
 from analysis.demo import sales_csv
 from analysis.models import Session
-from analysis.services import dataset_create
+from analysis.services.datasets import dataset_create
 from approvals.models import ApprovalRequest
 from approvals.services import code_sha256
 from billing.models import Membership, Team

@@ -253,7 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     # Releases budget reservations whose lease expired: the worker holding them died.
     "budget-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
     # Settles rows whose worker died (expired lease → interrupted) and re-enqueues tasks that never reached
-    # the broker (analysis.services.reap_stuck).
+    # the broker (analysis.services.reaper.reap_stuck).
     "analysis-reap-stuck": {"task": "analysis.tasks.reap_stuck", "schedule": 60.0},
 }
 
@@ -289,8 +289,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 60
 CELERY_TASK_TIME_LIMIT = SANDBOX_LIMITS["wall_seconds"] + 120
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT * 3}
-if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, with one Redis client per channel
 # A claimed generation or run holds a lease until the hard time limit plus this margin; after that its
 # worker is dead for sure (the hard limit kills the task) and the reaper marks the row `interrupted`.
 SANDGATE_LEASE_MARGIN_SECONDS = env.int("SANDGATE_LEASE_MARGIN_SECONDS", default=30)

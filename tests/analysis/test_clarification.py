@@ -23,7 +23,8 @@ from analysis.llm import get_generator
 from analysis.llm.base import DatasetContext, GenerationInput
 from analysis.llm.offline import OfflineGenerator
 from analysis.models import Message
-from analysis.services import analysis_submit, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
 from analysis.templatetags.sandgate import pending_review_count
 from approvals import tasks
 from approvals.models import ApprovalRequest

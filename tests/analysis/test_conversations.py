@@ -16,7 +16,9 @@ from analysis.llm.base import Turn
 from analysis.llm.prompt import turn_token_estimate
 from analysis.models import Execution, Message, Session
 from analysis.selectors import session_history
-from analysis.services import analysis_submit, request_generate_code, session_expire_idle
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
+from analysis.services.sessions import session_expire_idle
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_reject
 from audit.models import AuditEvent

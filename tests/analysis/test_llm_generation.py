@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from analysis.services import GENERATION_MISCONFIGURED_MESSAGE, analysis_submit, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import GENERATION_MISCONFIGURED_MESSAGE, request_generate_code
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import CostSpan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from analysis.models import Artifact
-from analysis.services import execution_run, execution_start
+from analysis.services.execution import execution_run, execution_start
 from approvals.services import approval_request_approve
 from audit.models import AuditEvent
 from billing.models import Membership

@@ -13,7 +13,7 @@ from analysis.sandboxes import get_sandbox
 from analysis.sandboxes.base import CodeIntegrityError, DatasetMount, Limits
 from analysis.sandboxes.e2b import E2BSandbox
 from analysis.sandboxes.local import TRUNCATION_MARKER
-from analysis.services import execution_run, execution_start
+from analysis.services.execution import execution_run, execution_start
 from approvals.services import approval_request_approve
 from tests.factories import ApprovalRequestFactory, demo_dataset
 from tests.fakes.e2b_server import FakeE2BServer

@@ -14,7 +14,7 @@ from analysis.models import Execution
 from analysis.sandboxes import get_sandbox, warm
 from analysis.sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
 from analysis.sandboxes.local import LocalSandbox
-from analysis.services import execution_start
+from analysis.services.execution import execution_start
 from approvals.services import approval_request_approve
 from tests.analysis.test_sandbox_local import TEST_LIMITS
 from tests.factories import ApprovalRequestFactory, demo_dataset

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 from analysis import tracing
-from analysis.services import analysis_submit, execution_run, execution_start, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.execution import execution_run, execution_start
+from analysis.services.generation import request_generate_code
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
 from billing.models import CostSpan

@@ -3,7 +3,7 @@
 import pytest
 
 from analysis.models import Execution
-from analysis.services import execution_start
+from analysis.services.execution import execution_start
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Membership

@@ -103,3 +103,37 @@ def test_reviewer_of_another_team_cannot_decide_in_the_admin(client, other_team,
     assert response.status_code == 404
     pending.refresh_from_db()
     assert pending.status == Status.PENDING_REVIEW
+
+
+def test_approving_in_the_console_runs_on_approval_when_configured(client, staff_reviewer, pending, settings):
+    from analysis.models import Execution
+
+    settings.SANDGATE_EXECUTE_ON_APPROVAL = True
+    client.force_login(staff_reviewer)
+    with_hash = {"code_sha256": pending.code_sha256}
+    client.post(f"/admin/approvals/approvalrequest/{pending.pk}/approve/", with_hash)
+
+    pending.refresh_from_db()
+    assert pending.status == Status.QUEUED
+    execution = Execution.objects.get(request=pending)
+    assert execution.code_sha256 == pending.approved_code_sha256
+    assert AuditEvent.objects.get(action="execution.queued").actor == staff_reviewer
+
+
+def test_asking_for_a_new_version_in_the_console_queues_its_generation(
+    client, staff_reviewer, analyst, team, django_capture_on_commit_callbacks
+):
+    from analysis.models import Message
+
+    rejected = ApprovalRequestFactory(
+        user=analyst, team=team, status=Status.REJECTED, rejection_reason="Use a bar chart."
+    )
+    client.force_login(staff_reviewer)
+    with django_capture_on_commit_callbacks() as callbacks:
+        client.post(f"/admin/approvals/approvalrequest/{rejected.pk}/revise/")
+
+    revision = ApprovalRequest.objects.get(parent=rejected)
+    assert (revision.version, revision.status) == (2, Status.GENERATING)
+    assert len(callbacks) == 1  # the generate task, published once the revision is committed
+    note = Message.objects.get(request=revision)
+    assert (note.role, note.content) == ("system", "A reviewer asked for version 2: Use a bar chart.")

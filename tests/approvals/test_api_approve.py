@@ -227,3 +227,24 @@ def test_approval_stands_when_the_automatic_run_does_not_fit_the_budget(
     assert response.status_code == 200
     assert response.json()["status"] == "approved"
     assert not Execution.objects.exists()
+
+
+def test_the_run_queued_on_approval_is_in_the_approvals_transaction(reviewer, pending, settings):
+    from django.db import transaction
+
+    from approvals.services import approval_request_approve
+    from billing.models import Reservation
+
+    settings.SANDGATE_EXECUTE_ON_APPROVAL = True
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), transaction.atomic():
+        approved = approval_request_approve(request=pending, reviewer=reviewer)
+        assert approved.status == Status.QUEUED and Execution.objects.filter(request=pending).exists()
+        raise Undo
+
+    pending.refresh_from_db()
+    assert pending.status == Status.PENDING_REVIEW
+    assert not Execution.objects.exists() and not Reservation.objects.exists()

@@ -255,7 +255,7 @@ print(df.groupby("warehouse")["units_on_hand"].sum())
 
 @pytest.fixture
 def inventory(team):
-    from analysis.services import dataset_create
+    from analysis.services.datasets import dataset_create
 
     return dataset_create(team=team, name="inventory.csv", content=INVENTORY)
 
@@ -329,7 +329,7 @@ def test_each_difference_between_plan_and_code_says_what_differs(
 def test_a_plan_that_names_another_dataset_than_the_code_opens_is_a_finding(
     as_user, analyst, team, inventory
 ):
-    from analysis.services import dataset_create
+    from analysis.services.datasets import dataset_create
 
     other = dataset_create(team=team, name="stock.csv", content=INVENTORY)
     request = ApprovalRequestFactory(

@@ -7,11 +7,13 @@ import time_machine
 from django.utils import timezone
 
 from analysis.models import Execution
-from analysis.services import execution_run, execution_start
+from analysis.services.execution import execution_run, execution_start
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve
 from audit.models import AuditEvent
+from billing.models import Reservation
 from tests.factories import ApprovalRequestFactory, demo_dataset
+from tests.threads import run_together
 
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
@@ -104,7 +106,7 @@ def test_a_double_execute_and_a_redelivered_task_run_the_code_once(approved, as_
 
 
 def test_claiming_a_run_renews_its_holds_lease_so_the_sweeper_leaves_it(approved, analyst, settings):
-    from analysis.services import _execution_claim
+    from analysis.services.execution import _execution_claim
     from billing.models import Reservation
     from billing.services import reservation_sweep
 
@@ -119,3 +121,51 @@ def test_claiming_a_run_renews_its_holds_lease_so_the_sweeper_leaves_it(approved
     assert hold.lease_expires_at > timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS - 60)
     assert reservation_sweep() == 0
     assert Reservation.objects.get(pk=hold.pk).status == Reservation.Status.ACTIVE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_executes_at_once_queue_one_run_and_hold_its_budget_once(team, analyst, reviewer, prices):
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    request = approval_request_approve(request=request, reviewer=reviewer)
+
+    results = run_together([lambda: execution_start(request=request, user=analyst)] * 2)
+
+    assert all(isinstance(r, tuple) for r in results), results
+    assert sorted(created for _, created in results) == [False, True]
+    assert len({execution.pk for execution, _ in results}) == 1
+    assert Execution.objects.filter(request=request).count() == 1
+    assert Reservation.objects.filter(request=request, feature="execution").count() == 1
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_QUEUED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_delivered_twice_at_once_runs_the_code_once(team, analyst, reviewer, prices):
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    request.datasets.set([demo_dataset(team, rows=20)])
+    execution = start(approval_request_approve(request=request, reviewer=reviewer), analyst)
+
+    results = run_together([lambda: execution_run(execution_id=execution.pk)] * 2)
+
+    ran = [r for r in results if isinstance(r, Execution)]
+    assert len(ran) == 1 and results.count(None) == 1, results
+    assert ran[0].status == Execution.Status.SUCCEEDED, ran[0].error
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_STARTED).count() == 1
+    assert AuditEvent.objects.filter(action=Action.EXECUTION_FINISHED).count() == 1
+    assert Reservation.objects.get(request=request, feature="execution").status == Reservation.Status.SETTLED
+
+
+def test_without_an_answer_for_the_runs_limits_nothing_is_approved(analyst, reviewer, team):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from analysis.receivers import _run_limits
+    from approvals.signals import run_limits_wanted
+
+    request = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    assert run_limits_wanted.disconnect(dispatch_uid="analysis.run_limits")
+    try:
+        with pytest.raises(ImproperlyConfigured):
+            approval_request_approve(request=request, reviewer=reviewer)
+    finally:
+        run_limits_wanted.connect(_run_limits, dispatch_uid="analysis.run_limits")
+    request.refresh_from_db()
+    assert request.status == Status.PENDING_REVIEW and not request.votes.exists()

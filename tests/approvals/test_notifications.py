@@ -13,7 +13,8 @@ from django.core import mail
 
 from analysis.llm.base import GenerationOutput
 from analysis.llm.offline import OfflineGenerator
-from analysis.services import analysis_submit, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
 from approvals import tasks
 from approvals.services import approval_request_edit
 from billing.models import Membership

@@ -7,7 +7,8 @@ from django.core.management import CommandError, call_command
 
 from analysis.llm.base import DatasetContext, GenerationInput
 from analysis.llm.offline import OfflineGenerator
-from analysis.services import analysis_submit, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
 from approvals import policy
 from approvals.models import ApprovalRequest, PolicyRule
 from approvals.policy import PolicyConfig, allowlist, policy_check

@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from analysis.demo import sales_csv
 from analysis.models import Execution
-from analysis.services import dataset_create
+from analysis.services.datasets import dataset_create
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Membership

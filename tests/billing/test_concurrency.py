@@ -4,40 +4,17 @@ Each thread has its own database connection (Django opens one per thread), so on
 concurrent transactions; SQLite serialises them (BEGIN IMMEDIATE), and the same assertions hold.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from billing.models import BudgetPeriod, Reservation
 from billing.services import BudgetExceeded, budget_reserve, budget_settle
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import TeamFactory, UserFactory, member
+from tests.threads import run_together
 
 HOLD = Decimal("0.10")
-
-
-def run_together(jobs) -> list:
-    """Start every job at the same moment, each on its own thread and connection; return their results."""
-    barrier = threading.Barrier(len(jobs))
-    results: list = [None] * len(jobs)
-
-    def worker(n, job):
-        try:
-            barrier.wait()
-            results[n] = job()
-        except Exception as exc:  # the assertions look at what each job ended with
-            results[n] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(n, job)) for n, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.forms import MultiWidget
 
 from analysis.models import Execution, Session
-from analysis.services import execution_start
+from analysis.services.execution import execution_start
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Budget, Membership, Price, Reservation, Team

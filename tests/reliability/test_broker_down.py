@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from analysis.models import Execution
-from analysis.services import reap_stuck
+from analysis.services.reaper import reap_stuck
 from approvals.models import ApprovalRequest
 from tests.conftest import client_for
 from tests.factories import demo_dataset

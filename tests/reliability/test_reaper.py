@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from analysis.services import analysis_submit, reap_stuck, request_generate_code
+from analysis.services.asking import analysis_submit
+from analysis.services.generation import request_generate_code
+from analysis.services.reaper import reap_stuck
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Budget, BudgetPeriod, Reservation

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from analysis.models import Execution
-from analysis.services import reap_stuck
+from analysis.services.reaper import reap_stuck
 from analysis.tasks import run_execution
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve, code_sha256

@@ -138,10 +138,8 @@ def generation_failed(approved, reviewer):
     return ask(approved, status=Status.GENERATION_FAILED, generation_error="The model answered no code.")
 
 
-def cancelled_after_approval(approved, reviewer):
-    request = ask(approved)
-    approval_request_approve(request=request, reviewer=reviewer)
-    return approval_request_cancel(request=request, user=approved.user)
+def withdrawn_by_the_analyst(approved, reviewer):
+    return approval_request_cancel(request=ask(approved), user=approved.user)
 
 
 def waiting_for_review(approved, reviewer):
@@ -153,7 +151,7 @@ NOT_APPROVED = [
     policy_blocked,
     superseded,
     generation_failed,
-    cancelled_after_approval,
+    withdrawn_by_the_analyst,
     waiting_for_review,
 ]
 

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from analysis.demo import sales_csv
 from analysis.models import Dataset
-from analysis.services import dataset_create
+from analysis.services.datasets import dataset_create
 from billing.models import Membership, Team
 from config.tokens import token_create, token_revoke_all
 

@@ -1,0 +1,1 @@
+"""Writes of the analysis app, one module per concept; import from the module that owns the function."""

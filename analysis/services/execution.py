@@ -1,0 +1,289 @@
+"""Running approved code: queuing the one run, claiming it, checking what the approval bound, the sandbox,
+the result."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.models import ApprovalRequest
+from approvals.services import (
+    approval_digest,
+    approval_is_expired,
+    approval_request_expire,
+    approval_request_transition,
+    code_sha256,
+)
+from audit.models import AuditEvent
+from audit.services import audit_log
+from billing.models import CostSpan, Team
+from billing.services import (
+    BudgetExceeded,
+    audit_budget_refusals,
+    budget_lease_renew,
+    budget_reserve,
+    budget_settle_request,
+    cost_span_record_execution,
+    execution_cost_estimate,
+)
+from config.connections import drop_stale_connection
+from config.enqueue import enqueue_on_commit
+from config.exceptions import Conflict, Forbidden
+
+from .. import tracing
+from ..models import Dataset, Execution, Message, Session
+from ..sandboxes import get_sandbox
+from ..sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
+from .artifacts import artifacts_store
+
+logger = logging.getLogger(__name__)
+Status = ApprovalRequest.Status
+Action = AuditEvent.Action
+
+
+NOT_YOUR_RUN = "Only the analyst who asked this question can start its run; reviewers and auditors cannot."
+
+
+@audit_budget_refusals
+@transaction.atomic
+def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False) -> tuple[Execution, bool]:
+    """Queue the one execution of an approved request. Calling it again returns the same execution.
+
+    Only the request's own analyst starts its run. With `on_approval` the system starts it on the approving
+    reviewer's behalf (SANDGATE_EXECUTE_ON_APPROVAL): then `user` must be the request's approving reviewer.
+    """
+    if not on_approval and request.user_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
+    # Locks the request row only (`of`); its team and requester come along for the budget reservation.
+    request = (
+        ApprovalRequest.objects.select_related("team", "user")
+        .select_for_update(of=("self",))
+        .get(pk=request.pk)
+    )
+    if on_approval and request.reviewer_id != user.pk:
+        raise Forbidden(NOT_YOUR_RUN, code="not_your_request")
+    existing = Execution.objects.filter(request=request).first()
+    if existing is not None:
+        return existing, False
+    if request.status != Status.APPROVED:
+        raise Conflict(
+            f"Only approved requests can run; this one is {request.status}.",
+            code="not_approved",
+            extra={"status": request.status},
+        )
+    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
+    # will get, merged as the sandbox merges them.
+    limits = execution_limits(team=request.team)
+    budget_reserve(
+        team=request.team,
+        user=request.user,
+        feature=CostSpan.Feature.EXECUTION,
+        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
+        request=request,
+    )
+    execution = Execution.objects.create(
+        request=request, code_sha256=request.approved_code_sha256, backend=settings.SANDBOX_BACKEND
+    )
+    approval_request_transition(request=request, source=(Status.APPROVED,), target=Status.QUEUED)
+    audit_log(
+        action=Action.EXECUTION_QUEUED,
+        actor=user,
+        team=request.team,
+        target=execution,
+        details={"request_id": str(request.pk), "code_sha256": execution.code_sha256},
+    )
+    from ..tasks import run_execution
+
+    enqueue_on_commit(run_execution, str(execution.pk))  # broker down: the reaper enqueues it
+    return execution, True
+
+
+def execution_start_on_approval(*, request: ApprovalRequest, reviewer) -> None:
+    """With SANDGATE_EXECUTE_ON_APPROVAL, queue the run in the approval's transaction (`request_approved`).
+
+    Over a budget the approval stands and nothing is queued; `POST /api/execute` answers the 402 once someone
+    tries to run it. The approved `request` is left saying what the row now says (queued).
+    """
+    if not settings.SANDGATE_EXECUTE_ON_APPROVAL:
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a refused run must not undo the approval
+            execution, _ = execution_start(request=request, user=reviewer, on_approval=True)
+    except BudgetExceeded:
+        return
+    request.status, request.updated_at = execution.request.status, execution.request.updated_at
+
+
+def execution_limits(*, team: Team) -> Limits:
+    """The sandbox limits of a run for `team`: the settings, overridden per team. The approval binds them."""
+    return Limits.merged(settings.SANDBOX_LIMITS, team.sandbox_limits)
+
+
+@transaction.atomic
+def _execution_claim(*, execution_id) -> Execution | None:
+    """Claim the run exactly once; a redelivered task finds nothing to claim."""
+    now = timezone.now()
+    claimed = Execution.objects.filter(pk=execution_id, status=Execution.Status.QUEUED).update(
+        status=Execution.Status.RUNNING,
+        started_at=now,
+        lease_expires_at=now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS),
+    )
+    if claimed != 1:
+        return None
+    execution = Execution.objects.select_related("request", "request__team").get(pk=execution_id)
+    approval_request_transition(request=execution.request, source=(Status.QUEUED,), target=Status.RUNNING)
+    audit_log(action=Action.EXECUTION_STARTED, team=execution.request.team, target=execution)
+    # In the claim's transaction: no moment where the run is claimed and its hold's lease is still the old
+    # one (the sweeper could release it), and one commit fewer before the run starts.
+    budget_lease_renew(request=execution.request, feature=CostSpan.Feature.EXECUTION)
+    return execution
+
+
+def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:
+    """Recompute what the approval bound (code, datasets as stored on disk now, limits); None if unchanged."""
+    request = execution.request
+    actual = code_sha256(request.code)
+    if not (actual == request.approved_code_sha256 == execution.code_sha256):
+        return f"The code's SHA-256 ({actual[:12]}…) is not the approved one; refusing to run it."
+    hashed = [(d.name, _file_sha256(d.file.path)) for d in datasets]
+    digest = approval_digest(code_sha256=actual, datasets=hashed, limits=asdict(limits))
+    if digest != request.approval_digest:
+        return "The datasets or limits changed since the approval; refusing to run it."
+    return None
+
+
+def _file_sha256(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    except OSError:
+        return "missing"
+
+
+def execution_run(*, execution_id) -> Execution | None:
+    """Run an approved, queued execution in the sandbox; runs in the `execute` worker."""
+    execution = _execution_claim(execution_id=execution_id)
+    if execution is None:
+        return None
+    request = execution.request
+    limits = execution_limits(team=request.team)
+    datasets = list(request.datasets.all())
+    mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in datasets]
+    if approval_is_expired(request=request):
+        reason = "The approval expired before the run."
+        return _execution_refuse(execution=execution, reason=reason, expired=True)
+    refusal = _integrity_error(execution=execution, datasets=datasets, limits=limits)
+    if refusal is not None:
+        return _execution_refuse(execution=execution, reason=refusal)
+    started = time.monotonic()
+    logger.info("execution %s: claimed, running it in the %s sandbox", execution_id, execution.backend)
+    with tracing.execution_span(request=request, backend=execution.backend) as traced:
+        try:
+            result = get_sandbox().run(
+                code=request.code, code_sha256=execution.code_sha256, datasets=mounts, limits=limits
+            )
+        except CodeIntegrityError as exc:  # the backend's own last-moment re-hash
+            return _execution_refuse(execution=execution, reason=str(exc))
+        except Exception as exc:  # the sandbox itself broke: the run still must end, visibly
+            logger.exception("sandbox failure for execution %s", execution_id)
+            result = SandboxResult(error={"name": "SandboxError", "value": str(exc), "traceback": ""})
+        result.duration_ms = result.duration_ms or int((time.monotonic() - started) * 1000)
+        drop_stale_connection()  # the run may outlast the connection: don't lose its result to a dead one
+        result.limits = _limits_in_force(limits=limits, team=request.team, record=result.limits)
+        status = _final_status(result)
+        tracing.execution_span_finish(span=traced, status=status, duration_ms=result.duration_ms)
+    return _execution_finish(execution=execution, result=result, limits=limits)
+
+
+def _limits_in_force(*, limits: Limits, team: Team, record: dict) -> dict:
+    """The limits applied (settings, then the team's overrides) plus what the backend says it enforced."""
+    overrides = sorted(k for k, v in (team.sandbox_limits or {}).items() if getattr(limits, k, None) == v)
+    return {**asdict(limits), **record, "team_overrides": overrides}
+
+
+def _final_status(result: SandboxResult) -> str:
+    if result.timed_out:
+        return Execution.Status.TIMED_OUT
+    return Execution.Status.SUCCEEDED if result.succeeded else Execution.Status.FAILED
+
+
+@transaction.atomic
+def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Limits) -> Execution:
+    status = _final_status(result)
+    Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING).update(
+        status=status,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        error=result.error,
+        results=result.results,
+        limits=result.limits,
+        finished_at=timezone.now(),
+        duration_ms=result.duration_ms,
+    )
+    execution.refresh_from_db()
+    artifacts_store(execution=execution, result=result)
+    request = approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=status)
+    cost_span_record_execution(
+        request=request,
+        backend=execution.backend,
+        seconds=result.duration_ms / 1000,
+        memory_mb=limits.memory_mb,
+    )
+    budget_settle_request(request=request, feature=CostSpan.Feature.EXECUTION)
+    audit_log(
+        action=Action.EXECUTION_FINISHED,
+        team=request.team,
+        target=execution,
+        details={
+            "status": status,
+            "duration_ms": result.duration_ms,
+            "code_sha256": execution.code_sha256,
+            "artifacts": [{"name": a.name, "sha256": a.sha256} for a in result.artifacts],
+        },
+    )
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=_summary(result, status),
+        request=request,
+    )
+    Session.objects.filter(pk=request.session_id).update(last_activity_at=timezone.now())
+    return execution
+
+
+@transaction.atomic
+def _execution_refuse(*, execution: Execution, reason: str, expired: bool = False) -> Execution:
+    error = {"name": "ApprovalExpired" if expired else "IntegrityError", "value": reason, "traceback": ""}
+    Execution.objects.filter(pk=execution.pk).update(
+        status=Execution.Status.FAILED, error=error, finished_at=timezone.now(), duration_ms=0
+    )
+    if expired:
+        approval_request_expire(request=execution.request, source=(Status.RUNNING,))
+    else:
+        approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
+    budget_settle_request(request=execution.request, feature=CostSpan.Feature.EXECUTION)
+    audit_log(
+        action=Action.EXECUTION_REFUSED,
+        team=execution.request.team,
+        target=execution,
+        details={"reason": reason},
+    )
+    execution.refresh_from_db()
+    return execution
+
+
+def _summary(result: SandboxResult, status: str) -> str:
+    if result.timed_out:
+        return "The analysis ran out of time and was stopped."
+    if result.error:
+        return f"The analysis failed: {result.error.get('name')}: {result.error.get('value')}"
+    charts = sum(1 for r in result.results if "png" in r)
+    text = result.stdout.strip()[:1000]
+    return f"{text}\n\n{charts} chart(s)." if charts else text or f"The analysis {status}."

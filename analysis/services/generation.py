@@ -1,0 +1,230 @@
+"""Generating code in the `generate` worker, and generating again after a reviewer asked for a new version."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.models import ApprovalRequest
+from approvals.services import (
+    approval_request_generation_fail,
+    approval_request_generation_succeed,
+    approval_request_needs_clarification,
+    code_sha256,
+)
+from audit.models import AuditEvent
+from audit.services import audit_log
+from billing.models import CostSpan
+from billing.selectors import generation_model_for
+from billing.services import budget_lease_renew, budget_settle_request, cost_span_record_llm
+from config.connections import drop_stale_connection
+from config.enqueue import enqueue_on_commit
+from config.exceptions import Conflict
+
+from .. import tracing
+from ..llm import get_generator
+from ..llm.base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput
+from ..llm.prompt import build_messages
+from ..models import Message, Session
+from ..selectors import dataset_context, request_revision, session_history
+
+logger = logging.getLogger(__name__)
+Status = ApprovalRequest.Status
+Action = AuditEvent.Action
+
+
+def request_generate_code(*, request_id) -> ApprovalRequest | None:
+    """Ask the LLM (or the offline generator) for code; runs in the `generate` worker."""
+    if not _request_generation_claim(request_id=request_id):
+        return None  # a redelivered task (another worker has it or had it), or a request cancelled meanwhile
+    request = ApprovalRequest.objects.select_related("team", "user", "parent").get(pk=request_id)
+    generator = get_generator()
+    choice = generation_model_for(team=request.team, user=request.user)
+    if choice.downgraded_from and generator.provider == "mistral":
+        generator.model = choice.model  # above a budget's soft threshold: the team's cheaper model
+    budget_lease_renew(request=request, feature=CostSpan.Feature.GENERATION)
+    inp = GenerationInput(
+        query=request.query,
+        datasets=[dataset_context(dataset=d) for d in request.datasets.all()],
+        history=session_history(request=request),
+        revision=request_revision(request=request),
+    )
+    trace = tracing.request_trace(request=request, name="generate")
+    with trace, _traced_generation(generator=generator, inp=inp) as traced:
+        try:
+            output = generator.generate(inp)
+        except GenerationError as exc:
+            drop_stale_connection()
+            traced.update(level="ERROR", status_message=str(exc))
+            return _request_generation_failed(request=request, error=exc, provider=generator.provider)
+        drop_stale_connection()  # an LLM call may outlast the connection
+        with transaction.atomic():
+            spans = _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
+            if output.clarification is not None:
+                stored = _clarification_store(request=request, output=output)
+            else:
+                stored = _code_store(request=request, output=output, downgraded_from=choice.downgraded_from)
+            budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
+        traced.update(
+            output=output.code or output.clarification.message,
+            model=output.model,
+            usage_details={"input": output.input_tokens, "output": output.output_tokens},
+            cost_details={"total": float(sum(span.cost_usd for span in spans))},
+        )
+    return stored
+
+
+def _code_store(*, request: ApprovalRequest, output, downgraded_from: str) -> ApprovalRequest | None:
+    """Check and store the code and tell the analyst; None if the request stopped generating meanwhile (the
+    analyst withdrew it, or the reaper interrupted it): its calls are charged all the same."""
+    try:
+        with transaction.atomic():  # a savepoint: the cost spans recorded before it stay
+            with tracing.span("policy-check", input={"code_sha256": code_sha256(output.code)}) as checked:
+                request = approval_request_generation_succeed(
+                    request=request,
+                    code=output.code,
+                    provider=output.provider,
+                    model=output.model,
+                    plan=output.plan,
+                )
+                tracing.policy_span_finish(span=checked, request=request)
+    except Conflict as refused:
+        logger.info("request %s became %s while its code was generated", request.pk, refused.extra["status"])
+        return None
+    label = "offline generator" if output.provider == "offline" else output.model
+    if downgraded_from and output.provider == "mistral":
+        label += f" (downgraded from {downgraded_from}: a budget is above its soft threshold)"
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=f"Generated code with the {label}; {_next_step(request)}",
+        request=request,
+    )
+    return request
+
+
+def _clarification_store(*, request: ApprovalRequest, output) -> ApprovalRequest | None:
+    """No code: the request ends needs_clarification (no review, no reviewer told) and the analyst reads what
+    was understood, what is missing and questions that would work; None if it stopped generating meanwhile."""
+    try:
+        with transaction.atomic():  # a savepoint: the cost spans recorded before it stay
+            request = approval_request_needs_clarification(
+                request=request,
+                clarification=output.clarification.as_dict(),
+                provider=output.provider,
+                model=output.model,
+            )
+    except Conflict as refused:
+        logger.info("request %s became %s while its code was generated", request.pk, refused.extra["status"])
+        return None
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=output.clarification.message,
+        request=request,
+    )
+    return request
+
+
+def request_regenerate(*, revision: ApprovalRequest, feedback: str) -> None:
+    """A reviewer asked for a new version (`approval_request_revise`): tell the analyst in the conversation
+    and generate it, in the revision's transaction."""
+    Message.objects.create(
+        session_id=revision.session_id,
+        role=Message.Role.SYSTEM,
+        content=f"A reviewer asked for version {revision.version}: {feedback.strip()}",
+        request=revision,
+    )
+    Session.objects.filter(pk=revision.session_id).update(last_activity_at=timezone.now())
+    from ..tasks import generate_code
+
+    enqueue_on_commit(generate_code, str(revision.pk))  # broker down: the reaper enqueues it later
+
+
+def _request_generation_claim(*, request_id) -> bool:
+    """Claim the generation once, with a lease: a second task for the same request finds it claimed."""
+    lease_expires_at = timezone.now() + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS)
+    claimed = ApprovalRequest.objects.filter(
+        pk=request_id, status=Status.GENERATING, generation_lease_expires_at__isnull=True
+    ).update(generation_lease_expires_at=lease_expires_at)
+    return claimed == 1
+
+
+# Shown to analysts when the provider refuses our credentials; admins get the details (audit, ERROR log).
+GENERATION_MISCONFIGURED_MESSAGE = (
+    "Code generation is not configured correctly; an administrator has been told."
+)
+
+
+def _traced_generation(*, generator, inp: GenerationInput):
+    return tracing.generation(
+        "code-generation",
+        model=getattr(generator, "model", ""),
+        input=build_messages(inp=inp),
+        provider=generator.provider,
+    )
+
+
+def _calls_of(output) -> list[CallUsage]:
+    # A generator that reports no per-call usage (the offline rules) still leaves one span.
+    if output.calls:
+        return output.calls
+    usage = CallUsage(
+        feature=CostSpan.Feature.GENERATION,
+        model=output.model,
+        input_tokens=output.input_tokens,
+        output_tokens=output.output_tokens,
+    )
+    return [usage]
+
+
+def _llm_cost_spans_record(
+    *, request: ApprovalRequest, provider: str, calls: list[CallUsage]
+) -> list[CostSpan]:
+    """One cost span per model call: the first as generation, the repair round as repair."""
+    return [
+        cost_span_record_llm(
+            request=request,
+            user=request.user,
+            provider=provider,
+            model=call.model,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            feature=call.feature,
+        )
+        for call in calls
+    ]
+
+
+@transaction.atomic
+def _request_generation_failed(
+    *, request: ApprovalRequest, error: GenerationError, provider: str
+) -> ApprovalRequest | None:
+    _llm_cost_spans_record(request=request, provider=provider, calls=error.calls)
+    budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
+    reason = str(error)
+    if isinstance(error, GenerationConfigurationError):
+        logger.error("Code generation is misconfigured (request %s): %s", request.pk, error)
+        audit_log(
+            action=Action.GENERATION_MISCONFIGURED,
+            team=request.team,
+            target=request,
+            details={"provider": provider, "reason": reason},
+        )
+        reason = GENERATION_MISCONFIGURED_MESSAGE
+    try:
+        with transaction.atomic():  # a savepoint: the cost spans recorded before it stay
+            return approval_request_generation_fail(request=request, reason=reason)
+    except Conflict as refused:  # withdrawn or interrupted meanwhile
+        logger.info("request %s became %s while its code was generated", request.pk, refused.extra["status"])
+        return None
+
+
+def _next_step(request: ApprovalRequest) -> str:
+    if request.status == Status.POLICY_BLOCKED:
+        return f"the policy check blocked it before review: {request.policy_reason}"
+    return "waiting for a reviewer's approval."

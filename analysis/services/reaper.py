@@ -1,0 +1,134 @@
+"""The periodic reaper: rows whose worker died are settled; tasks that never reached the broker are enqueued
+again."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from approvals.models import ApprovalRequest
+from approvals.services import approval_request_transition
+from audit.models import AuditEvent
+from audit.services import audit_log
+from billing.models import CostSpan
+from billing.services import budget_release_request
+
+from ..models import Execution, Message
+
+logger = logging.getLogger(__name__)
+Status = ApprovalRequest.Status
+Action = AuditEvent.Action
+
+
+INTERRUPTED_MESSAGE = (
+    "The worker handling this stopped (it crashed or was restarted) before it finished. "
+    "It was not run again; ask again to retry."
+)
+
+
+def reap_stuck(*, now=None, limit: int = 500) -> dict[str, int]:
+    """The periodic reaper: settle rows whose worker died, re-enqueue tasks that never reached the broker."""
+    now = now or timezone.now()
+    counts = {
+        "executions_interrupted": _executions_interrupt_expired(now=now, limit=limit),
+        "requests_interrupted": _requests_interrupt_expired(now=now, limit=limit),
+        "executions_requeued": _executions_requeue_unclaimed(now=now, limit=limit),
+        "requests_requeued": _requests_requeue_unclaimed(now=now, limit=limit),
+    }
+    if any(counts.values()):
+        logger.warning("reaper: %s", counts)
+    return counts
+
+
+def _executions_interrupt_expired(*, now, limit: int) -> int:
+    expired = Execution.objects.filter(status=Execution.Status.RUNNING, lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(execution_interrupt(execution_id=pk, now=now) for pk in ids)
+
+
+@transaction.atomic
+def execution_interrupt(*, execution_id, now) -> int:
+    """A running execution whose lease expired ends `interrupted`, its budget hold released; never re-run."""
+    error = {"name": "WorkerLost", "value": INTERRUPTED_MESSAGE, "traceback": ""}
+    interrupted = Execution.objects.filter(
+        pk=execution_id, status=Execution.Status.RUNNING, lease_expires_at__lt=now
+    ).update(status=Execution.Status.INTERRUPTED, error=error, finished_at=now)
+    if interrupted != 1:
+        return 0  # finished (or reaped) meanwhile
+    execution = Execution.objects.select_related("request", "request__team").get(pk=execution_id)
+    request = approval_request_transition(
+        request=execution.request, source=(Status.RUNNING, Status.QUEUED), target=Status.INTERRUPTED
+    )
+    released = budget_release_request(request=request, feature=CostSpan.Feature.EXECUTION)
+    details = {"lease_expired_at": execution.lease_expires_at.isoformat(), "reservations_released": released}
+    audit_log(action=Action.EXECUTION_INTERRUPTED, team=request.team, target=execution, details=details)
+    _interrupted_message(request=request)
+    return 1
+
+
+def _requests_interrupt_expired(*, now, limit: int) -> int:
+    expired = ApprovalRequest.objects.filter(status=Status.GENERATING, generation_lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(request_interrupt(request_id=pk, now=now) for pk in ids)
+
+
+@transaction.atomic
+def request_interrupt(*, request_id, now) -> int:
+    """A request whose generation lease expired ends `interrupted`, its budget hold released."""
+    interrupted = ApprovalRequest.objects.filter(
+        pk=request_id, status=Status.GENERATING, generation_lease_expires_at__lt=now
+    ).update(status=Status.INTERRUPTED, generation_error=INTERRUPTED_MESSAGE, updated_at=now)
+    if interrupted != 1:
+        return 0
+    request = ApprovalRequest.objects.select_related("team").get(pk=request_id)
+    released = budget_release_request(request=request, feature=CostSpan.Feature.GENERATION)
+    details = {
+        "lease_expired_at": request.generation_lease_expires_at.isoformat(),
+        "reservations_released": released,
+    }
+    audit_log(action=Action.REQUEST_INTERRUPTED, team=request.team, target=request, details=details)
+    _interrupted_message(request=request)
+    return 1
+
+
+def _interrupted_message(*, request: ApprovalRequest) -> None:
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=INTERRUPTED_MESSAGE,
+        request=request,
+    )
+
+
+def _requeue_cutoff(now):
+    return now - timedelta(seconds=settings.SANDGATE_REQUEUE_AFTER_SECONDS)
+
+
+def _executions_requeue_unclaimed(*, now, limit: int) -> int:
+    from ..tasks import run_execution
+
+    unclaimed = Execution.objects.filter(status=Execution.Status.QUEUED, created_at__lt=_requeue_cutoff(now))
+    return _publish_each(task=run_execution, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _requests_requeue_unclaimed(*, now, limit: int) -> int:
+    from ..tasks import generate_code
+
+    unclaimed = ApprovalRequest.objects.filter(
+        status=Status.GENERATING,
+        generation_lease_expires_at__isnull=True,
+        created_at__lt=_requeue_cutoff(now),
+    )
+    return _publish_each(task=generate_code, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _publish_each(*, task, ids: list) -> int:
+    """Enqueue again; a duplicate of a message still waiting in the queue is harmless (the claim)."""
+    for pk in ids:
+        task.delay(str(pk))
+        logger.warning("re-enqueued %s(%s): it was never claimed", task.name, pk)
+    return len(ids)
