@@ -273,3 +273,43 @@ def test_the_offline_generator_is_what_runs_without_a_key(offline):
         GenerationInput(query=WEATHER, datasets=[DatasetContext("sales.csv", "/data/sales.csv", 1, [])])
     )
     assert output.code == "" and output.clarification is not None
+
+
+def test_a_request_withdrawn_while_mistral_answers_with_a_clarification_stays_withdrawn(
+    transactional_db, mistral, analyst, team, prices, monkeypatch, settings
+):
+    from django.db import connection
+
+    settings.MISTRAL_TIMEOUT_SECONDS = 30  # the withdrawal waits for the database while the call is open
+
+    from approvals.services import approval_request_cancel
+
+    asked = _asked(analyst, team, WEATHER)
+    clarification = {"understood": "the weather", "missing": "weather data", "examples": []}
+    mistral.reply(
+        content=json.dumps({"clarification": clarification}), prompt_tokens=500, completion_tokens=20
+    )
+    record = mistral._record
+
+    withdrawn: list = []
+
+    def withdraw_while_mistral_answers(request):  # the server's thread: the analyst withdraws meanwhile
+        record(request)
+        try:
+            withdrawn.append(approval_request_cancel(request=asked, user=analyst).status)
+        except Exception as exc:  # the assertion below shows it
+            withdrawn.append(exc)
+        finally:
+            connection.close()
+
+    monkeypatch.setattr(mistral, "_record", withdraw_while_mistral_answers)
+
+    result = request_generate_code(request_id=asked.pk)
+    asked.refresh_from_db()
+    assert withdrawn == [Status.CANCELLED]
+    assert result is None, asked.generation_error
+    assert (asked.status, asked.clarification) == (Status.CANCELLED, None)
+    assert not AuditEvent.objects.filter(
+        target_id=str(asked.pk), action="request.needs_clarification"
+    ).exists()
+    assert CostSpan.objects.get(request=asked).input_tokens == 500  # the call is charged all the same
