@@ -20,6 +20,7 @@ from pygments.lexers import DiffLexer, PythonLexer
 
 from approvals.labels import APPROVED_STEP, GENERATING_STEP, STEPS, StatusText, status_text
 from approvals.models import ApprovalRequest
+from approvals.plan_check import plan_html
 from approvals.services import code_diff
 from billing.models import CostSpan
 from billing.selectors import team_list_for_user
@@ -87,7 +88,9 @@ class Turn:
     previous: ApprovalRequest | None = None
     next_version: ApprovalRequest | None = None
     can_ask_again: bool = False
+    session_active: bool = True  # a follow-up (an example question, Ask again) can still be asked
     code_html: str = ""
+    plan_html: str = ""
     diff_html: str = ""
     charts: list[Chart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
@@ -171,8 +174,11 @@ def turn(request: ApprovalRequest, *, session_active: bool = True) -> Turn:
         previous=request.parent if request.parent_id else None,
         next_version=next_version,
         can_ask_again=can_ask_again,
+        session_active=session_active,
         execution=execution,
     )
+    if request.plan:
+        result.plan_html = plan_html(request.plan)
     if request.code:
         result.code_html = mark_safe(highlight(request.code, PythonLexer(), FORMATTER))
     if result.previous is not None and result.previous.code and request.code:

@@ -3,6 +3,11 @@
 The sandbox returns a DataFrame as pandas' `to_html` (E2B's Jupyter does the same). That HTML comes from
 the analysed code, so it is never shown as markup: only the text of its cells is kept (html.parser, no
 attributes but colspan/rowspan), and the page renders its own table from it, escaped like any text.
+
+How many rows a table has is decided once, in the sandbox: the runner sends a DataFrame's first FRAME_ROWS
+rows and says "showing the first N of M rows" under it (analysis/sandboxes/runner.py). The page shows the
+first FIRST_ROWS of what was sent, then "Show all", and says when the sandbox cut rows. Markup with more rows
+than the runner sends (E2B's own display, or HTML the code forged) is cut to the same number, saying so.
 """
 
 from __future__ import annotations
@@ -11,13 +16,16 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
-MAX_ROWS = 2000
-MAX_COLUMNS = 200
+from .sandboxes.runner import FRAME_ROWS
+
+MAX_ROWS = FRAME_ROWS
+MAX_COLUMNS = 200  # cells per row kept from markup (the runner sends 50 columns, plus index levels)
 MAX_CELL_CHARS = 500
 FIRST_ROWS = 10  # shown at first; "show all" reveals the rest (every row is in the page)
 NUMBER = re.compile(r"^[-+−]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?([eE][-+]?\d+)?%?$")
 MISSING = {"", "nan", "NaN", "None", "<NA>", "NaT", "null"}
 ELLIPSIS = {"...", "…"}
+SANDBOX_CUT = re.compile(r"\[?showing the first (\d+) of (\d+) rows\]?")  # the runner's note
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Table:
     note: str = ""  # pandas' "60 rows × 3 columns" when it shortened the frame
     sortable: bool = False
     first_rows: int = FIRST_ROWS
+    total_rows: int | None = None  # the frame's rows when fewer were sent (the sandbox's cut)
     row_count: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -45,6 +54,14 @@ class Table:
     @property
     def collapsible(self) -> bool:
         return self.row_count > self.first_rows
+
+    @property
+    def cut_note(self) -> str:
+        """Says that the table has more rows than the page received, or ''."""
+        if self.total_rows is None or self.total_rows <= self.row_count:
+            return ""
+        sent, total = f"{self.row_count:,}", f"{self.total_rows:,}"
+        return f"The first {sent} of {total} rows: a result sends at most {MAX_ROWS:,} rows."
 
 
 class _TableParser(HTMLParser):
@@ -55,6 +72,7 @@ class _TableParser(HTMLParser):
         self.head: list[list[Cell]] = []
         self.body: list[list[Cell]] = []
         self.after: list[str] = []
+        self.rows_left_out = 0  # body rows past MAX_ROWS
         self._depth = 0
         self._done = False
         self._section = "body"
@@ -105,6 +123,8 @@ class _TableParser(HTMLParser):
             rows = self.head if self._section == "head" else self.body
             if len(rows) < MAX_ROWS:
                 rows.append(self._row)
+            elif rows is self.body:
+                self.rows_left_out += 1
             self._row = None
 
     def handle_data(self, data):
@@ -141,9 +161,15 @@ def table_from_html(html: str) -> Table | None:
     head, body = _without_range_index(head, body)
     _mark_numbers(head, body)
     note = " ".join("".join(parser.after).split())
+    total = len(body) + parser.rows_left_out if parser.rows_left_out else None
+    cut = SANDBOX_CUT.search(note)
+    if cut is not None:
+        total = max(int(cut.group(2)), len(body))
+        note = " ".join(SANDBOX_CUT.sub(" ", note).split())
     simple = len(head) <= 1 and all(c.colspan == 1 and c.rowspan == 1 for row in head + body for c in row)
     widths = {len(row) for row in body}
-    return Table(head=head, body=body, note=note[:200], sortable=simple and len(widths) <= 1)
+    sortable = simple and len(widths) <= 1
+    return Table(head=head, body=body, note=note[:200], sortable=sortable, total_rows=total)
 
 
 def _without_range_index(head: list[list[Cell]], body: list[list[Cell]]):

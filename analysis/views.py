@@ -135,8 +135,8 @@ def session_detail(request, session_id):
 def request_status(request, session_id, request_id):
     """One question's live status, polled by htmx: 204 while what the page shows is still true.
 
-    Only the status, timeline and decision are swapped; the code, the results and the next version are
-    sent once (htmx out-of-band swaps) when they first exist, so nothing the reader is looking at moves.
+    Only the status, timeline and decision are swapped; the plan, the code, the results and the next version
+    are sent once (htmx out-of-band swaps) when they first exist, so nothing the reader is looking at moves.
     """
     approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
     if not request.htmx:  # a person opening the fragment's address gets the whole conversation
@@ -144,7 +144,7 @@ def request_status(request, session_id, request_id):
     turn = presenters.turn(approval, session_active=approval.session.status == Session.Status.ACTIVE)
     if request.GET.get("seen") == turn.seen:
         return HttpResponse(status=204)
-    shown = {flag: request.GET.get(flag) == "1" for flag in ("code", "results", "next")}
+    shown = {flag: request.GET.get(flag) == "1" for flag in ("plan", "code", "results", "next")}
     context = {"turn": turn, "shown": shown}
     if turn.next_version is not None and not shown["next"]:
         next_request = _own_request(user=request.user, session_id=session_id, request_id=turn.next_version.pk)

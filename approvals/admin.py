@@ -25,6 +25,7 @@ from config.navigation import review_queue_url
 from . import selectors, services
 from .labels import status_label
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import plan_html
 from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
@@ -201,6 +202,7 @@ class ApprovalRequestAdmin(TenantAdmin):
         is_reviewer = refusal not in ("not_a_reviewer", "self_approval")
         return {
             "card": selectors.approval_request_card(request=obj) if obj.code else None,
+            "plan_html": plan_html(obj.plan) if obj.plan else "",
             "code": code_table(obj),
             "diff": diff_html(obj),
             "status_label": status_label(obj.status),

@@ -29,6 +29,9 @@ STATUS_TEXT: dict[str, StatusText] = {
     Status.GENERATION_FAILED: StatusText(
         "Code not written", "The code could not be written.", GENERATING_STEP
     ),
+    Status.NEEDS_CLARIFICATION: StatusText(
+        "Needs clarification", "Needs clarification: no code was written.", GENERATING_STEP
+    ),
     Status.POLICY_BLOCKED: StatusText(
         "Blocked by the policy check",
         "The policy check blocked this code before review; it cannot run.",

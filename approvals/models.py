@@ -10,6 +10,8 @@ class ApprovalRequest(models.Model):
     class Status(models.TextChoices):
         GENERATING = "generating", "Generating"
         GENERATION_FAILED = "generation_failed", "Generation failed"
+        # The generator could not map the question to the data with confidence: no code, no review.
+        NEEDS_CLARIFICATION = "needs_clarification", "Needs clarification"
         POLICY_BLOCKED = "policy_blocked", "Blocked by policy"
         PENDING_REVIEW = "pending_review", "Pending review"
         APPROVED = "approved", "Approved"
@@ -28,6 +30,7 @@ class ApprovalRequest(models.Model):
     FINAL_STATUSES = frozenset(
         {
             Status.GENERATION_FAILED,
+            Status.NEEDS_CLARIFICATION,
             Status.POLICY_BLOCKED,
             Status.SUPERSEDED,
             Status.REJECTED,
@@ -48,6 +51,10 @@ class ApprovalRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     query = models.TextField()
     code = models.TextField(blank=True)
+    # One to four plain sentences from the generator: what the code computes, from which data, what it shows.
+    plan = models.TextField(blank=True)
+    # When no code was written: {"understood": str, "missing": str, "examples": [str, ...]}; else null.
+    clarification = models.JSONField(null=True, blank=True, default=None)
     code_sha256 = models.CharField(max_length=64, blank=True)
     # The hash the reviewer approved; the worker refuses to run anything else.
     approved_code_sha256 = models.CharField(max_length=64, blank=True)

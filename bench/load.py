@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sandgate_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-FINAL_REQUEST = {"generation_failed", "policy_blocked", "rejected", "cancelled", "superseded", "expired"}
+FINAL_REQUEST = {
+    "generation_failed",
+    "needs_clarification",
+    "policy_blocked",
+    "rejected",
+    "cancelled",
+    "superseded",
+    "expired",
+}
 FINAL_EXECUTION = {"succeeded", "failed", "timed_out", "interrupted"}
 QUESTION = "Load sales.csv and print the total revenue by region"
 

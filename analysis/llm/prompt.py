@@ -38,20 +38,29 @@ captured automatically. Do not call plt.savefig and do not close figures you wan
 - Parse date columns with pd.to_datetime before any time-based operation.
 - CPU time and memory are limited: use vectorised pandas operations, not loops over rows.
 
-Answer format: exactly one ```python code block containing the whole script, optionally preceded \
-by one or two sentences. Do not add any other code block."""
+Answer format: one JSON object and nothing else, {"plan": "...", "code": "..."}:
+- "plan": one to four plain sentences for the analyst and the reviewer, written before they read \
+the code: what the script computes, from which dataset file and which columns, and what it shows \
+(a number, a table, which chart). Write every column name exactly as in the data, in backticks, \
+e.g. `revenue_eur`. The reviewer's card checks the plan against the columns the code reads.
+- "code": the whole Python script, as a JSON string.
+If the question cannot be answered from the selected datasets (it is not about this data, or no \
+column holds what it asks for), do not guess and write no code. Answer instead \
+{"clarification": {"understood": "...", "missing": "...", "examples": ["...", "...", "..."]}} \
+with what you understood, what is missing, and three questions that would work on this data."""
 
 REPAIR_REQUEST = """\
 Your previous answer could not be used: {reason}.
-Reply again with exactly one ```python code block that contains the complete, corrected script, \
-and nothing else."""
+Reply again with one JSON object {{"plan": "...", "code": "..."}} that contains the plan and the \
+complete, corrected script, and nothing else."""
 
 REVISION_REQUEST = """\
 A human reviewer rejected that script. Their feedback:
 {feedback}
 
 Write version {version} of the script for the same question so that it addresses this feedback. \
-Reply with exactly one ```python code block containing the complete script."""
+Reply with one JSON object {{"plan": "...", "code": "..."}}: the plan of version {version} and the \
+complete script."""
 
 
 def build_messages(*, inp: GenerationInput) -> list[dict[str, str]]:
@@ -108,7 +117,11 @@ def _describe_dataset(*, dataset: DatasetContext, number: int) -> str:
         f"  columns ({len(dataset.columns)}, name: dtype):",
     ]
     for column in dataset.columns[:MAX_COLUMNS]:
-        lines.append(f"    - {column.get('name')}: {column.get('dtype', 'unknown')}")
+        line = f"    - {column.get('name')}: {column.get('dtype', 'unknown')}"
+        # A category's values are data: shared only where the owner shares sample rows.
+        if dataset.sample_rows is not None and column.get("values"):
+            line += " (values: " + ", ".join(str(_trim(value=v)) for v in column["values"]) + ")"
+        lines.append(line)
     if len(dataset.columns) > MAX_COLUMNS:
         lines.append(f"    ... and {len(dataset.columns) - MAX_COLUMNS} more columns")
     lines.extend(_describe_samples(sample_rows=dataset.sample_rows))

@@ -13,6 +13,7 @@ from approvals.models import ApprovalRequest
 from approvals.services import (
     approval_request_generation_fail,
     approval_request_generation_succeed,
+    approval_request_needs_clarification,
     code_sha256,
 )
 from audit.models import AuditEvent
@@ -63,10 +64,13 @@ def request_generate_code(*, request_id) -> ApprovalRequest | None:
         drop_stale_connection()  # an LLM call may outlast the connection
         with transaction.atomic():
             spans = _llm_cost_spans_record(request=request, provider=output.provider, calls=_calls_of(output))
-            stored = _code_store(request=request, output=output, downgraded_from=choice.downgraded_from)
+            if output.clarification is not None:
+                stored = _clarification_store(request=request, output=output)
+            else:
+                stored = _code_store(request=request, output=output, downgraded_from=choice.downgraded_from)
             budget_settle_request(request=request, feature=CostSpan.Feature.GENERATION)
         traced.update(
-            output=output.code,
+            output=output.code or output.clarification.message,
             model=output.model,
             usage_details={"input": output.input_tokens, "output": output.output_tokens},
             cost_details={"total": float(sum(span.cost_usd for span in spans))},
@@ -81,7 +85,11 @@ def _code_store(*, request: ApprovalRequest, output, downgraded_from: str) -> Ap
         with transaction.atomic():  # a savepoint: the cost spans recorded before it stay
             with tracing.span("policy-check", input={"code_sha256": code_sha256(output.code)}) as checked:
                 request = approval_request_generation_succeed(
-                    request=request, code=output.code, provider=output.provider, model=output.model
+                    request=request,
+                    code=output.code,
+                    provider=output.provider,
+                    model=output.model,
+                    plan=output.plan,
                 )
                 tracing.policy_span_finish(span=checked, request=request)
     except Conflict as refused:
@@ -94,6 +102,29 @@ def _code_store(*, request: ApprovalRequest, output, downgraded_from: str) -> Ap
         session_id=request.session_id,
         role=Message.Role.ASSISTANT,
         content=f"Generated code with the {label}; {_next_step(request)}",
+        request=request,
+    )
+    return request
+
+
+def _clarification_store(*, request: ApprovalRequest, output) -> ApprovalRequest | None:
+    """No code: the request ends needs_clarification (no review, no reviewer told) and the analyst reads what
+    was understood, what is missing and questions that would work; None if it stopped generating meanwhile."""
+    try:
+        with transaction.atomic():  # a savepoint: the cost spans recorded before it stay
+            request = approval_request_needs_clarification(
+                request=request,
+                clarification=output.clarification.as_dict(),
+                provider=output.provider,
+                model=output.model,
+            )
+    except Conflict as refused:
+        logger.info("request %s became %s while its code was generated", request.pk, refused.extra["status"])
+        return None
+    Message.objects.create(
+        session_id=request.session_id,
+        role=Message.Role.ASSISTANT,
+        content=output.clarification.message,
         request=request,
     )
     return request

@@ -282,6 +282,8 @@ SANDBOX_LIMITS = {
     "scratch_mb": env.int("SANDBOX_SCRATCH_MB", default=256),
     "artifact_count": env.int("SANDBOX_ARTIFACT_COUNT", default=20),
     "artifact_mb": env.int("SANDBOX_ARTIFACT_MB", default=20),
+    # All results of one run together (charts, tables, values) as stored and served by the API.
+    "results_mb": env.int("SANDBOX_RESULTS_MB", default=5),
 }
 # Task time limits sit above the sandbox's wall timeout (which ends the run first, cleanly); Redis must
 # not redeliver an unacknowledged long task before its hard limit has passed.

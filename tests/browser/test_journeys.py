@@ -106,6 +106,13 @@ def analyst_journey(trip: Journey, people: dict, tmp_path) -> None:
     expect(turn.locator(".status")).to_contain_text("Waiting for review")
     expect(turn.locator(".highlight")).to_contain_text("/data/shop-sales.csv")
     request = in_thread(ApprovalRequest.objects.get)
+    # The plan, in plain words, comes first: above the status and the code (it arrived with the live update).
+    plan = turn.locator("section.plan")
+    expect(plan).to_contain_text("Adds up revenue for each region in shop-sales.csv")
+    assert request.plan and "`revenue`" in request.plan
+    plan_top = plan.evaluate("e => e.getBoundingClientRect().top")
+    assert plan_top < turn.locator(".status").evaluate("e => e.getBoundingClientRect().top")
+    assert plan_top < turn.locator("details.code").evaluate("e => e.getBoundingClientRect().top")
     assert page.url.endswith(f"#req-{request.pk}")
     trip.check(page, "waiting-for-review")
 
@@ -198,6 +205,7 @@ def test_reviewer_works_the_queue_approve_reject_edit_then_the_queue_is_empty(
             assert page.evaluate("window.scrollY") == 0
             for part in (
                 page.locator("h1.sg-question"),
+                page.locator(".sg-plan"),
                 page.get_by_role("button", name="Approve"),
                 page.get_by_role("button", name="Reject with reason"),
                 page.get_by_role("link", name="Edit the code"),

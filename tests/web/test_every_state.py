@@ -23,6 +23,13 @@ from tests.factories import ApprovalRequestFactory, demo_dataset, member
 
 Status = ApprovalRequest.Status
 CODE = "import pandas as pd\ndf = pd.read_csv('/data/sales.csv')\nprint(df['revenue'].sum())\n"
+PLAN = "Adds up `revenue` in sales.csv and prints the total."
+PLAN_WORDS = "in sales.csv and prints the total."  # as plain text on every page (the name is in <code>)
+CLARIFICATION = {
+    "understood": "a question about the weather",
+    "missing": "weather data: sales.csv holds sales",
+    "examples": ["Total revenue by region", "Monthly revenue", "Top 3 products by revenue"],
+}
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 TABLE = (
     '<table border="1" class="dataframe"><thead><tr style="text-align: right;"><th></th><th>region</th>'
@@ -62,9 +69,11 @@ def request_in(
 ) -> ApprovalRequest:
     """A request as the services leave it in `status` (with its run, its decision, its next version)."""
     now = timezone.now()
-    fields = {"query": f"How much revenue ({status})?", "code": CODE, "risk_level": "low"}
-    if status in (Status.GENERATING, Status.GENERATION_FAILED):
-        fields.update(code="", code_sha256="", risk_level="")
+    fields = {"query": f"How much revenue ({status})?", "code": CODE, "plan": PLAN, "risk_level": "low"}
+    if status in (Status.GENERATING, Status.GENERATION_FAILED, Status.NEEDS_CLARIFICATION):
+        fields.update(code="", code_sha256="", plan="", risk_level="")
+    if status == Status.NEEDS_CLARIFICATION:
+        fields["clarification"] = CLARIFICATION
     if status == Status.GENERATION_FAILED:
         fields["generation_error"] = "The code generator did not answer."
     if status == Status.POLICY_BLOCKED:
@@ -139,6 +148,8 @@ def check_every_page(request: ApprovalRequest, analyst, reviewer, as_user, *, sa
     console = client_for(reviewer).get(f"/admin/approvals/approvalrequest/{request.pk}/change/")
     assert console.status_code == 200, request.status
     assert escape(label) in console.content.decode(), request.status
+    for words in _plan_or_clarification(request):
+        assert escape(words) in console.content.decode(), (request.status, words)
 
     notebook = analyst_client.get(f"{session}notebook.ipynb")
     assert notebook.status_code == 200, request.status
@@ -148,14 +159,26 @@ def check_every_page(request: ApprovalRequest, analyst, reviewer, as_user, *, sa
     script = analyst_client.get(f"{session}script.py")
     assert script.status_code == 200, request.status
     assert f"# Status: {label}.\n" in script.content.decode(), request.status
+    if request.plan:
+        assert f"# Plan: {request.plan}\n" in script.content.decode(), request.status
+    if request.clarification:
+        assert f"# Missing: {CLARIFICATION['missing']}\n" in script.content.decode(), request.status
     compile(script.content.decode(), "session.py", "exec")
+
+
+def _plan_or_clarification(request: ApprovalRequest) -> list[str]:
+    """What a request with code says first (its plan), or one that asked instead (what is missing)."""
+    if request.clarification:
+        return [CLARIFICATION["missing"], *CLARIFICATION["examples"]]
+    return [PLAN_WORDS] if request.plan else []
 
 
 @pytest.mark.parametrize("status", Status.values)
 def test_every_page_shows_a_request_in_every_status(status, team, people, as_user):
     analyst, reviewer = people
     request = request_in(status, team=team, analyst=analyst, reviewer=reviewer)
-    check_every_page(request, analyst, reviewer, as_user, says=[status_text(status).sentence])
+    says = [status_text(status).sentence, *_plan_or_clarification(request)]
+    check_every_page(request, analyst, reviewer, as_user, says=says)
 
 
 @pytest.mark.parametrize("status", Execution.Status.values)

@@ -97,3 +97,59 @@ def test_charts_are_described_by_the_titles_the_code_gives_them():
     code = 'fig, ax = plt.subplots()\nax.set_title("Revenue per month")\nplt.title(f"{x}")\n'
     assert chart_titles(code) == ("Revenue per month",)
     assert chart_titles("not python (") == ()
+
+
+def _frame_html(rows: int) -> str:
+    body = "".join(f"<tr><th>{i}</th><td>{i}</td></tr>" for i in range(rows))
+    return f"<table><thead><tr><th></th><th>n</th></tr></thead><tbody>{body}</tbody></table>"
+
+
+def test_a_table_the_sandbox_cut_says_how_many_rows_the_frame_had():
+    from analysis.sandboxes.runner import FRAME_ROWS
+
+    table = table_from_html(
+        _frame_html(FRAME_ROWS) + f"\n<p>showing the first {FRAME_ROWS} of 250000 rows</p>"
+    )
+
+    assert (table.row_count, table.total_rows, table.note) == (FRAME_ROWS, 250_000, "")
+    assert (
+        table.cut_note == f"The first {FRAME_ROWS} of 250,000 rows: a result sends at most {FRAME_ROWS} rows."
+    )
+    assert table.collapsible  # the page shows its first rows, then "Show all"
+
+
+def test_markup_with_more_rows_than_the_sandbox_sends_is_cut_to_the_same_number_saying_so():
+    from analysis.sandboxes.runner import FRAME_ROWS
+
+    table = table_from_html(_frame_html(FRAME_ROWS + 50))
+
+    assert (table.row_count, table.total_rows) == (FRAME_ROWS, FRAME_ROWS + 50)
+    assert table.cut_note.startswith(f"The first {FRAME_ROWS} of {FRAME_ROWS + 50} rows")
+
+
+def test_a_table_sent_whole_has_no_cut_note():
+    table = table_from_html(_frame_html(25))
+
+    assert (table.row_count, table.total_rows, table.cut_note) == (25, None, "")
+
+
+def test_the_runners_row_cap_and_the_pages_table_agree(settings, analyst, reviewer, team):
+    """A 250-row Series, run for real: the sandbox sends its first FRAME_ROWS rows as a one-column table and
+    says so; the page shows the first ten of them, the rest behind "Show all", and says the sandbox cut it."""
+    from analysis.sandboxes.runner import FRAME_ROWS
+    from analysis.tables import FIRST_ROWS
+    from tests.analysis.test_sandbox_results import run_approved
+    from tests.web.test_pages import logged_in
+
+    settings.SANDBOX_BACKEND = "local"
+    code = "import pandas as pd\npd.Series(range(250), name='n')\n"
+    execution = run_approved(analyst=analyst, reviewer=reviewer, team=team, code=code)
+    assert execution.status == "succeeded", execution.error
+
+    page = logged_in(analyst).get(f"/sessions/{execution.request.session_id}/").content.decode()
+
+    table = page[page.index('<table class="result-table') : page.index("</table>")]
+    assert table.count("<tr") == 1 + FRAME_ROWS  # the header and the rows the sandbox sent
+    assert table.count('<tr class="more">') == FRAME_ROWS - FIRST_ROWS  # behind "Show all"
+    assert f"The first {FRAME_ROWS} of 250 rows: a result sends at most {FRAME_ROWS} rows." in table
+    assert "showing the first" not in page  # the runner's own note is not shown twice
