@@ -60,8 +60,10 @@ _EXPLAIN = {
 FORMATTER = HtmlFormatter(cssclass="highlight", linenos="inline", wrapcode=True)
 DIFF_FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 # A printed line the analyst reads as the answer: "Answer: …" wins; otherwise the last printed line when
-# it is one short sentence (not a table row, whose columns are padded with runs of spaces).
+# it is one short sentence or a labelled value ("Highest: North (1,234.00); lowest: …", the offline
+# generator's final line), and not a table row (whose columns are padded with runs of spaces).
 ANSWER_PREFIX = re.compile(r"^\s*answer\s*:\s*", re.IGNORECASE)
+LABELLED_VALUE = re.compile(r"^(?=[^:]*(?:[^\W\d_]|#\d))[^:]{1,80}: \S")  # a label of words, or "#1"
 ANSWER_MAX_CHARS = 240
 
 
@@ -240,8 +242,9 @@ def answer_line(stdout: str) -> str:
     if not lines:
         return ""
     last = lines[-1]
-    sentence = last.endswith((".", "!", "?")) and len(last) <= ANSWER_MAX_CHARS and "  " not in last
-    return last if sentence else ""
+    if len(last) > ANSWER_MAX_CHARS or "  " in last:
+        return ""
+    return last if last.endswith((".", "!", "?")) or LABELLED_VALUE.match(last) else ""
 
 
 TITLE_CALLS = {"set_title", "title", "suptitle"}

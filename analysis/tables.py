@@ -158,6 +158,7 @@ def table_from_html(html: str) -> Table | None:
         head, body = [body[0]], body[1:]
     if not head and not body:
         return None
+    head = _one_header_row(head)
     head, body = _without_range_index(head, body)
     _mark_numbers(head, body)
     note = " ".join("".join(parser.after).split())
@@ -170,6 +171,25 @@ def table_from_html(html: str) -> Table | None:
     widths = {len(row) for row in body}
     sortable = simple and len(widths) <= 1
     return Table(head=head, body=body, note=note[:200], sortable=sortable, total_rows=total)
+
+
+def _one_header_row(head: list[list[Cell]]) -> list[list[Cell]]:
+    """pandas writes a named index as a second header row ([region, '', '', …]) under the columns' row: its
+    name moves into the empty corner, so the table has one header row (and can be sorted). A name the columns
+    have (an unstacked "region" above "month") stays beside it: "month / region"."""
+    if len(head) != 2 or len(head[0]) != len(head[1]):
+        return head
+    columns, names = head
+    if any(c.colspan != 1 or c.rowspan != 1 for c in columns + names):
+        return head
+    index_levels = next((i for i, c in enumerate(names) if not c.text), len(names))
+    if index_levels == 0 or any(c.text for c in names[index_levels:]):
+        return head
+    merged = [Cell(text=c.text, header=True) for c in names[:index_levels]]
+    corner = columns[index_levels - 1].text
+    if corner:
+        merged[-1].text = f"{merged[-1].text} / {corner}"
+    return [merged + columns[index_levels:]]
 
 
 def _without_range_index(head: list[list[Cell]], body: list[list[Cell]]):

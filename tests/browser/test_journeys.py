@@ -291,7 +291,9 @@ def test_analyst_asks_again_with_the_reviewers_feedback(
     live_server, celery_worker_process, people, team, viewport
 ):
     rejected = asked(people["ann"], team, "Rows per region in sales.csv")
-    approval_request_reject(request=rejected, reviewer=people["rita"], reason="Show revenue, not row counts.")
+    approval_request_reject(
+        request=rejected, reviewer=people["rita"], reason="Total revenue instead of row counts."
+    )
     with chromium() as browser:
         trip = journey(browser, live_server, "revise", viewport)
         with_worker_log(celery_worker_process, lambda: revise_journey(trip, rejected))
@@ -306,7 +308,7 @@ def revise_journey(trip: Journey, rejected: ApprovalRequest) -> None:
     trip.check(page, "home-lists-the-rejection")
     listed.get_by_role("link").click()
     first = page.locator(f"#req-{rejected.pk}")
-    expect(first.locator(".reason")).to_contain_text("Show revenue, not row counts.")
+    expect(first.locator(".reason")).to_contain_text("Total revenue instead of row counts.")
     trip.check(page, "rejected-with-reason")
     first.get_by_role("button", name="Ask again with this feedback").click()
 
@@ -316,8 +318,11 @@ def revise_journey(trip: Journey, rejected: ApprovalRequest) -> None:
     expect(second.locator(".versions")).to_contain_text("replaces version 1")
     expect(first.locator(".versions.next")).to_contain_text("Asked again as version 2")
     expect(second.locator(".status")).to_contain_text("Waiting for review")
+    expect(second.locator("section.plan")).to_contain_text(
+        "Adds up revenue for each region"
+    )  # the feedback, read
     expect(second.locator("details.diff")).to_contain_text("What changed from version 1")
-    expect(second.locator("details.diff")).to_contain_text("Show revenue, not row counts.")
+    expect(second.locator("details.diff")).to_contain_text("Total revenue instead of row counts.")
     second.locator(".versions a").click()
     assert page.url.endswith(f"#req-{rejected.pk}")
     trip.check(page, "version-2-with-diff", full_page=True)

@@ -47,9 +47,33 @@ def test_a_named_index_is_kept_as_the_first_column():
         "<tbody><tr><th>2024-01</th><td>10</td></tr><tr><th>2024-02</th><td>20</td></tr></tbody></table>"
     )
     table = table_from_html(html)
+    assert [[c.text for c in row] for row in table.head] == [["month", "revenue"]]  # one header row
     assert [c.text for c in table.body[0]] == ["2024-01", "10"]
     assert table.body[0][0].header
-    assert not table.sortable  # two header rows: kept in the code's order
+    assert table.sortable
+
+
+def test_an_unstacked_frame_names_its_index_and_its_columns_in_the_corner():
+    html = (
+        "<table><thead><tr><th>region</th><th>North</th><th>South</th></tr>"
+        "<tr><th>month</th><th></th><th></th></tr></thead>"
+        "<tbody><tr><th>2024-01</th><td>1.0</td><td>2.0</td></tr></tbody></table>"
+    )
+    table = table_from_html(html)
+    assert [[c.text for c in row] for row in table.head] == [["month / region", "North", "South"]]
+    assert table.sortable and [c.numeric for c in table.head[0]] == [False, True, True]
+
+
+def test_a_row_index_of_two_levels_keeps_its_header_rows_and_its_order():
+    html = (
+        "<table><thead><tr><th></th><th></th><th>revenue</th></tr>"
+        "<tr><th>region</th><th>month</th><th></th></tr></thead><tbody>"
+        '<tr><th rowspan="2">North</th><th>2024-01</th><td>1</td></tr><tr><th>2024-02</th><td>2</td></tr>'
+        "</tbody></table>"
+    )
+    table = table_from_html(html)
+    assert [[c.text for c in row] for row in table.head] == [["region", "month", "revenue"]]
+    assert not table.sortable  # its index cells span rows: kept in the code's order
 
 
 @pytest.mark.parametrize(
@@ -85,6 +109,14 @@ def test_more_rows_than_the_first_ones_can_be_shown_all():
         ("Revenue by region:\nregion  revenue\nNorth   12\nHighest: North (12).\n", "Highest: North (12)."),
         ("Answer: North sold most.\nregion  revenue\nNorth   12\n", "North sold most."),
         ("region  revenue\nNorth   12\n", ""),
+        (
+            "By region:\nregion  revenue\nNorth  12.00\nHighest: North (12.00); lowest: South (4.00)\n",
+            "Highest: North (12.00); lowest: South (4.00)",
+        ),
+        ("Total revenue: 1,234.50\n", "Total revenue: 1,234.50"),
+        ("#1: North (12)\n", "#1: North (12)"),
+        ("Revenue by region:\n", ""),
+        ("12:30\n", ""),
         ("", ""),
         ("x" * 300 + ".\n", ""),
     ],
@@ -153,3 +185,31 @@ def test_the_runners_row_cap_and_the_pages_table_agree(settings, analyst, review
     assert table.count('<tr class="more">') == FRAME_ROWS - FIRST_ROWS  # behind "Show all"
     assert f"The first {FRAME_ROWS} of 250 rows: a result sends at most {FRAME_ROWS} rows." in table
     assert "showing the first" not in page  # the runner's own note is not shown twice
+
+
+def test_the_offline_generators_table_reaches_the_page_as_a_sortable_table_with_its_answer(
+    settings, analyst, reviewer, team
+):
+    from analysis.services.asking import analysis_submit
+    from analysis.services.execution import execution_run, execution_start
+    from analysis.services.generation import request_generate_code
+    from approvals.services import approval_request_approve
+    from tests.factories import demo_dataset
+    from tests.web.test_pages import logged_in
+
+    settings.SANDBOX_BACKEND = "local"
+    settings.MISTRAL_API_KEY = ""
+    dataset = demo_dataset(team, rows=60)
+    asked = analysis_submit(user=analyst, query="Total revenue by region", dataset_ids=[str(dataset.pk)])
+    request = approval_request_approve(request=request_generate_code(request_id=asked.pk), reviewer=reviewer)
+    execution, _ = execution_start(request=request, user=analyst)
+    execution = execution_run(execution_id=execution.pk)
+    assert execution.status == "succeeded", execution.error
+
+    page = logged_in(analyst).get(f"/sessions/{request.session_id}/").content.decode()
+
+    assert page.count('<table class="result-table sortable"') == 1
+    table = page[page.index('<table class="result-table') : page.index("</table>")]
+    assert '<th scope="col">region</th><th scope="col" class="num">revenue</th>' in table
+    assert '<p class="answer"><strong>Answer:</strong> Highest: ' in page
+    assert "<summary>Printed output</summary>" in page  # the printed table folded: shown once, as a table
