@@ -68,10 +68,9 @@ def as_user():
 @pytest.fixture
 def celery_worker_process(transactional_db, settings):
     """A real worker for this test; the test's rows are committed, so the worker sees them."""
-    from config.celery import app
-    from tests.worker import WorkerProcess
+    from tests.worker import WorkerProcess, purge_test_queues
 
-    app.control.purge()
+    purge_test_queues()
     worker = WorkerProcess()
     yield worker
     worker.stop()

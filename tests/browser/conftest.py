@@ -5,6 +5,7 @@ from analysis.management.commands.seed_demo import STAFF_PERMISSIONS
 from billing.models import Membership
 from tests.browser.support import PASSWORD, VIEWPORTS
 from tests.factories import member
+from tests.worker import purge_test_queues
 
 # Who takes part, with the console permissions `seed_demo` gives each role.
 PEOPLE = {
@@ -20,14 +21,7 @@ def _no_task_left_behind():
     """Journeys ask questions through the services, which enqueue their generation; where no worker runs,
     those tasks must not wait in the broker for a later test's worker."""
     yield
-    from django.conf import settings
-
-    from config.celery import app
-
-    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
-    with app.connection_for_write() as connection:  # by name: app.control.purge() skips routed queues
-        for queue in sorted(queues | {settings.CELERY_TASK_DEFAULT_QUEUE}):
-            connection.default_channel.queue_purge(queue)
+    purge_test_queues()
 
 
 @pytest.fixture(params=list(VIEWPORTS))
