@@ -54,11 +54,14 @@ class MistralGenerator:
         model: str,
         server_url: str | None = None,
         timeout_seconds: float = 60.0,
+        max_output_tokens: int = 2048,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_key = api_key
         self.model = model
+        # Each call's answer is cut here (`max_tokens`): with the prompt's size, it bounds what a call costs.
+        self.max_output_tokens = max_output_tokens
         self._server_url = _server_root(url=server_url)
         self._timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
@@ -73,6 +76,7 @@ class MistralGenerator:
             model=settings.MISTRAL_MODEL,
             server_url=settings.MISTRAL_SERVER_URL,
             timeout_seconds=float(settings.MISTRAL_TIMEOUT_SECONDS),
+            max_output_tokens=settings.MISTRAL_MAX_OUTPUT_TOKENS,
             retry=retry,
             sleep=sleep,
         )
@@ -123,7 +127,12 @@ class MistralGenerator:
         waited = 0.0
         for attempt in range(self._retry.max_retries + 1):
             try:
-                response = client.chat.complete(model=self.model, messages=messages, temperature=TEMPERATURE)
+                response = client.chat.complete(
+                    model=self.model,
+                    messages=messages,
+                    temperature=TEMPERATURE,
+                    max_tokens=self.max_output_tokens,
+                )
             except errors.ResponseValidationError as error:
                 raise GenerationError("Mistral sent a response that could not be read; try again.") from error
             except errors.MistralError as error:
