@@ -126,10 +126,13 @@ def execution_limits(*, team: Team) -> Limits:
 
 
 def execution_cost_ceiling(*, team: Team) -> Decimal:
-    """The most one run for `team` can be charged: the longest the sandbox counts a run at the team's limits
-    (wall limit, kill grace, reaping), at its memory limit, priced as the run's charge is priced
-    (`_execution_finish`). A run's hold is this."""
-    limits = execution_limits(team=team)
+    """The most one run for `team` can be charged, at the team's limits. A run's hold is this."""
+    return sandbox_cost_ceiling(limits=execution_limits(team=team))
+
+
+def sandbox_cost_ceiling(*, limits: Limits) -> Decimal:
+    """The most one sandbox run at `limits` can be charged: the longest the backend counts it (wall limit,
+    kill grace, reaping), at its memory limit, priced as its charge is priced (`_execution_finish`)."""
     return sandbox_cost(
         seconds=run_seconds_ceiling(limits, settings.SANDBOX_BACKEND),
         memory_mb=limits.memory_mb,
