@@ -19,7 +19,6 @@ from approvals.services import (
 from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Reservation, Team
-from billing.money import usd_to_nanos
 from billing.selectors import generation_model_for
 from billing.services import (
     BudgetExceeded,
@@ -179,9 +178,12 @@ def request_regenerate(*, revision: ApprovalRequest, feedback: str) -> None:
     """
     inp = generation_input(request=revision)
     reservation = generation_reserve(request=revision, inp=inp)
-    estimate = reservation.amount_usd + execution_cost_ceiling(team=revision.team)
-    ApprovalRequest.objects.filter(pk=revision.pk).update(budget_estimate_nanos=usd_to_nanos(estimate))
-    revision.budget_estimate = estimate
+    # What the new version may cost at most: its generation (its prompt carries the rejected code and the
+    # feedback) and one run.
+    revision.budget_estimate = reservation.amount_usd + execution_cost_ceiling(team=revision.team)
+    ApprovalRequest.objects.filter(pk=revision.pk).update(
+        budget_estimate_nanos=revision.budget_estimate_nanos
+    )
     Message.objects.create(
         session_id=revision.session_id,
         role=Message.Role.SYSTEM,
