@@ -11,8 +11,22 @@ from config.admin import GLOBAL, OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, Ten
 
 from . import selectors, services
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
+from .money import usd_text
 
 CHART_WIDTH, CHART_HEIGHT, CHART_DAYS = 600, 120, 30
+
+
+def usd_column(name: str):
+    """An amount's USD property (`cost_usd`) as a column or read-only field: in fixed-point notation with its
+    decimals, "-" when empty, sorted by its nano-dollar column."""
+
+    @admin.display(description=name.replace("_", " "), ordering=name.removesuffix("_usd") + "_nanos")
+    def column(self, obj) -> str:
+        value = getattr(obj, name)
+        return self.get_empty_value_display() if value is None else usd_text(value)
+
+    column.__name__ = name
+    return column
 
 
 class MembershipInline(TenantInline, admin.TabularInline):
@@ -74,6 +88,7 @@ class CostSpanAdmin(ReadOnlyAdminMixin, TenantAdmin):
         "request",
     )
     readonly_fields = ("cost_usd",)
+    cost_usd = usd_column("cost_usd")
 
     def get_urls(self):
         spend = path("spend/", self.admin_site.admin_view(self.spend_view), name="billing_spend")
@@ -173,6 +188,8 @@ class BudgetPeriodInline(TenantInline, admin.TabularInline):
     extra = 0
     fields = ("period_start", "spent_usd", "reserved_usd", "warned")
     readonly_fields = fields
+    spent_usd = usd_column("spent_usd")
+    reserved_usd = usd_column("reserved_usd")
     ordering = ("-period_start",)
     can_delete = False  # the running totals that holds and settlements move: nobody deletes them
 
@@ -187,6 +204,7 @@ class BudgetAdmin(TenantAdmin):
     form = BudgetForm
     fields = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
     list_display = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
+    limit_usd = usd_column("limit_usd")  # the list's column; the form edits it (BudgetForm)
     list_filter = ("scope", "period", "is_active", "team")
     list_select_related = ("team", "user")
     autocomplete_fields = ("user",)
@@ -234,3 +252,5 @@ class ReservationAdmin(ReadOnlyAdminMixin, TenantAdmin):
         "finished_at",
     )
     readonly_fields = ("amount_usd", "actual_usd")
+    amount_usd = usd_column("amount_usd")
+    actual_usd = usd_column("actual_usd")

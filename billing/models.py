@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .money import usd_property
+from .money import usd_property, usd_text
 from .validators import MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
 
 # Amounts are whole nano-dollars (billing/money.py); each has a USD view shown with these decimals.
@@ -93,7 +93,7 @@ class CostSpan(models.Model):
         indexes = [models.Index(fields=["tenant", "timestamp"])]
 
     def __str__(self) -> str:
-        return f"{self.feature} {self.model} ${self.cost_usd}"
+        return f"{self.feature} {self.model} ${usd_text(self.cost_usd)}"
 
 
 class Price(models.Model):
@@ -166,7 +166,7 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         who = self.team.slug if self.user_id is None else f"{self.user} in {self.team.slug}"
-        return f"{self.period} budget of {who}: ${self.limit_usd}"
+        return f"{self.period} budget of {who}: ${usd_text(self.limit_usd)}"
 
 
 class BudgetPeriod(models.Model):
@@ -231,4 +231,4 @@ class Reservation(models.Model):
         indexes = [models.Index(fields=["status"], name="reservation_status")]
 
     def __str__(self) -> str:
-        return f"{self.feature} ${self.amount_usd} ({self.status})"
+        return f"{self.feature} ${usd_text(self.amount_usd)} ({self.status})"

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from billing.models import BudgetPeriod, CostSpan, Reservation
+from billing.models import Budget, BudgetPeriod, CostSpan, Reservation
 from billing.money import nanos_to_usd, usd_to_nanos
 from billing.services import (
     BudgetExceeded,
@@ -80,6 +80,35 @@ def test_limits_and_thresholds_beyond_32_bits_of_nano_dollars_are_enforced(team,
         budget_reserve(team=team, user=analyst, feature="generation", amount=Decimal("0.02"))
     budget_reserve(team=team, user=analyst, feature="generation", amount=Decimal("0.01"))
     assert BudgetPeriod.objects.get(budget=budget).reserved_nanos == 10 * 10**9
+
+
+@pytest.mark.django_db
+def test_the_console_shows_and_edits_amounts_in_usd(admin_client, team, analyst):
+    budget = team_budget(team, "5")
+    held = budget_reserve(team=team, user=analyst, feature="generation", amount=Decimal("0.00222"))
+    span = CostSpan.objects.create(
+        provider="local", tenant=team, feature="execution", cost_usd=Decimal("0.0000001")
+    )
+    pages = {
+        f"/admin/billing/costspan/{span.pk}/change/": ["Cost usd", "0.00000010"],
+        "/admin/billing/costspan/": ["Cost usd", "0.00000010"],
+        f"/admin/billing/reservation/{held.pk}/change/": ["Amount usd", "0.00222000", "Actual usd"],
+        "/admin/billing/reservation/": ["0.00222000"],
+        f"/admin/billing/budget/{budget.pk}/change/": ["Limit usd", "5.000000", "Reserved usd", "0.00222000"],
+        "/admin/billing/budget/": ["Limit usd", "5.000000"],
+    }
+    for url, shown in pages.items():
+        body = admin_client.get(url).content.decode()
+        assert all(text in body for text in shown), url
+        assert "nanos" not in body.lower() and "E-" not in body, url
+
+    form = {"team": str(team.pk), "scope": "team", "period": "daily", "soft_threshold": "0.8"}
+    form |= {"is_active": "on", "periods-TOTAL_FORMS": "0", "periods-INITIAL_FORMS": "0"}
+    refused = admin_client.post("/admin/billing/budget/add/", form | {"limit_usd": "-1"})
+    assert refused.status_code == 200 and "greater than or equal to 0" in refused.content.decode()
+    added = admin_client.post("/admin/billing/budget/add/", form | {"limit_usd": "2.5"})
+    assert added.status_code == 302
+    assert Budget.objects.get(period="daily").limit_nanos == 2_500_000_000
 
 
 def check_exact(periods: list[BudgetPeriod]) -> None:
