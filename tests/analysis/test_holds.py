@@ -184,6 +184,17 @@ def test_a_run_killed_at_its_wall_limit_is_charged_no_more_than_its_hold(analyst
     assert period.spent_usd <= budget.limit_usd
 
 
+def test_each_backend_holds_a_run_for_the_longest_it_counts_one(settings):
+    from analysis.sandboxes import Limits, run_seconds_ceiling
+
+    settings.E2B_TIMEOUT_SECONDS = 300
+    # Local: the wall limit, the 2 s grace after the kill, 1 s to reap the killed tree.
+    assert run_seconds_ceiling(Limits(wall_seconds=120), "local") == 123
+    # E2B: the create request (30 s) and the sandbox's lifetime, at whose end E2B kills it.
+    assert run_seconds_ceiling(Limits(wall_seconds=120), "e2b") == 30 + 300
+    assert run_seconds_ceiling(Limits(wall_seconds=600), "e2b") == 30 + 600 + 30
+
+
 # --- generations ----------------------------------------------------------------------------------------
 
 
