@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
-from billing.services import budget_release_request
+from billing.services import audit_budget_refusals, budget_release_request
 from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
@@ -365,13 +365,15 @@ def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
     return new
 
 
+@audit_budget_refusals(actor="reviewer")
 @transaction.atomic
 def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRequest:
     """A reviewer asks for a new version of a request they rejected with a reason.
 
     The new request (version n+1, linked by `parent`) asks the same question on the same session and
     datasets; its prompt carries the rejected code and the feedback; it goes through review again (analysis
-    generates it on `request_revised`).
+    holds what generating it may cost and generates it on `request_revised`). Over a budget the hold is
+    refused (402, audited): no new version, the rejected request unchanged.
     """
     _check_reviewer(request=request, reviewer=reviewer)
     # Locked so two clicks on "ask for a new version" make one revision, not two.
