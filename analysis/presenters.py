@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from pygments import highlight
@@ -23,7 +22,7 @@ from approvals.models import ApprovalRequest
 from approvals.plan_check import plan_html
 from approvals.services import code_diff
 from billing.models import CostSpan
-from billing.selectors import team_list_for_user
+from billing.selectors import cost_total, team_list_for_user
 
 from .models import Execution
 from .tables import Table, table_from_html
@@ -298,7 +297,7 @@ def budget_meter(*, user) -> BudgetMeter:
     now = timezone.now()
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     days = calendar.monthrange(now.year, now.month)[1]
-    spent = CostSpan.objects.filter(tenant__in=team_list_for_user(user=user), timestamp__gte=start).aggregate(
-        total=Sum("cost_usd")
-    )["total"]
-    return BudgetMeter(spent=spent or Decimal(0), period_start=start, resets_on=start + timedelta(days=days))
+    spent = cost_total(
+        spans=CostSpan.objects.filter(tenant__in=team_list_for_user(user=user), timestamp__gte=start)
+    )
+    return BudgetMeter(spent=spent, period_start=start, resets_on=start + timedelta(days=days))

@@ -156,7 +156,7 @@ class ApprovalRequestAdmin(TenantAdmin):
     def status_label(self, obj: ApprovalRequest) -> str:
         return status_label(obj.status)
 
-    @admin.display(description="Estimated cost", ordering="budget_estimate")
+    @admin.display(description="Estimated cost", ordering="budget_estimate_nanos")
     def estimate(self, obj: ApprovalRequest) -> str:
         return money.usd(obj.budget_estimate)
 

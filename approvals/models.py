@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from billing.money import usd_property
+
 
 class ApprovalRequest(models.Model):
     """One question's way from generated code through human review to its single execution."""
@@ -81,7 +83,8 @@ class ApprovalRequest(models.Model):
     # services.approval_digest); the worker recomputes it and refuses to run on any difference.
     approval_digest = models.CharField(max_length=64, blank=True)
     approval_expires_at = models.DateTimeField(null=True, blank=True)
-    budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    # What the request may cost at most (its generation and one run), in nano-dollars (billing/money.py).
+    budget_estimate_nanos = models.BigIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING)
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=100, blank=True)
@@ -100,6 +103,8 @@ class ApprovalRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    budget_estimate = usd_property("budget_estimate_nanos", places=6)
 
     class Meta:
         ordering = ["-created_at"]

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
-from billing.services import budget_release_request
+from billing.services import audit_budget_refusals, budget_release_request
 from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
@@ -427,14 +427,17 @@ def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
 REVISE_REFUSED = "Only the person who asked, or a reviewer of the team, can ask for a new version."
 
 
+@audit_budget_refusals(actor="user")
 @transaction.atomic
 def approval_request_revise(*, request: ApprovalRequest, user) -> ApprovalRequest:
     """Ask again with the reviewer's feedback: a new version of a request rejected with a reason.
 
     The analyst who asked ("Ask again with this feedback") or a reviewer of the team may. The new request
     (version n+1, linked by `parent`) asks the same question on the same session and datasets; its prompt
-    carries the rejected code and the feedback; it goes through review again (analysis generates it on
-    `request_revised`). Like a follow-up, it needs the session to be open (409 `session_closed`).
+    carries the rejected code and the feedback; it goes through review again (analysis holds what generating
+    it may cost and generates it on `request_revised`). Like a follow-up, it needs the session to be open
+    (409 `session_closed`). Over a budget the hold is refused (402, audited): no new version, the rejected
+    request unchanged.
     """
     is_reviewer = membership_role(user=user, team=request.team) == Membership.Role.REVIEWER
     if request.user_id != user.pk and not is_reviewer:

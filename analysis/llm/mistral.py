@@ -56,11 +56,14 @@ class MistralGenerator:
         model: str,
         server_url: str | None = None,
         timeout_seconds: float = 60.0,
+        max_output_tokens: int = 2048,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_key = api_key
         self.model = model
+        # Each call's answer is cut here (`max_tokens`): with the prompt's size, it bounds what a call costs.
+        self.max_output_tokens = max_output_tokens
         self._server_url = _server_root(url=server_url)
         self._timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
@@ -75,6 +78,7 @@ class MistralGenerator:
             model=settings.MISTRAL_MODEL,
             server_url=settings.MISTRAL_SERVER_URL,
             timeout_seconds=float(settings.MISTRAL_TIMEOUT_SECONDS),
+            max_output_tokens=settings.MISTRAL_MAX_OUTPUT_TOKENS,
             retry=retry,
             sleep=sleep,
         )
@@ -130,6 +134,7 @@ class MistralGenerator:
                     messages=messages,
                     temperature=TEMPERATURE,
                     response_format=JSON_MODE,  # the plan and the code as one JSON object
+                    max_tokens=self.max_output_tokens,
                 )
             except errors.ResponseValidationError as error:
                 raise GenerationError("Mistral sent a response that could not be read; try again.") from error

@@ -18,6 +18,13 @@ MAX_COLUMNS = 200
 MAX_VALUE_CHARS = 80
 MAX_HISTORY_CODE_CHARS = 4000
 MAX_SUMMARY_CHARS = 600
+MAX_REASON_CHARS = 300  # why the first answer was unusable, in the repair request
+
+# The most tokens a text can be: every token of Mistral's tokenizers (byte-level BPE, or SentencePiece with
+# byte fallback) covers at least one byte, so a message is at most its UTF-8 bytes plus the chat template's
+# control tokens ([INST], [/INST], role markers, the tokenizer's prefix space) around it.
+MESSAGE_OVERHEAD_TOKENS = 8
+REQUEST_OVERHEAD_TOKENS = 16  # the start-of-text token and the template's framing
 
 SANDBOX_CONTRACT = """\
 You are the analysis assistant of Sandgate. An analyst asks a question about their data in plain \
@@ -94,8 +101,31 @@ def build_repair_messages(
         *messages,
         # An empty assistant turn is rejected by the API, so a placeholder stands in for it.
         {"role": "assistant", "content": answer.strip() or "(empty answer)"},
-        {"role": "user", "content": REPAIR_REQUEST.format(reason=reason)},
+        {"role": "user", "content": REPAIR_REQUEST.format(reason=reason[:MAX_REASON_CHARS])},
     ]
+
+
+def prompt_tokens_ceiling(*, messages: list[dict[str, str]]) -> int:
+    """The most input tokens sending `messages` can be billed: their UTF-8 bytes plus control tokens."""
+    return REQUEST_OVERHEAD_TOKENS + sum(
+        len(message["content"].encode("utf-8")) + MESSAGE_OVERHEAD_TOKENS for message in messages
+    )
+
+
+def generation_tokens_ceiling(*, inp: GenerationInput, max_output_tokens: int) -> list[tuple[int, int]]:
+    """The most (input, output) tokens each call of one generation can be billed: the first call, and the
+    repair round, which sends the same conversation again with the first answer (at most
+    `max_output_tokens`; the same text tokenizes to about as many tokens again) and the repair request."""
+    first = prompt_tokens_ceiling(messages=build_messages(inp=inp))
+    repair_request = REPAIR_REQUEST.format(reason="x" * MAX_REASON_CHARS * 4)  # 4 bytes a character at most
+    repair = (
+        first
+        + max_output_tokens
+        + MESSAGE_OVERHEAD_TOKENS
+        + len(repair_request.encode("utf-8"))
+        + MESSAGE_OVERHEAD_TOKENS
+    )
+    return [(first, max_output_tokens), (repair, max_output_tokens)]
 
 
 def describe_datasets(*, datasets: list[DatasetContext]) -> str:

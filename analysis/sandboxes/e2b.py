@@ -337,3 +337,10 @@ def _failure(exc: Exception, phase: str, limits: Limits) -> SandboxResult:
     logger.warning("E2B sandbox failed while trying to %s", phase, exc_info=exc)
     value = f"the E2B sandbox failed while trying to {phase} ({type(exc).__name__}: {exc})"
     return SandboxResult(error=_error("SandboxError", value))
+
+
+def run_seconds_ceiling(limits: Limits) -> float:
+    """The longest a run at `limits` is counted (and so charged) here: the create request, before the
+    sandbox exists, and the sandbox's whole lifetime, at whose end E2B kills it whatever we do. A run's
+    budget hold is priced at it."""
+    return _REQUEST_TIMEOUT_SECONDS + E2BSandbox(lifetime_seconds=None)._lifetime(limits)

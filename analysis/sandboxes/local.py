@@ -1061,3 +1061,13 @@ def sweep_stale() -> int:
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
+
+
+# Time a killed run may still be counted after its grace period: reaping the killed process tree.
+_REAP_SECONDS = 1.0
+
+
+def run_seconds_ceiling(limits: Limits) -> float:
+    """The longest a run at `limits` is counted (and so charged) here: its wall limit, the grace period
+    after the kill at that limit, and the reaping of the killed tree. A run's budget hold is priced at it."""
+    return limits.wall_seconds + _KILL_GRACE_SECONDS + _REAP_SECONDS

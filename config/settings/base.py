@@ -262,6 +262,8 @@ MISTRAL_API_KEY = env("MISTRAL_API_KEY", default="")
 MISTRAL_MODEL = env("MISTRAL_MODEL", default="mistral-large-latest")
 MISTRAL_SERVER_URL = env("MISTRAL_SERVER_URL", default="")
 MISTRAL_TIMEOUT_SECONDS = env.float("MISTRAL_TIMEOUT_SECONDS", default=60.0)
+# The longest answer one call may write (Mistral's `max_tokens`); generation holds are priced with it.
+MISTRAL_MAX_OUTPUT_TOKENS = env.int("MISTRAL_MAX_OUTPUT_TOKENS", default=2048)
 # Earlier turns of a session sent with a follow-up question, oldest dropped first beyond this.
 SANDGATE_HISTORY_TOKEN_BUDGET = env.int("SANDGATE_HISTORY_TOKEN_BUDGET", default=4000)
 # A session with no activity for this long expires (follow-ups then start a new session).
