@@ -180,6 +180,24 @@ def analyst_journey(trip: Journey, people: dict, tmp_path) -> None:
     assert "/data/shop-sales.csv" in code_cells[0].source
     assert any("image/png" in o.get("data", {}) for o in code_cells[0].outputs)
 
+    # A question the data cannot answer: no code, nothing for a reviewer; one click asks an example instead.
+    asked_before = set(in_thread(lambda: list(ApprovalRequest.objects.values_list("pk", flat=True))))
+    page.get_by_label("Ask a follow-up").fill("What will the weather be in Paris tomorrow?")
+    page.locator("#follow-up").get_by_role("button", name="Ask").click()
+    unclear = in_thread(lambda: ApprovalRequest.objects.exclude(pk__in=asked_before).get())
+    unclear_turn = page.locator(f"#req-{unclear.pk}")
+    expect(unclear_turn.locator(".status")).to_contain_text("Needs clarification: no code was written.")
+    examples = unclear_turn.locator(".clarification .examples button")
+    expect(examples).to_have_count(3)
+    assert unclear_turn.locator("details.code").count() == 0
+    trip.check(page, "needs-clarification")
+    example = examples.first.inner_text()
+    examples.first.click()
+    answered = in_thread(lambda: ApprovalRequest.objects.get(query=example, session=unclear.session))
+    answered_turn = page.locator(f"#req-{answered.pk}")
+    expect(answered_turn.locator(".status")).to_contain_text("Waiting for review")  # on the same data
+    expect(answered_turn.locator("section.plan")).to_contain_text("shop-sales.csv")
+
 
 # --- the reviewer ------------------------------------------------------------------------------------
 
