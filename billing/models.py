@@ -58,6 +58,7 @@ class CostSpan(models.Model):
         GENERATION = "generation", "Generation"
         REPAIR = "repair", "Repair"
         EXECUTION = "execution", "Execution"
+        PROFILING = "profiling", "Profiling an upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.CharField(max_length=40)

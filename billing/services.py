@@ -51,6 +51,7 @@ SETTLED_BY = {
     Feature.GENERATION: (Feature.GENERATION, Feature.REPAIR),
     Feature.REPAIR: (Feature.GENERATION, Feature.REPAIR),
     Feature.EXECUTION: (Feature.EXECUTION,),
+    Feature.PROFILING: (Feature.PROFILING,),
 }
 
 
@@ -121,6 +122,11 @@ def generation_tokens_estimate(*, query: str) -> tuple[int, int, int]:
 
 def execution_cost_estimate(*, wall_seconds: int, memory_mb: int) -> Decimal:
     """A full-length run at the limits the sandbox will apply (the team's): the most one run can cost."""
+    return sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
+
+
+def profiling_cost_estimate(*, wall_seconds: int, memory_mb: int) -> Decimal:
+    """Profiling an upload in the sandbox at its limits, full length: the most one profile can cost."""
     return sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
 
 
@@ -251,6 +257,21 @@ def cost_span_record_execution(*, request, backend: str, seconds: float, memory_
         user=request.user,
         feature=Feature.EXECUTION,
         request=request,
+    )
+
+
+def cost_span_record_profiling(*, team: Team, user, backend: str, seconds: float, memory_mb: int) -> CostSpan:
+    """The sandbox seconds of profiling one upload (no request: an upload is not a question)."""
+    priced = sandbox_price(seconds=seconds, memory_mb=memory_mb, backend=backend)
+    return CostSpan.objects.create(
+        provider=backend,
+        model="sandbox",
+        seconds=seconds,
+        cost_usd=priced.cost,
+        unpriced=priced.unpriced,
+        tenant=team,
+        user=user,
+        feature=Feature.PROFILING,
     )
 
 
@@ -426,6 +447,13 @@ def budget_lease_renew(*, request, feature: str) -> int:
     return Reservation.objects.filter(
         request=request, feature=feature, status=Reservation.Status.ACTIVE
     ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS))
+
+
+def reservation_lease_renew(*, reservation_id) -> int:
+    """A worker starting the work of one reservation (no request: an upload's profile) says it is alive."""
+    return Reservation.objects.filter(pk=reservation_id, status=Reservation.Status.ACTIVE).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS)
+    )
 
 
 def reservation_release(*, reservation_id) -> bool:
