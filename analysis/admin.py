@@ -31,13 +31,15 @@ class SessionAdmin(ReadOnlyAdminMixin, TenantAdmin):
 class DatasetAdmin(TenantAdmin):
     team_path = "team"
     view_roles = OVERSIGHT
-    list_display = ("name", "team", "row_count", "size", "allow_sample_sharing", "created_at")
-    list_filter = ("team", "allow_sample_sharing")
+    list_display = ("name", "team", "status", "row_count", "size", "allow_sample_sharing", "created_at")
+    list_filter = ("team", "status", "allow_sample_sharing")
     # Sample sharing is the one setting changed here. The name is the path approved code reads
     # (/data/<name>) and the team its tenant: neither changes once uploaded.
     readonly_fields = (
         "name",
         "team",
+        "status",
+        "failure_reason",
         "file",
         "size",
         "sha256",
@@ -45,6 +47,7 @@ class DatasetAdmin(TenantAdmin):
         "columns",
         "uploaded_by",
         "created_at",
+        "profiled_at",
     )
     fields = ("name", "team", "allow_sample_sharing", *readonly_fields[2:])
 

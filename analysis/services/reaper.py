@@ -17,7 +17,8 @@ from audit.services import audit_log
 from billing.models import CostSpan
 from billing.services import budget_release_request
 
-from ..models import Execution, Message
+from ..models import Dataset, Execution, Message
+from .datasets import dataset_profiling_interrupt, dataset_profiling_release
 
 logger = logging.getLogger(__name__)
 Status = ApprovalRequest.Status
@@ -38,6 +39,9 @@ def reap_stuck(*, now=None, limit: int = 500) -> dict[str, int]:
         "requests_interrupted": _requests_interrupt_expired(now=now, limit=limit),
         "executions_requeued": _executions_requeue_unclaimed(now=now, limit=limit),
         "requests_requeued": _requests_requeue_unclaimed(now=now, limit=limit),
+        "profiles_interrupted": _profiles_interrupt_expired(now=now, limit=limit),
+        "profiles_requeued": _profiles_requeue_unclaimed(now=now, limit=limit),
+        "profiles_released": _profiles_release_waiting(limit=limit),
     }
     if any(counts.values()):
         logger.warning("reaper: %s", counts)
@@ -124,6 +128,30 @@ def _requests_requeue_unclaimed(*, now, limit: int) -> int:
         created_at__lt=_requeue_cutoff(now),
     )
     return _publish_each(task=generate_code, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _profiles_interrupt_expired(*, now, limit: int) -> int:
+    expired = Dataset.objects.filter(status=Dataset.Status.PROFILING, lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(dataset_profiling_interrupt(dataset_id=pk, now=now) for pk in ids)
+
+
+def _profiles_requeue_unclaimed(*, now, limit: int) -> int:
+    from ..tasks import profile_dataset
+
+    unclaimed = Dataset.objects.filter(
+        status=Dataset.Status.PROFILING,
+        profiling_started_at__isnull=True,
+        enqueued_at__lt=_requeue_cutoff(now),
+    )
+    return _publish_each(task=profile_dataset, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _profiles_release_waiting(*, limit: int) -> int:
+    """Uploads still waiting for a profiling slot that is free (a release lost, or the setting raised)."""
+    waiting = Dataset.objects.filter(status=Dataset.Status.QUEUED).order_by("team_id")
+    teams = waiting.values_list("team_id", flat=True).distinct()
+    return sum(dataset_profiling_release(team_id=team_id) for team_id in list(teams[:limit]))
 
 
 def _publish_each(*, task, ids: list) -> int:

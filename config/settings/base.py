@@ -233,6 +233,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ROUTES = {
     "analysis.tasks.generate_code": {"queue": "generate"},
     "analysis.tasks.run_execution": {"queue": "execute"},
+    # Profiling an XLSX/Parquet/JSON upload runs in the sandbox: where the sandboxes are.
+    "analysis.tasks.profile_dataset": {"queue": "execute"},
     # Reviewer notifications: the generate workers are idle while people review; no extra queue to deploy.
     "approvals.tasks.notify_reviewers_by_email": {"queue": "generate"},
     "approvals.tasks.notify_reviewers_by_webhook": {"queue": "generate"},
@@ -322,6 +324,15 @@ SANDGATE_MAX_DATASET_MB = env.int("SANDGATE_MAX_DATASET_MB", default=50)
 SANDGATE_DATASET_MAX_COLUMNS = env.int("SANDGATE_DATASET_MAX_COLUMNS", default=2000)
 SANDGATE_DATASET_MAX_ROWS = env.int("SANDGATE_DATASET_MAX_ROWS", default=5_000_000)
 SANDGATE_DATASET_MAX_CELL_CHARS = env.int("SANDGATE_DATASET_MAX_CELL_CHARS", default=32_767)
+# What an XLSX's members or a Parquet file's row groups may unpack to; beyond it the profile refuses the file
+# before unpacking any of it (a zip bomb). The profile's CPU limit parses about 60 MB of sheet XML here.
+SANDGATE_DATASET_MAX_EXPANDED_MB = env.int("SANDGATE_DATASET_MAX_EXPANDED_MB", default=100)
+# Profiling an XLSX/Parquet/JSON upload in the sandbox (a worker on the execute queue): its limits, priced and
+# held for like a run's, and how many uploads of one team are profiled at once (the others wait, queued).
+SANDGATE_PROFILE_CPU_SECONDS = env.int("SANDGATE_PROFILE_CPU_SECONDS", default=30)
+SANDGATE_PROFILE_WALL_SECONDS = env.int("SANDGATE_PROFILE_WALL_SECONDS", default=45)
+SANDGATE_PROFILE_MEMORY_MB = env.int("SANDGATE_PROFILE_MEMORY_MB", default=1024)
+SANDGATE_PROFILING_PER_TEAM = env.int("SANDGATE_PROFILING_PER_TEAM", default=2)
 
 # --- Approval workflow ------------------------------------------------------------------------
 # An approval not run within this many hours expires; the worker checks it when the run starts.
