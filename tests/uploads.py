@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 
 from analysis.models import Dataset
 from analysis.services.datasets import dataset_profile
@@ -76,6 +77,18 @@ def xlsx_bomb(tmp_path: Path, *, expanded_mb: int = 150) -> bytes:
                 sheet.write(row)
             sheet.write(b"</sheetData></worksheet>")
     return path.read_bytes()
+
+
+def replace_stored(dataset: Dataset, content: bytes) -> None:
+    """Someone with access to the storage (the bucket, the web machine's disk) swaps the file's bytes."""
+    storage = dataset.file.storage
+    storage.delete(dataset.file.name)
+    assert storage.save(dataset.file.name, ContentFile(content)) == dataset.file.name
+
+
+def stored_bytes(dataset: Dataset) -> bytes:
+    with dataset.file.open("rb") as fh:
+        return fh.read()
 
 
 def profile_waiting() -> list[Dataset]:

@@ -52,6 +52,7 @@ class WorkerProcess:
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": database_url(),
             "SANDGATE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "SANDGATE_DATASET_CACHE_DIR": str(settings.SANDGATE_DATASET_CACHE_DIR),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

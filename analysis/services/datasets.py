@@ -14,12 +14,8 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
@@ -46,6 +42,7 @@ from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
 from .. import dataset_formats
+from ..dataset_cache import dataset_local_copy
 from ..dataset_formats import Profile, SandboxProfile
 from ..models import Dataset
 from ..selectors import dataset_preview_path
@@ -264,11 +261,18 @@ def dataset_profile(*, dataset_id) -> Dataset | None:
     logger.info("dataset %s: claimed, profiling it in the sandbox", dataset_id)
     started = time.monotonic()
     try:
-        with _local_copy(dataset=dataset) as path:
-            outcome = dataset_formats.profile_in_sandbox(name=dataset.name, host_path=path)
-    except DatasetChanged as exc:
-        outcome = _no_profile(refusal=str(exc), started=started)
-    except Exception as exc:  # the sandbox itself broke: the upload still must end, visibly
+        copy = dataset_local_copy(
+            storage=dataset.file.storage, name=dataset.file.name, expected_sha256=dataset.sha256
+        )
+        if copy.path is None:
+            refusal = (
+                f"The stored copy of “{dataset.name}” is not the file that was uploaded (its SHA-256 "
+                "differs, or it is missing); it was not profiled. Upload it again."
+            )
+            outcome = _no_profile(refusal=refusal, started=started)
+        else:
+            outcome = dataset_formats.profile_in_sandbox(name=dataset.name, host_path=str(copy.path))
+    except Exception as exc:  # storage or the sandbox itself broke: the upload still must end, visibly
         logger.exception("sandbox failure profiling dataset %s", dataset_id)
         outcome = _no_profile(refusal=f"Sandgate could not profile “{dataset.name}”: {exc}", started=started)
     drop_stale_connection()  # the profile may outlast the connection
@@ -298,33 +302,6 @@ def _dataset_claim(*, dataset_id) -> Dataset | None:
     if dataset.reservation_id:  # in the claim's transaction: the sweeper never sees a stale lease
         reservation_lease_renew(reservation_id=dataset.reservation_id)
     return dataset
-
-
-class DatasetChanged(Exception):
-    """The stored file is not the one uploaded (its SHA-256 differs): it is never profiled."""
-
-
-@contextmanager
-def _local_copy(*, dataset: Dataset) -> Iterator[str]:
-    """The upload as a local file for the sandbox to mount, read through storage and checked against the
-    SHA-256 taken at upload; removed afterwards."""
-    limit = settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024
-    with tempfile.TemporaryDirectory(prefix="sandgate-profile-") as folder:
-        path = os.path.join(folder, "upload" + dataset_formats.file_extension(dataset.name))
-        digest, size = hashlib.sha256(), 0
-        with dataset.file.open("rb") as source, open(path, "wb") as target:
-            while chunk := source.read(1024 * 1024):
-                size += len(chunk)
-                if size > limit:
-                    break
-                digest.update(chunk)
-                target.write(chunk)
-        if size > limit or digest.hexdigest() != dataset.sha256:
-            raise DatasetChanged(
-                f"The stored copy of “{dataset.name}” is not the file that was uploaded (its SHA-256 "
-                "differs); it was not profiled. Upload it again."
-            )
-        yield path
 
 
 @transaction.atomic

@@ -3,7 +3,6 @@ the result."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict
@@ -38,6 +37,7 @@ from config.enqueue import enqueue_on_commit
 from config.exceptions import Conflict, Forbidden
 
 from .. import tracing
+from ..dataset_cache import MISSING, LocalCopy, dataset_local_copy
 from ..models import Dataset, Execution, Message, Session
 from ..sandboxes import get_sandbox
 from ..sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
@@ -146,25 +146,47 @@ def _execution_claim(*, execution_id) -> Execution | None:
     return execution
 
 
-def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:
-    """Recompute what the approval bound (code, datasets as stored on disk now, limits); None if unchanged."""
+def _integrity_error(
+    *, execution: Execution, copies: list[tuple[Dataset, LocalCopy]], limits: Limits
+) -> str | None:
+    """Recompute what the approval bound (code, datasets as storage holds them now, limits); None if
+    unchanged."""
     request = execution.request
     actual = code_sha256(request.code)
     if not (actual == request.approved_code_sha256 == execution.code_sha256):
         return f"The code's SHA-256 ({actual[:12]}…) is not the approved one; refusing to run it."
-    hashed = [(d.name, _file_sha256(d.file.path)) for d in datasets]
+    for dataset, copy in copies:
+        if copy.path is None:
+            return _dataset_changed(dataset=dataset, found=copy.sha256)
+    hashed = [(dataset.name, copy.sha256) for dataset, copy in copies]
     digest = approval_digest(code_sha256=actual, datasets=hashed, limits=asdict(limits))
     if digest != request.approval_digest:
         return "The datasets or limits changed since the approval; refusing to run it."
     return None
 
 
-def _file_sha256(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return "missing"
+def _dataset_changed(*, dataset: Dataset, found: str) -> str:
+    if found == MISSING:
+        return f"The dataset “{dataset.name}” is missing from storage; refusing to run it."
+    now = f"its SHA-256 is now {found[:12]}…, approved {dataset.sha256[:12]}…" if len(found) == 64 else found
+    return f"The dataset “{dataset.name}” in storage is not the one approved ({now}); refusing to run it."
+
+
+def _local_copies(*, datasets: list[Dataset]) -> list[tuple[Dataset, LocalCopy]] | str:
+    """Each dataset fetched from storage into the worker's cache and verified; or why that failed."""
+    copies = []
+    for dataset in datasets:
+        try:
+            copy = dataset_local_copy(
+                storage=dataset.file.storage, name=dataset.file.name, expected_sha256=dataset.sha256
+            )
+        except Exception as exc:  # storage unreachable: the run ends, saying so
+            logger.exception("could not fetch dataset %s", dataset.pk)
+            return (
+                f"Sandgate could not fetch the dataset “{dataset.name}” from storage ({exc}); it did not run."
+            )
+        copies.append((dataset, copy))
+    return copies
 
 
 def execution_run(*, execution_id) -> Execution | None:
@@ -174,14 +196,17 @@ def execution_run(*, execution_id) -> Execution | None:
         return None
     request = execution.request
     limits = execution_limits(team=request.team)
-    datasets = list(request.datasets.all())
-    mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in datasets]
     if approval_is_expired(request=request):
         reason = "The approval expired before the run."
         return _execution_refuse(execution=execution, reason=reason, expired=True)
-    refusal = _integrity_error(execution=execution, datasets=datasets, limits=limits)
+    copies = _local_copies(datasets=list(request.datasets.all()))
+    if isinstance(copies, str):
+        return _execution_refuse(execution=execution, reason=copies)
+    refusal = _integrity_error(execution=execution, copies=copies, limits=limits)
     if refusal is not None:
         return _execution_refuse(execution=execution, reason=refusal)
+    # Mounted read-only: the local copies just verified against the approval, never a path of the web's disk.
+    mounts = [DatasetMount(name=dataset.name, host_path=str(copy.path)) for dataset, copy in copies]
     started = time.monotonic()
     logger.info("execution %s: claimed, running it in the %s sandbox", execution_id, execution.backend)
     with tracing.execution_span(request=request, backend=execution.backend) as traced:

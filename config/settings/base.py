@@ -131,6 +131,28 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Object storage (S3, Supabase Storage, R2, MinIO) for datasets and artifacts, through django-storages, when a
+# bucket is named; web and workers then share no disk. The objects are private: Sandgate reads them with
+# these keys and serves them itself, never by a bucket URL.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="") or None
+# "path" for endpoints that do not serve buckets as subdomains (Supabase, MinIO); empty: boto3's choice.
+AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE", default="") or None
+AWS_LOCATION = env("AWS_LOCATION", default="")  # a prefix for every object, e.g. "sandgate/"
+AWS_DEFAULT_ACL = None  # the bucket's own policy: private
+AWS_QUERYSTRING_AUTH = True  # were a URL ever made, it would be signed and expire
+AWS_S3_FILE_OVERWRITE = False  # as on disk: a name in use gets a new one, nothing is replaced
+AWS_S3_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # an object read through storage spills to a temporary file beyond
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+# The execute worker's local copies of datasets (fetched from storage by name, kept by SHA-256, re-checked
+# before each run): at most this many MB, each dropped after this many hours unused.
+SANDGATE_DATASET_CACHE_DIR = Path(env("SANDGATE_DATASET_CACHE_DIR", default=str(VAR_DIR / "dataset-cache")))
+SANDGATE_DATASET_CACHE_MB = env.int("SANDGATE_DATASET_CACHE_MB", default=2048)
+SANDGATE_DATASET_CACHE_MAX_AGE_HOURS = env.float("SANDGATE_DATASET_CACHE_MAX_AGE_HOURS", default=24.0)
 
 # The analysts' login page; the admin keeps its own.
 LOGIN_URL = "login"
@@ -354,6 +376,10 @@ BUDGET_LEASE_SECONDS = env.int("BUDGET_LEASE_SECONDS", default=3600)
 # --- Audit ------------------------------------------------------------------------------------
 # Append-only file of chain heads (position, sequence, hash, time); keep it outside the database.
 AUDIT_HEAD_FILE = Path(env("AUDIT_HEAD_FILE", default=str(VAR_DIR / "audit-heads.log")))
+# Also write each head as an object of its own in this bucket (same endpoint and keys as the storage above),
+# under this prefix: the anchor survives the loss of the machine that wrote the file. Empty: the file only.
+AUDIT_HEAD_BUCKET = env("AUDIT_HEAD_BUCKET", default="")
+AUDIT_HEAD_BUCKET_PREFIX = env("AUDIT_HEAD_BUCKET_PREFIX", default="audit-heads/")
 
 LOGGING = {
     "version": 1,
