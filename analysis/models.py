@@ -120,6 +120,8 @@ class Execution(models.Model):
     """The one run of an approved request. One per request: a second run is impossible by construction."""
 
     class Status(models.TextChoices):
+        # In the database only, until one of its team's run slots frees (SANDGATE_RUNS_PER_TEAM).
+        WAITING = "waiting", "Waiting for a run slot"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -134,7 +136,7 @@ class Execution(models.Model):
     request = models.OneToOneField(
         "approvals.ApprovalRequest", on_delete=models.PROTECT, related_name="execution"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     backend = models.CharField(max_length=16, blank=True)
     code_sha256 = models.CharField(max_length=64)
     stdout = models.TextField(blank=True)
@@ -143,6 +145,8 @@ class Execution(models.Model):
     results = models.JSONField(default=list, blank=True)
     limits = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it took one of its team's run slots and its task was published.
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Set when a worker claims the run; past it, a still-running row's worker is presumed dead (the reaper).
     lease_expires_at = models.DateTimeField(null=True, blank=True)

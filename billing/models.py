@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .validators import MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
+from .validators import MAX_ACTIVE_RUNS, MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
 
 
 class Team(models.Model):
@@ -27,6 +27,15 @@ class Team(models.Model):
     )
     # Above a budget's soft threshold, generate with this cheaper model instead (empty: never downgrade).
     budget_downgrade_model = models.CharField(max_length=100, blank=True)
+    # The team's runs queued for or running on a worker at once; the rest wait in the database (empty: the
+    # server's SANDGATE_RUNS_PER_TEAM).
+    max_active_runs = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ACTIVE_RUNS)],
+        help_text="Runs of this team queued or running at once; the others wait their turn. "
+        "Empty: the server's default (SANDGATE_RUNS_PER_TEAM).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

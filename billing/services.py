@@ -166,7 +166,14 @@ def price_save(*, price: Price, actor) -> Price:
 
 # --- teams ------------------------------------------------------------------------------------
 
-TEAM_FIELDS = ("slug", "name", "high_risk_quorum", "sandbox_limits", "budget_downgrade_model")
+TEAM_FIELDS = (
+    "slug",
+    "name",
+    "high_risk_quorum",
+    "sandbox_limits",
+    "budget_downgrade_model",
+    "max_active_runs",
+)
 
 
 @transaction.atomic

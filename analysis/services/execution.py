@@ -89,20 +89,61 @@ def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False
         request=request,
     )
     execution = Execution.objects.create(
-        request=request, code_sha256=request.approved_code_sha256, backend=settings.SANDBOX_BACKEND
+        request=request,
+        code_sha256=request.approved_code_sha256,
+        backend=settings.SANDBOX_BACKEND,
+        status=Execution.Status.WAITING,
     )
     approval_request_transition(request=request, source=(Status.APPROVED,), target=Status.QUEUED)
+    runs_release(team_id=request.team_id)  # a free slot of the team: queued and published at once
+    execution.refresh_from_db(fields=["status", "queued_at"])
     audit_log(
         action=Action.EXECUTION_QUEUED,
         actor=user,
         team=request.team,
         target=execution,
-        details={"request_id": str(request.pk), "code_sha256": execution.code_sha256},
+        details={
+            "request_id": str(request.pk),
+            "code_sha256": execution.code_sha256,
+            "status": execution.status,
+        },
+    )
+    return execution, True
+
+
+def runs_release(*, team_id) -> int:
+    """Give the team's free run slots to its oldest waiting executions and publish their tasks.
+
+    Call it inside a transaction. One team's runs queued or running at once are at most its
+    `max_active_runs` (else SANDGATE_RUNS_PER_TEAM); the others wait here, in the database, not in the broker,
+    so another team's next run is never behind more than that many of this team's in the execute queue.
+    The team row's lock makes every start and end of the team's runs take turns: no two of them can give
+    away the same slot.
+    """
+    cap = (
+        Team.objects.select_for_update().filter(pk=team_id).values_list("max_active_runs", flat=True).first()
+    )
+    cap = cap or settings.SANDGATE_RUNS_PER_TEAM
+    team_runs = Execution.objects.filter(request__team_id=team_id)
+    free = cap - team_runs.filter(status__in=(Execution.Status.QUEUED, Execution.Status.RUNNING)).count()
+    if free <= 0:
+        return 0
+    waiting = team_runs.filter(status=Execution.Status.WAITING).order_by("created_at", "pk")
+    ids = list(waiting.values_list("pk", flat=True)[:free])
+    Execution.objects.filter(pk__in=ids, status=Execution.Status.WAITING).update(
+        status=Execution.Status.QUEUED, queued_at=timezone.now()
     )
     from ..tasks import run_execution
 
-    enqueue_on_commit(run_execution, str(execution.pk))  # broker down: the reaper enqueues it
-    return execution, True
+    for pk in ids:
+        enqueue_on_commit(run_execution, str(pk))  # broker down: the reaper publishes it again
+    return len(ids)
+
+
+@transaction.atomic
+def runs_release_waiting(*, team_id) -> int:
+    """The reaper's turn at `runs_release` (a slot freed without a release, or the team's cap raised)."""
+    return runs_release(team_id=team_id)
 
 
 def execution_start_on_approval(*, request: ApprovalRequest, reviewer) -> None:
@@ -262,6 +303,7 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         memory_mb=limits.memory_mb,
     )
     budget_settle_request(request=request, feature=CostSpan.Feature.EXECUTION)
+    runs_release(team_id=request.team_id)  # its slot, to the team's next waiting run
     audit_log(
         action=Action.EXECUTION_FINISHED,
         team=request.team,
@@ -294,6 +336,7 @@ def _execution_refuse(*, execution: Execution, reason: str, expired: bool = Fals
     else:
         approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
     budget_settle_request(request=execution.request, feature=CostSpan.Feature.EXECUTION)
+    runs_release(team_id=execution.request.team_id)
     audit_log(
         action=Action.EXECUTION_REFUSED,
         team=execution.request.team,

@@ -355,6 +355,9 @@ SANDGATE_PROFILE_CPU_SECONDS = env.int("SANDGATE_PROFILE_CPU_SECONDS", default=3
 SANDGATE_PROFILE_WALL_SECONDS = env.int("SANDGATE_PROFILE_WALL_SECONDS", default=45)
 SANDGATE_PROFILE_MEMORY_MB = env.int("SANDGATE_PROFILE_MEMORY_MB", default=1024)
 SANDGATE_PROFILING_PER_TEAM = env.int("SANDGATE_PROFILING_PER_TEAM", default=2)
+# One team's runs queued or running at once (a team's own `max_active_runs` overrides it); the others wait
+# in the database and take a freed slot oldest first, so no team's burst fills the broker ahead of another's.
+SANDGATE_RUNS_PER_TEAM = env.int("SANDGATE_RUNS_PER_TEAM", default=4)
 
 # --- Approval workflow ------------------------------------------------------------------------
 # An approval not run within this many hours expires; the worker checks it when the run starts.
