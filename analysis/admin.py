@@ -40,7 +40,7 @@ class DatasetAdmin(TenantAdmin):
         "team",
         "status",
         "failure_reason",
-        "file",
+        "stored_as",
         "size",
         "sha256",
         "row_count",
@@ -50,6 +50,11 @@ class DatasetAdmin(TenantAdmin):
         "profiled_at",
     )
     fields = ("name", "team", "allow_sample_sharing", *readonly_fields[2:])
+
+    @admin.display(description="stored as")
+    def stored_as(self, obj) -> str:
+        # The storage name only: a FileField would link to a file URL (a signed bucket URL with a bucket).
+        return obj.file.name
 
     def save_model(self, request, obj, form, change):
         dataset_sharing_set(dataset=obj, actor=request.user, allow_sample_sharing=obj.allow_sample_sharing)

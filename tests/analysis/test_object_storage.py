@@ -75,3 +75,16 @@ def test_uploads_previews_and_artifacts_live_in_the_bucket_and_are_served_by_san
     assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
     assert bucket not in str(response.headers) and s3_server.url not in str(response.headers)
     assert files_under(Path(settings.MEDIA_ROOT)) == []  # nothing on the web machine's disk
+
+
+def test_the_console_shows_where_a_dataset_is_stored_without_a_link_into_the_bucket(bucket, s3_server, team):
+    from tests.factories import UserFactory, demo_dataset
+
+    dataset = demo_dataset(team)
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    admin.save()
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(f"/admin/analysis/dataset/{dataset.pk}/change/").content.decode()
+    assert dataset.file.name in page
+    assert s3_server.url not in page and "X-Amz-Signature" not in page
