@@ -32,13 +32,14 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from .datasets import Caps, OverCap, profile_csv
+from .datasets import MAX_CATEGORY_VALUES, MAX_VALUE_CHARS, Caps, OverCap, profile_csv
 
 if TYPE_CHECKING:
     from .sandboxes.base import Limits
 
 PREVIEW_ROWS = 10
 PREVIEW_CELL_CHARS = 100  # the first rows are a glimpse; a long value is cut there, with "…"
+VALUES_BUDGET_CHARS = 100_000  # category values kept by the sandbox's profile, all columns together
 MAX_COLUMN_NAME_CHARS = 255
 # Tables need two or three levels; deeper is not a table, and Python's json recursion would fail at ~1000.
 MAX_JSON_DEPTH = 64
@@ -110,11 +111,28 @@ def glimpse(value):
     return value
 
 
+# A category's values (at most MAX_VALUES, each repeated on average) go with its column, within a budget.
+MAX_VALUES, MAX_VALUE, VALUES_BUDGET = {max_values}, {max_value_chars}, {values_budget}
+budget = [VALUES_BUDGET]
+
+
+def column(name, dtype):
+    described = {{"name": str(name), "dtype": str(dtype)}}
+    if dtype == object or str(dtype) in ("str", "string", "category", "bool"):
+        values = df[name].dropna().astype(str).str.strip().unique()
+        if 0 < len(values) <= MAX_VALUES and len(values) * 2 <= len(df):
+            size = sum(map(len, values))
+            if max(map(len, values)) <= MAX_VALUE and size <= budget[0]:
+                budget[0] -= size
+                described["values"] = sorted(values)
+    return described
+
+
 head = df.head(PREVIEW_ROWS)
 preview = json.loads(head.to_json(orient="values", date_format="iso", default_handler=str))
 print(json.dumps({{
     "row_count": int(len(df)),
-    "columns": [{{"name": str(c), "dtype": str(t)}} for c, t in df.dtypes.items()],
+    "columns": [column(c, t) for c, t in df.dtypes.items()],
     "preview": [[glimpse(v) for v in row] for row in preview],
 }}))
 """
@@ -256,12 +274,14 @@ def _glimpse(cell: str) -> str:
 
 
 def _output_bytes(limits: Caps) -> int:
-    """Room on stdout for the largest profile the caps allow: every column's name and dtype, and the first
-    rows of every column, each value at most PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a
-    character in at most 12 bytes (a character beyond the BMP as two `\\uXXXX` escapes)."""
+    """Room on stdout for the largest profile the caps allow: every column's name and dtype, the categories'
+    values (VALUES_BUDGET_CHARS characters in all), and the first rows of every column, each value at most
+    PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a character in at most 12 bytes (a character
+    beyond the BMP as two `\\uXXXX` escapes)."""
     columns = limits.columns * (12 * limits.name_chars + 64)
+    values = 12 * VALUES_BUDGET_CHARS + 4 * (VALUES_BUDGET_CHARS + limits.columns)
     preview = PREVIEW_ROWS * limits.columns * (12 * (PREVIEW_CELL_CHARS + 1) + 8)
-    return 64_000 + columns + preview
+    return 64_000 + columns + values + preview
 
 
 def profiling_limits() -> Limits:
@@ -285,7 +305,14 @@ def profile_in_sandbox(*, name: str, host_path: str) -> SandboxProfile:
 
     ext = file_extension(name)
     script = _PROFILE_SCRIPT.format(
-        path=f"/data/{name}", ext=ext, caps=caps(), preview_rows=PREVIEW_ROWS, preview_cell=PREVIEW_CELL_CHARS
+        path=f"/data/{name}",
+        ext=ext,
+        caps=caps(),
+        preview_rows=PREVIEW_ROWS,
+        preview_cell=PREVIEW_CELL_CHARS,
+        max_values=MAX_CATEGORY_VALUES,
+        max_value_chars=MAX_VALUE_CHARS,
+        values_budget=VALUES_BUDGET_CHARS,
     )
     limits = profiling_limits()
     sandbox = get_sandbox()

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from pygments import highlight
@@ -15,8 +14,9 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
 from approvals.models import ApprovalRequest
+from approvals.plan_check import plan_html
 from billing.models import CostSpan
-from billing.selectors import team_list_for_user
+from billing.selectors import cost_total, team_list_for_user
 
 Status = ApprovalRequest.Status
 IN_PROGRESS = (Status.GENERATING, Status.PENDING_REVIEW, Status.APPROVED, Status.QUEUED, Status.RUNNING)
@@ -25,7 +25,10 @@ STEPS = ("Generating", "Waiting for review", "Approved", "Running", "Done")
 _STEP_OF = {
     Status.GENERATING: 0,
     Status.GENERATION_FAILED: 0,
+    Status.NEEDS_CLARIFICATION: 0,
+    Status.POLICY_BLOCKED: 1,
     Status.PENDING_REVIEW: 1,
+    Status.SUPERSEDED: 1,
     Status.REJECTED: 1,
     Status.CANCELLED: 1,
     Status.EXPIRED: 1,
@@ -40,7 +43,10 @@ _STEP_OF = {
 _HEADLINE = {
     Status.GENERATING: "Writing the code…",
     Status.GENERATION_FAILED: "The code could not be written.",
+    Status.NEEDS_CLARIFICATION: "Needs clarification: no code was written.",
+    Status.POLICY_BLOCKED: "Blocked by the policy check before review.",
     Status.PENDING_REVIEW: "Waiting for review",
+    Status.SUPERSEDED: "Replaced by a reviewer's edit; the next version follows.",
     Status.REJECTED: "The reviewer rejected this code.",
     Status.CANCELLED: "You withdrew this request.",
     Status.EXPIRED: "Expired before anyone reviewed it.",
@@ -81,6 +87,7 @@ class Turn:
     final: bool
     steps: list[Step]
     code_html: str = ""
+    plan_html: str = ""
     charts: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     error_explained: str = ""
@@ -115,6 +122,8 @@ def turn(request: ApprovalRequest) -> Turn:
         steps=_steps(request.status),
         execution=execution,
     )
+    if request.plan:
+        result.plan_html = plan_html(request.plan)
     if request.code:
         result.code_html = mark_safe(highlight(request.code, PythonLexer(), FORMATTER))
     if execution is not None:
@@ -159,7 +168,7 @@ def budget_meter(*, user) -> BudgetMeter:
     now = timezone.now()
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     days = calendar.monthrange(now.year, now.month)[1]
-    spent = CostSpan.objects.filter(tenant__in=team_list_for_user(user=user), timestamp__gte=start).aggregate(
-        total=Sum("cost_usd")
-    )["total"]
-    return BudgetMeter(spent=spent or Decimal(0), period_start=start, resets_on=start + timedelta(days=days))
+    spent = cost_total(
+        spans=CostSpan.objects.filter(tenant__in=team_list_for_user(user=user), timestamp__gte=start)
+    )
+    return BudgetMeter(spent=spent, period_start=start, resets_on=start + timedelta(days=days))

@@ -20,6 +20,7 @@ from config.exceptions import ApplicationError
 
 from . import selectors, services
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import plan_html
 from .policy import NOT_UNDERSTOOD_RULES, RULES_BY_CODE, at_least
 
 CODE_FORMATTER = HtmlFormatter(cssclass="sg-code", nowrap=True)
@@ -67,6 +68,8 @@ class ApprovalRequestAdmin(TenantAdmin):
     actions = ["approve_selected", "reject_selected"]
     readonly_fields = (
         "query",
+        "plan",
+        "clarification_text",
         "risk",
         "votes",
         "highlighted_code",
@@ -151,6 +154,20 @@ class ApprovalRequestAdmin(TenantAdmin):
         )
         return mark_safe(highlight(text or "(no change)\n", DiffLexer(), DIFF_FORMATTER))
 
+    @admin.display(description="Clarification asked for")
+    def clarification_text(self, obj: ApprovalRequest) -> str:
+        """Why no code was written, when the generator asked instead of guessing."""
+        if not obj.clarification:
+            return "—"
+        c = obj.clarification
+        examples = format_html_join("", "<li>{}</li>", ((e,) for e in c.get("examples", [])))
+        return format_html(
+            "Understood: {}<br>Missing: {}<ul>{}</ul>",
+            c.get("understood", ""),
+            c.get("missing", ""),
+            examples,
+        )
+
     @admin.display(description="Datasets")
     def dataset_names(self, obj: ApprovalRequest) -> str:
         return ", ".join(d.name for d in obj.datasets.all()) or "—"
@@ -187,6 +204,7 @@ class ApprovalRequestAdmin(TenantAdmin):
         obj = self.get_object(request, object_id)
         if obj is not None and obj.code:
             extra["card"] = selectors.approval_request_card(request=obj)
+            extra["plan_html"] = plan_html(obj.plan) if obj.plan else ""
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def get_urls(self):

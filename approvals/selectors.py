@@ -7,6 +7,7 @@ from billing.models import Membership
 from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import check_plan
 from .policy import (
     DEFAULT_ALLOWED_MODULES,
     NOT_UNDERSTOOD_RULES,
@@ -104,8 +105,8 @@ def _cost_card(*, request: ApprovalRequest) -> dict:
 
 
 def approval_request_card(*, request: ApprovalRequest) -> dict:
-    """What a reviewer needs to decide: what the code reads, writes, imports and draws (from its AST), then
-    cost and risk, then the diff to the previous version."""
+    """What a reviewer needs to decide: the plan and where the code differs from it, what the code reads,
+    writes, imports and draws (from its AST), then cost and risk, then the diff to the previous version."""
     from .services import approvals_needed, code_diff
 
     seen = describe_code(code=request.code)
@@ -114,7 +115,9 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
     known_columns = {c.get("name") for d in datasets for c in d.columns}
     columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
     parent = request.parent
+    facts = [{"name": d.name, "columns": d.columns} for d in datasets]
     return {
+        "plan": check_plan(plan=request.plan, datasets=facts, read_columns=columns, read_paths=seen["paths"]),
         "reads": {
             "datasets": [
                 {"path": path, "name": path.removeprefix("/data/"), "selected": path in selected_paths}

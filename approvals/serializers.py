@@ -41,9 +41,18 @@ class FindingSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class ClarificationSerializer(serializers.Serializer):
+    """Why no code was written: what was understood, what is missing, questions that would work."""
+
+    understood = serializers.CharField()
+    missing = serializers.CharField()
+    examples = serializers.ListField(child=serializers.CharField())
+
+
 class ApprovalRequestSerializer(serializers.Serializer):
     requestId = serializers.UUIDField(source="id")
     query = serializers.CharField()
+    plan = serializers.CharField(help_text="What the code computes, from which data, and what it shows.")
     code = serializers.CharField()
     codeSha256 = serializers.CharField(source="code_sha256")
     status = serializers.CharField()
@@ -58,6 +67,9 @@ class ApprovalRequestSerializer(serializers.Serializer):
     model = serializers.CharField()
     offline = serializers.BooleanField(source="is_offline")
     generationError = serializers.CharField(source="generation_error")
+    clarification = ClarificationSerializer(
+        allow_null=True, help_text="Set when the request ended needs_clarification (no code was written)."
+    )
     reviewerId = serializers.IntegerField(source="reviewer_id", allow_null=True)
     reviewer = serializers.CharField(source="reviewer.username", allow_null=True, default=None)
     rejectionReason = serializers.CharField(source="rejection_reason")

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
-from billing.services import budget_release_request
+from billing.services import audit_budget_refusals, budget_release_request
 from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
@@ -119,9 +119,10 @@ def _audit_policy(*, request: ApprovalRequest, result: PolicyResult, actor=None)
 
 @transaction.atomic
 def approval_request_generation_succeed(
-    *, request: ApprovalRequest, code: str, provider: str, model: str
+    *, request: ApprovalRequest, code: str, provider: str, model: str, plan: str = ""
 ) -> ApprovalRequest:
-    """Store the generated code and check it: critical findings block it, the rest waits for review."""
+    """Store the generated code and its plan and check the code: critical findings block it, the rest waits
+    for review."""
     result, fields = _policy_fields(code=code)
     request = approval_request_transition(
         request=request,
@@ -129,6 +130,7 @@ def approval_request_generation_succeed(
         target=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         provider=provider,
         model=model,
+        plan=plan.strip(),
         **fields,
     )
     audit_log(
@@ -158,6 +160,30 @@ def approval_request_generation_fail(*, request: ApprovalRequest, reason: str) -
     )
     audit_log(
         action=Action.REQUEST_GENERATION_FAILED, team=request.team, target=request, details={"reason": reason}
+    )
+    return request
+
+
+@transaction.atomic
+def approval_request_needs_clarification(
+    *, request: ApprovalRequest, clarification: dict, provider: str, model: str
+) -> ApprovalRequest:
+    """The generator could not answer with confidence: the request ends here, with no code, and no
+    reviewer is told (nothing waits for review). `clarification` says what was understood, what is
+    missing, and example questions that would work."""
+    request = approval_request_transition(
+        request=request,
+        source=(Status.GENERATING,),
+        target=Status.NEEDS_CLARIFICATION,
+        provider=provider,
+        model=model,
+        clarification=clarification,
+    )
+    audit_log(
+        action=Action.REQUEST_NEEDS_CLARIFICATION,
+        team=request.team,
+        target=request,
+        details={"provider": provider, "model": model, "missing": clarification.get("missing", "")},
     )
     return request
 
@@ -339,13 +365,15 @@ def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
     return new
 
 
+@audit_budget_refusals(actor="reviewer")
 @transaction.atomic
 def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRequest:
     """A reviewer asks for a new version of a request they rejected with a reason.
 
     The new request (version n+1, linked by `parent`) asks the same question on the same session and
     datasets; its prompt carries the rejected code and the feedback; it goes through review again (analysis
-    generates it on `request_revised`).
+    holds what generating it may cost and generates it on `request_revised`). Over a budget the hold is
+    refused (402, audited): no new version, the rejected request unchanged.
     """
     _check_reviewer(request=request, reviewer=reviewer)
     # Locked so two clicks on "ask for a new version" make one revision, not two.
@@ -401,6 +429,7 @@ def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> A
         edited_by=reviewer,
         provider=old.provider,
         model=old.model,
+        plan=old.plan,  # the plan stays the generator's; the card checks the edited code against it
         status=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         **fields,
     )

@@ -78,6 +78,7 @@ class AuditEvent(models.Model):
         REQUEST_CREATED = "request.created", "Request created"
         REQUEST_GENERATED = "request.generated", "Code generated"
         REQUEST_GENERATION_FAILED = "request.generation_failed", "Code generation failed"
+        REQUEST_NEEDS_CLARIFICATION = "request.needs_clarification", "Clarification asked for (no code)"
         REQUEST_APPROVED = "request.approved", "Request approved"
         REQUEST_REJECTED = "request.rejected", "Request rejected"
         REQUEST_CANCELLED = "request.cancelled", "Request cancelled"

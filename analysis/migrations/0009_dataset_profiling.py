@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analysis', '0008_drop_functions'),
-        ('billing', '0010_feature_profiling'),
+        ('billing', '0011_feature_profiling'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -27,13 +27,13 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import audit_log, audit_log_change
 from billing.models import CostSpan, Team
+from billing.money import usd_text
 from billing.selectors import ASKING_ROLES, team_list_for_user
 from billing.services import (
     audit_budget_refusals,
     budget_reserve,
     budget_settle,
     cost_span_record_profiling,
-    profiling_cost_estimate,
     reservation_lease_renew,
     reservation_release,
 )
@@ -46,6 +46,7 @@ from ..dataset_cache import dataset_local_copy
 from ..dataset_formats import Profile, SandboxProfile
 from ..models import Dataset
 from ..selectors import dataset_preview_path
+from .execution import sandbox_cost_ceiling
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
@@ -171,12 +172,10 @@ def _dataset_store(
     try:
         with transaction.atomic():
             if profile is None:
-                limits = dataset_formats.profiling_limits()
-                estimate = profiling_cost_estimate(
-                    wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb
-                )
+                # Held at the most a profile can be charged: the sandbox at the profile's limits, full length.
+                ceiling = sandbox_cost_ceiling(limits=dataset_formats.profiling_limits())
                 dataset.reservation = budget_reserve(
-                    team=team, user=user, feature=CostSpan.Feature.PROFILING, amount=estimate
+                    team=team, user=user, feature=CostSpan.Feature.PROFILING, amount=ceiling
                 )
             dataset.save()
             _audit_stored(dataset=dataset, user=user, profile=profile)
@@ -196,7 +195,7 @@ def _dataset_store(
 def _audit_stored(*, dataset: Dataset, user, profile: Profile | None) -> None:
     details = {"name": dataset.name, "sha256": dataset.sha256, "size": dataset.size, "status": dataset.status}
     if dataset.reservation is not None:
-        details["held_usd"] = str(dataset.reservation.amount_usd)
+        details["held_usd"] = usd_text(dataset.reservation.amount_usd)
     audit_log(action=Action.DATASET_UPLOADED, actor=user, team=dataset.team, target=dataset, details=details)
     if profile is not None:
         audit_log(
@@ -315,7 +314,6 @@ def _dataset_profile_finish(*, dataset: Dataset, outcome: SandboxProfile) -> Dat
         seconds=outcome.seconds,
         memory_mb=outcome.memory_mb,
     )
-    span.refresh_from_db(fields=["cost_usd"])  # as stored: what is charged and audited
     if dataset.reservation_id:
         budget_settle(reservation_id=dataset.reservation_id, actual=span.cost_usd)
     ready = outcome.profile is not None
@@ -341,7 +339,7 @@ def _audit_profiled(*, dataset: Dataset, outcome: SandboxProfile, cost: Decimal)
         "profiler": "sandbox",
         "backend": outcome.backend,
         "seconds": outcome.seconds,
-        "cost_usd": str(cost),
+        "cost_usd": usd_text(cost),
     }
     if dataset.status == Status.READY:
         details.update(rows=dataset.row_count, columns=len(dataset.columns))

@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import asdict
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -30,7 +31,7 @@ from billing.services import (
     budget_reserve,
     budget_settle_request,
     cost_span_record_execution,
-    execution_cost_estimate,
+    sandbox_cost,
 )
 from config.connections import drop_stale_connection
 from config.enqueue import enqueue_on_commit
@@ -39,7 +40,7 @@ from config.exceptions import Conflict, Forbidden
 from .. import tracing
 from ..dataset_cache import MISSING, LocalCopy, dataset_local_copy
 from ..models import Dataset, Execution, Message, Session
-from ..sandboxes import get_sandbox
+from ..sandboxes import get_sandbox, run_seconds_ceiling
 from ..sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
 from .artifacts import artifacts_store
 
@@ -78,14 +79,12 @@ def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False
             code="not_approved",
             extra={"status": request.status},
         )
-    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
-    # will get, merged as the sandbox merges them.
-    limits = execution_limits(team=request.team)
+    # Over a budget: 402 here, nothing queued, and the request stays approved.
     budget_reserve(
         team=request.team,
         user=request.user,
         feature=CostSpan.Feature.EXECUTION,
-        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
+        amount=execution_cost_ceiling(team=request.team),
         request=request,
     )
     execution = Execution.objects.create(
@@ -165,6 +164,21 @@ def execution_start_on_approval(*, request: ApprovalRequest, reviewer) -> None:
 def execution_limits(*, team: Team) -> Limits:
     """The sandbox limits of a run for `team`: the settings, overridden per team. The approval binds them."""
     return Limits.merged(settings.SANDBOX_LIMITS, team.sandbox_limits)
+
+
+def execution_cost_ceiling(*, team: Team) -> Decimal:
+    """The most one run for `team` can be charged, at the team's limits. A run's hold is this."""
+    return sandbox_cost_ceiling(limits=execution_limits(team=team))
+
+
+def sandbox_cost_ceiling(*, limits: Limits) -> Decimal:
+    """The most one sandbox run at `limits` can be charged: the longest the backend counts it (wall limit,
+    kill grace, reaping), at its memory limit, priced as its charge is priced (`_execution_finish`)."""
+    return sandbox_cost(
+        seconds=run_seconds_ceiling(limits, settings.SANDBOX_BACKEND),
+        memory_mb=limits.memory_mb,
+        backend=settings.SANDBOX_BACKEND,
+    )
 
 
 @transaction.atomic

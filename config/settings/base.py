@@ -286,6 +286,8 @@ MISTRAL_API_KEY = env("MISTRAL_API_KEY", default="")
 MISTRAL_MODEL = env("MISTRAL_MODEL", default="mistral-large-latest")
 MISTRAL_SERVER_URL = env("MISTRAL_SERVER_URL", default="")
 MISTRAL_TIMEOUT_SECONDS = env.float("MISTRAL_TIMEOUT_SECONDS", default=60.0)
+# The longest answer one call may write (Mistral's `max_tokens`); generation holds are priced with it.
+MISTRAL_MAX_OUTPUT_TOKENS = env.int("MISTRAL_MAX_OUTPUT_TOKENS", default=2048)
 # Earlier turns of a session sent with a follow-up question, oldest dropped first beyond this.
 SANDGATE_HISTORY_TOKEN_BUDGET = env.int("SANDGATE_HISTORY_TOKEN_BUDGET", default=4000)
 # A session with no activity for this long expires (follow-ups then start a new session).
@@ -306,6 +308,8 @@ SANDBOX_LIMITS = {
     "scratch_mb": env.int("SANDBOX_SCRATCH_MB", default=256),
     "artifact_count": env.int("SANDBOX_ARTIFACT_COUNT", default=20),
     "artifact_mb": env.int("SANDBOX_ARTIFACT_MB", default=20),
+    # All results of one run together (charts, tables, values) as stored and served by the API.
+    "results_mb": env.int("SANDBOX_RESULTS_MB", default=5),
 }
 # Task time limits sit above the sandbox's wall timeout (which ends the run first, cleanly); Redis must
 # not redeliver an unacknowledged long task before its hard limit has passed.

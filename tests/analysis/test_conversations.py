@@ -4,6 +4,7 @@ Mistral server, sent by the real mistralai SDK."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -28,7 +29,7 @@ KEY = "test-key-conversations"
 
 
 def answer(code: str) -> str:
-    return f"Here you go.\n\n```python\n{code}\n```"
+    return json.dumps({"plan": "Reads sales.csv and prints the first rows.", "code": code})
 
 
 @pytest.fixture
@@ -265,4 +266,5 @@ def test_the_offline_generator_reads_the_feedback_too(settings, rejected: Approv
 
     assert revision.status == ApprovalRequest.Status.PENDING_REVIEW
     assert "# Version 2, after reviewer feedback: Use a bar chart, not a table." in revision.code
-    assert revision.code.startswith("# Generated offline (no LLM): comparison\n")  # "bar chart" was heard
+    assert revision.code.startswith("# Generated offline (no LLM): sum revenue by region\n")
+    assert "ax.bar(" in revision.code and "draws a bar chart" in revision.plan  # "bar chart" was heard

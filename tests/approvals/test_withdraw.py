@@ -20,7 +20,7 @@ from tests.threads import run_together
 
 Status = ApprovalRequest.Status
 KEY = "test-key-withdraw"
-GOOD = "```python\nprint('ok')\n```"
+GOOD = '{"plan": "Prints ok.", "code": "print(\'ok\')"}'
 
 
 def withdraw(client, request):

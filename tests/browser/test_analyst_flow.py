@@ -151,6 +151,7 @@ def analyst_and_reviewer_in_the_browser(browser, url: str, tmp_path, violations:
     turn = analyst_page.locator("article.turn")
     expect(turn.locator(".status")).to_contain_text("Waiting for review")
     expect(turn.locator(".highlight")).to_contain_text("/data/sales.csv")
+    expect(turn.locator(".plan")).to_contain_text("Adds up revenue per month of date for each region")
     shot(analyst_page, "03-waiting-for-review")
     request_id = turn.get_attribute("id").removeprefix("req-")
     analyst_page.evaluate("window.__sandgateNotReloaded = true")

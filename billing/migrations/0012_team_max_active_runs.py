@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0010_feature_profiling'),
+        ('billing', '0011_feature_profiling'),
     ]
 
     operations = [

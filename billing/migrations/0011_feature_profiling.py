@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0009_drop_functions'),
+        ('billing', '0010_money_in_nanos'),
     ]
 
     operations = [
