@@ -8,12 +8,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from analysis.dataset_formats import profiling_limits
 from analysis.models import Dataset
 from analysis.services.datasets import dataset_create, dataset_profile
+from analysis.services.execution import sandbox_cost_ceiling
 from analysis.services.reaper import reap_stuck
 from audit.models import AuditEvent
 from billing.models import BudgetPeriod, CostSpan, Reservation
-from billing.services import profiling_cost_estimate
 from tests.billing.conftest import team_budget
 from tests.factories import TeamFactory, member
 from tests.threads import run_together
@@ -31,7 +32,10 @@ def api_upload(client, name: str, content: bytes, **fields):
 
 
 def held_for_a_profile() -> Decimal:
-    return profiling_cost_estimate(wall_seconds=45, memory_mb=1024)
+    """The most a profile can be charged: the sandbox at the profile's limits (45 s, 1 GiB), full length."""
+    limits = profiling_limits()
+    assert (limits.wall_seconds, limits.memory_mb) == (45, 1024)
+    return sandbox_cost_ceiling(limits=limits)
 
 
 # --- the upload answers at once; the worker profiles --------------------------------------------------
@@ -188,7 +192,7 @@ def test_a_file_within_the_unpacked_cap_but_too_slow_is_stopped_by_the_sandboxs_
     dataset.refresh_from_db()
     assert dataset.status == Status.FAILED
     assert dataset.failure_reason.startswith("Sandgate could not read “bomb.xlsx” as Excel (XLSX): ")
-    assert "CPU time limit" in dataset.failure_reason
+    assert "CPU limit" in dataset.failure_reason  # the run's CPU budget or a process's own rlimit
 
 
 # --- a few at a time per team ---------------------------------------------------------------------------
