@@ -8,6 +8,7 @@ audited, and writes nothing — never a 500.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -28,7 +29,7 @@ from tests.factories import ApprovalRequestFactory, demo_dataset
 from tests.fakes.mistral_server import FakeMistralServer
 
 KEY = "test-key-holds"
-GOOD = "Here it is.\n\n```python\nprint('ok')\n```"
+GOOD = json.dumps({"plan": "Prints ok.", "code": "print('ok')\n"})
 REFUSAL_FIELDS = {"code", "message", "scope", "limitUsd", "spentUsd", "reservedUsd", "resetsAt"}
 Status = ApprovalRequest.Status
 
