@@ -146,9 +146,10 @@ def test_web_and_workers_that_share_no_disk_work_through_the_database_redis_and_
     as_reviewer.headers["Authorization"] = f"Token {api_token(reviewer)}"
 
     with FakeMistralServer(api_key=KEY) as mistral:
-        mistral.always(
-            ScriptedResponse(content=f"```python\n{CODE}```", prompt_tokens=100, completion_tokens=50)
+        answer = json.dumps(
+            {"plan": "Sums the visits of each city in visits.csv and saves them.", "code": CODE}
         )
+        mistral.always(ScriptedResponse(content=answer, prompt_tokens=90, completion_tokens=60))
         env = settings_of_every_machine(
             redis_url=private_redis.url, s3_env=s3_server.settings(bucket), mistral_url=mistral.url
         )
