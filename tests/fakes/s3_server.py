@@ -40,8 +40,7 @@ class S3Server:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
+            text=True,  # in the test run's process group: a run stopped with Ctrl-C stops it too
         )
         threading.Thread(target=self._pump, daemon=True).start()
         ready = re.compile(rf"Running on http://127\.0\.0\.1:{self.port}")
