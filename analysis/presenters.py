@@ -127,6 +127,8 @@ def turn(request: ApprovalRequest) -> Turn:
     if request.code:
         result.code_html = mark_safe(highlight(request.code, PythonLexer(), FORMATTER))
     if execution is not None:
+        if execution.status == "waiting":
+            result.headline = "Approved — waiting for a run slot: your team's earlier runs go first…"
         _add_results(result, execution)
     return result
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
@@ -20,7 +21,7 @@ from config.exceptions import ApplicationError, NotFound, error_body
 from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
 from .services.asking import analysis_submit
-from .services.datasets import dataset_create
+from .services.datasets import dataset_upload
 from .services.execution import execution_start
 
 
@@ -68,13 +69,18 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ask(request):
-    datasets = selectors.dataset_list(user=request.user).defer("columns")  # names only, however wide
+    datasets = selectors.dataset_list_ready(user=request.user).defer("columns")  # names only, however wide
     form = AskForm(request.POST or None, datasets=datasets)
     if request.method == "POST" and form.is_valid():
         submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"] or None)
         if submitted is not None:
             return redirect("session", session_id=submitted.session_id)
-    return render(request, "analysis/ask.html", {"form": form, "has_datasets": datasets.exists()})
+    context = {
+        "form": form,
+        "has_datasets": datasets.exists(),
+        "profiling": selectors.dataset_list_in_progress(user=request.user).count(),
+    }
+    return render(request, "analysis/ask.html", context)
 
 
 def _submit(request, form, **kwargs) -> ApprovalRequest | None:
@@ -161,7 +167,10 @@ def datasets(request):
     if request.method == "POST" and form.is_valid():
         dataset = _upload(request, form)
         if dataset is not None:
-            messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            if dataset.status == dataset.Status.READY:
+                messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            else:
+                messages.success(request, f"Uploaded {dataset.name}; it is being profiled in the sandbox.")
             return redirect("dataset", dataset_id=dataset.pk)
     datasets = selectors.dataset_list_summary(user=request.user).select_related("team")
     rows = [(dataset, selectors.dataset_first_columns(dataset)) for dataset in datasets]
@@ -170,23 +179,17 @@ def datasets(request):
 
 
 def _upload(request, form):
-    from billing.selectors import ASKING_ROLES, team_list_for_user
-
-    team = team_list_for_user(user=request.user, roles=ASKING_ROLES).order_by("slug").first()
-    if team is None:
-        form.add_error(None, "Only analysts and reviewers of a team can upload datasets.")
-        return None
     upload = form.cleaned_data["file"]
     try:
-        return dataset_create(
-            team=team,
-            name=upload.name,
-            content=upload.read(),
+        return dataset_upload(
             user=request.user,
+            name=upload.name,
+            # Never more than the size cap and one byte: enough to refuse a larger file, in bounded memory.
+            content=upload.read(settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024 + 1),
             allow_sample_sharing=form.cleaned_data["allow_sample_sharing"],
         )
     except ApplicationError as exc:
-        form.add_error("file", exc.message)
+        form.add_error(None if exc.code == "no_team" else "file", exc.message)
         return None
 
 
@@ -194,8 +197,22 @@ def _upload(request, form):
 @require_GET
 def dataset_detail(request, dataset_id):
     dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
-    preview = selectors.dataset_preview(dataset=dataset)
-    return render(request, "analysis/dataset.html", {"dataset": dataset, "preview": preview})
+    return render(request, "analysis/dataset.html", _dataset_context(dataset))
+
+
+@login_required
+@require_GET
+def dataset_status(request, dataset_id):
+    """The dataset's profile; htmx polls it every second while the upload is being profiled."""
+    dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
+    if not request.htmx:  # a person opening the fragment's address gets the whole page
+        return redirect("dataset", dataset_id=dataset.pk)
+    return render(request, "analysis/_dataset_profile.html", _dataset_context(dataset))
+
+
+def _dataset_context(dataset) -> dict:
+    ready = dataset.status == dataset.Status.READY
+    return {"dataset": dataset, "preview": selectors.dataset_preview(dataset=dataset) if ready else []}
 
 
 # --- error pages: friendly HTML for people, the API's JSON shape under /api/ ------------------
