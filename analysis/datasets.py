@@ -26,6 +26,7 @@ class Caps:
     rows: int
     cell_chars: int
     name_chars: int
+    expanded_bytes: int = 0  # what an XLSX or Parquet file may unpack to (checked by the sandbox profile)
 
 
 class OverCap(ValueError):

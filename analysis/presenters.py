@@ -36,6 +36,7 @@ _WAITING_FOR_A_PERSON = (Status.PENDING_REVIEW, Status.APPROVED, Status.REJECTED
 
 # What a run's own status says, under the request's status line.
 EXECUTION_TEXT: dict[str, str] = {
+    Execution.Status.WAITING: "Waiting for a run slot: your team's earlier runs go first, then it starts.",
     Execution.Status.QUEUED: "Queued: waiting for a sandbox.",
     Execution.Status.RUNNING: "Running in the sandbox.",
     Execution.Status.SUCCEEDED: "The run succeeded.",

@@ -44,6 +44,16 @@ def dataset_list(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(team__in=team_list_for_user(user=user))
 
 
+def dataset_list_ready(*, user) -> QuerySet[Dataset]:
+    """The datasets a question may use: profiled and ready."""
+    return dataset_list(user=user).filter(status=Dataset.Status.READY)
+
+
+def dataset_list_in_progress(*, user) -> QuerySet[Dataset]:
+    """Uploads still waiting to be profiled or being profiled."""
+    return dataset_list(user=user).filter(status__in=(Dataset.Status.QUEUED, Dataset.Status.PROFILING))
+
+
 LISTED_COLUMNS = 5  # how many of a dataset's columns a list shows beside its column count
 
 

@@ -41,4 +41,5 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/script.py", views.session_script, name="session-script"),
     path("datasets/", views.datasets, name="datasets"),
     path("datasets/<uuid:dataset_id>/", views.dataset_detail, name="dataset"),
+    path("datasets/<uuid:dataset_id>/status/", views.dataset_status, name="dataset-status"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -23,7 +24,7 @@ from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
 from .models import Dataset, Session
 from .services.asking import analysis_submit
-from .services.datasets import dataset_create
+from .services.datasets import dataset_upload
 from .services.execution import execution_start
 
 
@@ -85,16 +86,19 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ask(request):
-    datasets = selectors.dataset_list(user=request.user).defer("columns")  # names only, however wide
+    datasets = selectors.dataset_list_ready(user=request.user).defer("columns")  # names only, however wide
     preselected = [d for d in request.GET.getlist("dataset") if any(str(x.pk) == d for x in datasets)]
     form = AskForm(request.POST or None, datasets=datasets, initial={"datasets": preselected})
     if request.method == "POST" and form.is_valid():
         submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"])
         if submitted is not None:
             return redirect(_turn_url(submitted))
-    status = 400 if form.errors else 200
-    context = {"form": form, "has_datasets": datasets.exists()}
-    return render(request, "analysis/ask.html", context, status=status)
+    context = {
+        "form": form,
+        "has_datasets": datasets.exists(),
+        "profiling": selectors.dataset_list_in_progress(user=request.user).count(),
+    }
+    return render(request, "analysis/ask.html", context, status=400 if form.errors else 200)
 
 
 def _submit(request, form, **kwargs) -> ApprovalRequest | None:
@@ -107,7 +111,8 @@ def _submit(request, form, **kwargs) -> ApprovalRequest | None:
 
 def _follow_up_form(request, session, requests: list[ApprovalRequest]) -> FollowUpForm:
     """The follow-up box: the session's datasets first and ticked as the last question had them."""
-    team_datasets = list(Dataset.objects.filter(team_id=session.team_id).defer("columns"))
+    ready = Dataset.objects.filter(team_id=session.team_id, status=Dataset.Status.READY)
+    team_datasets = list(ready.defer("columns"))
     used = [d.pk for r in requests for d in r.datasets.all()]
     last = [str(d.pk) for d in requests[-1].datasets.all()] if requests else []
     team_datasets.sort(key=lambda d: (d.pk not in used, d.name))
@@ -219,7 +224,10 @@ def datasets(request):
     if request.method == "POST" and form.is_valid():
         dataset = _upload(request, form)
         if dataset is not None:
-            messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            if dataset.status == dataset.Status.READY:
+                messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            else:
+                messages.success(request, f"Uploaded {dataset.name}; it is being profiled in the sandbox.")
             return redirect("dataset", dataset_id=dataset.pk)
     datasets = selectors.dataset_list_summary(user=request.user).select_related("team")
     rows = [(dataset, selectors.dataset_first_columns(dataset)) for dataset in datasets]
@@ -228,23 +236,17 @@ def datasets(request):
 
 
 def _upload(request, form):
-    from billing.selectors import ASKING_ROLES, team_list_for_user
-
-    team = team_list_for_user(user=request.user, roles=ASKING_ROLES).order_by("slug").first()
-    if team is None:
-        form.add_error(None, "Only analysts and reviewers of a team can upload datasets.")
-        return None
     upload = form.cleaned_data["file"]
     try:
-        return dataset_create(
-            team=team,
-            name=upload.name,
-            content=upload.read(),
+        return dataset_upload(
             user=request.user,
+            name=upload.name,
+            # Never more than the size cap and one byte: enough to refuse a larger file, in bounded memory.
+            content=upload.read(settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024 + 1),
             allow_sample_sharing=form.cleaned_data["allow_sample_sharing"],
         )
     except ApplicationError as exc:
-        form.add_error("file", exc.message)
+        form.add_error(None if exc.code == "no_team" else "file", exc.message)
         return None
 
 
@@ -252,8 +254,22 @@ def _upload(request, form):
 @require_GET
 def dataset_detail(request, dataset_id):
     dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
-    preview = selectors.dataset_preview(dataset=dataset)
-    return render(request, "analysis/dataset.html", {"dataset": dataset, "preview": preview})
+    return render(request, "analysis/dataset.html", _dataset_context(dataset))
+
+
+@login_required
+@require_GET
+def dataset_status(request, dataset_id):
+    """The dataset's profile; htmx polls it every second while the upload is being profiled."""
+    dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
+    if not request.htmx:  # a person opening the fragment's address gets the whole page
+        return redirect("dataset", dataset_id=dataset.pk)
+    return render(request, "analysis/_dataset_profile.html", _dataset_context(dataset))
+
+
+def _dataset_context(dataset) -> dict:
+    ready = dataset.status == dataset.Status.READY
+    return {"dataset": dataset, "preview": selectors.dataset_preview(dataset=dataset) if ready else []}
 
 
 # --- error pages: friendly HTML for people, the API's JSON shape under /api/ ------------------

@@ -99,6 +99,8 @@ class AuditEvent(models.Model):
         EXECUTION_INTERRUPTED = "execution.interrupted", "Execution interrupted (worker lost)"
         ARTIFACT_DOWNLOADED = "artifact.downloaded", "Artifact downloaded"
         DATASET_UPLOADED = "dataset.uploaded", "Dataset uploaded"
+        DATASET_PROFILED = "dataset.profiled", "Dataset profiled (ready)"
+        DATASET_REFUSED = "dataset.refused", "Dataset refused"
         SESSION_CREATED = "session.created", "Session created"
         SESSION_ARCHIVED = "session.archived", "Session archived"
         SESSION_EXPIRED = "session.expired", "Session expired"

@@ -41,7 +41,14 @@ class MembershipInline(TenantInline, admin.TabularInline):
 class TeamAdmin(TenantAdmin):
     team_path = "pk"  # a team is its own tenant
     view_roles = OVERSIGHT
-    list_display = ("slug", "name", "high_risk_quorum", "budget_downgrade_model", "created_at")
+    list_display = (
+        "slug",
+        "name",
+        "high_risk_quorum",
+        "max_active_runs",
+        "budget_downgrade_model",
+        "created_at",
+    )
     search_fields = ("slug", "name")
     ordering = ("slug",)
     inlines = [MembershipInline]  # memberships are audited by audit/signals.py

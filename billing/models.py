@@ -6,7 +6,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from .money import usd_property, usd_text
-from .validators import MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
+from .validators import MAX_ACTIVE_RUNS, MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
 
 # Amounts are whole nano-dollars (billing/money.py); each has a USD view shown with these decimals.
 LIMIT_PLACES = 6
@@ -32,6 +32,15 @@ class Team(models.Model):
     )
     # Above a budget's soft threshold, generate with this cheaper model instead (empty: never downgrade).
     budget_downgrade_model = models.CharField(max_length=100, blank=True)
+    # The team's runs queued for or running on a worker at once; the rest wait in the database (empty: the
+    # server's SANDGATE_RUNS_PER_TEAM).
+    max_active_runs = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ACTIVE_RUNS)],
+        help_text="Runs of this team queued or running at once; the others wait their turn. "
+        "Empty: the server's default (SANDGATE_RUNS_PER_TEAM).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -63,6 +72,7 @@ class CostSpan(models.Model):
         GENERATION = "generation", "Generation"
         REPAIR = "repair", "Repair"
         EXECUTION = "execution", "Execution"
+        PROFILING = "profiling", "Profiling an upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.CharField(max_length=40)

@@ -49,6 +49,7 @@ SETTLED_BY = {
     Feature.GENERATION: (Feature.GENERATION, Feature.REPAIR),
     Feature.REPAIR: (Feature.GENERATION, Feature.REPAIR),
     Feature.EXECUTION: (Feature.EXECUTION,),
+    Feature.PROFILING: (Feature.PROFILING,),
 }
 
 
@@ -153,7 +154,14 @@ def price_save(*, price: Price, actor) -> Price:
 
 # --- teams ------------------------------------------------------------------------------------
 
-TEAM_FIELDS = ("slug", "name", "high_risk_quorum", "sandbox_limits", "budget_downgrade_model")
+TEAM_FIELDS = (
+    "slug",
+    "name",
+    "high_risk_quorum",
+    "sandbox_limits",
+    "budget_downgrade_model",
+    "max_active_runs",
+)
 
 
 @transaction.atomic
@@ -244,6 +252,21 @@ def cost_span_record_execution(*, request, backend: str, seconds: float, memory_
         user=request.user,
         feature=Feature.EXECUTION,
         request=request,
+    )
+
+
+def cost_span_record_profiling(*, team: Team, user, backend: str, seconds: float, memory_mb: int) -> CostSpan:
+    """The sandbox seconds of profiling one upload (no request: an upload is not a question)."""
+    priced = sandbox_price(seconds=seconds, memory_mb=memory_mb, backend=backend)
+    return CostSpan.objects.create(
+        provider=backend,
+        model="sandbox",
+        seconds=seconds,
+        cost_usd=priced.cost,
+        unpriced=priced.unpriced,
+        tenant=team,
+        user=user,
+        feature=Feature.PROFILING,
     )
 
 
@@ -482,6 +505,13 @@ def budget_lease_renew(*, request, feature: str) -> int:
     return Reservation.objects.filter(
         request=request, feature=feature, status=Reservation.Status.ACTIVE
     ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS))
+
+
+def reservation_lease_renew(*, reservation_id) -> int:
+    """A worker starting the work of one reservation (no request: an upload's profile) says it is alive."""
+    return Reservation.objects.filter(pk=reservation_id, status=Reservation.Status.ACTIVE).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS)
+    )
 
 
 def reservation_release(*, reservation_id) -> bool:

@@ -74,12 +74,14 @@ def _session_for(*, user, team: Team, session_id, query: str) -> Session:
 def _datasets_for(
     *, team: Team, dataset_ids: list | None, query: str, session: Session | None
 ) -> list[Dataset]:
-    team_datasets = Dataset.objects.filter(team=team)
     if dataset_ids:
-        found = list(team_datasets.filter(pk__in=dataset_ids))
+        found = list(Dataset.objects.filter(team=team, pk__in=dataset_ids))
         if len(found) != len(set(map(str, dataset_ids))):
             raise NotFound("Dataset not found.")
+        for dataset in found:
+            _check_ready(dataset)
         return found
+    team_datasets = Dataset.objects.filter(team=team, status=Dataset.Status.READY)
     mentioned = [d for d in team_datasets if d.name.lower() in query.lower()]
     if mentioned:
         return mentioned
@@ -88,6 +90,18 @@ def _datasets_for(
         if previous is not None:
             return list(previous.datasets.all())
     return list(team_datasets) if team_datasets.count() == 1 else []
+
+
+def _check_ready(dataset: Dataset) -> None:
+    """Only a profiled dataset can be chosen: its columns are what the code is written for."""
+    if dataset.status == Dataset.Status.READY:
+        return
+    if dataset.status == Dataset.Status.FAILED:
+        message = f"“{dataset.name}” could not be used: {dataset.failure_reason} Upload a corrected file."
+    else:
+        message = f"“{dataset.name}” is still being profiled; ask again once it is ready."
+    extra = {"datasetId": str(dataset.pk), "status": dataset.status}
+    raise Conflict(message, code="dataset_not_ready", extra=extra)
 
 
 @audit_budget_refusals

@@ -8,7 +8,7 @@ import subprocess
 
 from django.conf import settings
 
-from analysis.dataset_formats import caps, profile
+from analysis.dataset_formats import caps, profile_in_sandbox
 from analysis.datasets import MAX_CATEGORY_VALUES, profile_csv
 from analysis.llm.base import DatasetContext, GenerationInput
 from analysis.llm.prompt import build_messages
@@ -50,7 +50,8 @@ def test_the_sandbox_profile_of_a_spreadsheet_keeps_the_same_values(tmp_path):
     )
     subprocess.run([str(settings.SANDBOX_RUNTIME_DIR / "bin" / "python"), "-c", script], check=True)
 
-    columns = {c["name"]: c for c in profile(name="customers.xlsx", content=path.read_bytes()).columns}
+    profiled = profile_in_sandbox(name="customers.xlsx", host_path=str(path))
+    columns = {c["name"]: c for c in profiled.profile.columns}
 
     assert columns["plan_tier"]["values"] == ["Basic", "Pro"]
     assert "values" not in columns["fee"]

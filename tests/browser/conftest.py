@@ -5,7 +5,7 @@ from analysis.management.commands.seed_demo import STAFF_PERMISSIONS
 from billing.models import Membership
 from tests.browser.support import PASSWORD, VIEWPORTS
 from tests.factories import member
-from tests.worker import purge_test_queues
+from tests.worker import purge_queues_of_this_run
 
 # Who takes part, with the console permissions `seed_demo` gives each role.
 PEOPLE = {
@@ -21,7 +21,7 @@ def _no_task_left_behind():
     """Journeys ask questions through the services, which enqueue their generation; where no worker runs,
     those tasks must not wait in the broker for a later test's worker."""
     yield
-    purge_test_queues()
+    purge_queues_of_this_run()
 
 
 @pytest.fixture(params=list(VIEWPORTS))
