@@ -17,6 +17,7 @@ import unicodedata
 import nbformat
 from nbformat import v4
 
+from approvals.labels import status_label
 from approvals.models import ApprovalRequest
 from approvals.services import code_sha256
 
@@ -77,10 +78,11 @@ def _reviewer(request: ApprovalRequest) -> str:
 
 
 def _how_it_ended(request: ApprovalRequest) -> list[str]:
-    """Plain-text lines: the plan, then whether this version was approved, whether it ran and how that ended
-    (or, when no code was written, what the generator understood, what is missing and questions to ask)."""
+    """Plain-text lines: the version's status in the pages' words, the plan, then whether it was approved,
+    whether it ran and how that ended (or, when no code was written, what the generator understood, what is
+    missing and questions to ask)."""
     plan = [f"Plan: {request.plan}"] if request.plan else []
-    return plan + _ending(request) + _clarification(request)
+    return [f"Status: {status_label(request.status)}.", *plan, *_ending(request), *_clarification(request)]
 
 
 def _clarification(request: ApprovalRequest) -> list[str]:

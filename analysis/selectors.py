@@ -29,6 +29,17 @@ def session_get(*, user, session_id) -> Session:
         raise NotFound("Session not found.") from None
 
 
+def request_list_latest(*, user) -> QuerySet[ApprovalRequest]:
+    """The user's own requests, newest first, each question once: a version replaced by a newer one
+    (edited or asked again) is left out, a rejected one without a newer version stays with its state."""
+    return (
+        ApprovalRequest.objects.filter(approval_request_visible_q(user=user), user=user)
+        .filter(revisions__isnull=True)
+        .select_related("session")
+        .order_by("-created_at")
+    )
+
+
 def dataset_list(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(team__in=team_list_for_user(user=user))
 

@@ -11,7 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        views.LoginView.as_view(
             template_name="analysis/login.html",
             authentication_form=LoginForm,
             redirect_authenticated_user=True,
@@ -27,6 +27,11 @@ urlpatterns = [
         name="request-status",
     ),
     path("sessions/<uuid:session_id>/requests/<uuid:request_id>/run/", views.request_run, name="request-run"),
+    path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/revise/",
+        views.request_revise,
+        name="request-revise",
+    ),
     path(
         "sessions/<uuid:session_id>/requests/<uuid:request_id>/withdraw/",
         views.request_withdraw,

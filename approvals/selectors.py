@@ -165,3 +165,30 @@ def _charts_expected(calls: list[dict]) -> int:
         1 for c in calls if c["call"].rsplit(".", 1)[-1] in ("figure", "subplots", "subplot_mosaic")
     )
     return created or (1 if calls else 0)
+
+
+REVIEW_QUEUE_LOOKAHEAD = 50
+
+
+def approval_request_review_queue(*, user) -> QuerySet[ApprovalRequest]:
+    """Requests waiting for this reviewer, oldest first: their teams', pending, not their own, not already
+    approved by them, not their own edit (an edit of an earlier version is caught when they open it)."""
+    teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW, team__in=teams)
+        .exclude(user=user)
+        .exclude(votes__reviewer=user)
+        .exclude(edited_by=user)
+        .select_related("team")
+        .order_by("created_at")
+    )
+
+
+def approval_request_next_for_reviewer(*, user, exclude=()) -> ApprovalRequest | None:
+    """The oldest request this reviewer can approve now (none of whose code they wrote), else None."""
+    from .services import approval_refusal
+
+    for request in approval_request_review_queue(user=user).exclude(pk__in=exclude)[:REVIEW_QUEUE_LOOKAHEAD]:
+        if approval_refusal(request=request, reviewer=user) is None:
+            return request
+    return None

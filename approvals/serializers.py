@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from .labels import status_label
 from .models import ApprovalRequest
 from .selectors import approval_request_card
 
@@ -56,6 +57,7 @@ class ApprovalRequestSerializer(serializers.Serializer):
     code = serializers.CharField()
     codeSha256 = serializers.CharField(source="code_sha256")
     status = serializers.CharField()
+    statusLabel = serializers.SerializerMethodField(help_text="The status in plain words, as pages say it.")
     approvalStatus = serializers.CharField(source="status")
     userId = serializers.IntegerField(source="user_id")
     user = serializers.CharField(source="user.username")
@@ -84,6 +86,9 @@ class ApprovalRequestSerializer(serializers.Serializer):
     findings = FindingSerializer(many=True)
     policyReason = serializers.CharField(source="policy_reason")
     approvalExpiresAt = serializers.DateTimeField(source="approval_expires_at", allow_null=True)
+
+    def get_statusLabel(self, obj: ApprovalRequest) -> str:
+        return status_label(obj.status)
 
     def get_decision(self, obj: ApprovalRequest) -> dict | None:
         return DecisionSerializer(obj).data if obj.decided_at else None

@@ -86,6 +86,7 @@ class AuditEvent(models.Model):
         REQUEST_EDITED = "request.edited", "Code edited by a reviewer"
         REQUEST_EXPIRED = "request.expired", "Approval expired"
         REQUEST_REVISED = "request.revised", "New version requested"
+        REQUEST_SUPERSEDED = "request.superseded", "Replaced by a reviewer's edit"
         REQUEST_INTERRUPTED = "request.interrupted", "Request interrupted (worker lost)"
         GENERATION_MISCONFIGURED = "generation.misconfigured", "Code generation misconfigured"
         POLICY_CHECKED = "policy.checked", "Policy checked"

@@ -7,7 +7,9 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from config import money
 from config.admin import GLOBAL, OVERSIGHT, ReadOnlyAdminMixin, TenantAdmin, TenantInline
+from config.money import percent
 
 from . import selectors, services
 from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
@@ -63,24 +65,28 @@ class TeamAdmin(TenantAdmin):
 
 @admin.register(CostSpan)
 class CostSpanAdmin(ReadOnlyAdminMixin, TenantAdmin):
+    """Priced LLM calls and sandbox runs, newest first; the spend report is linked from the list."""
+
     team_path = "tenant"
     view_roles = OVERSIGHT
+    change_list_template = "admin/billing/costspan/change_list.html"
     list_display = (
         "timestamp",
-        "tenant",
+        "team",
         "user",
         "feature",
         "provider",
         "model",
         "input_tokens",
         "output_tokens",
-        "cost_usd",
+        "cost",
         "unpriced",
     )
     list_filter = ("feature", "provider", "unpriced", "tenant")
     list_select_related = ("tenant", "user")
     date_hierarchy = "timestamp"
-    # The cost in USD; the row stores it in nano-dollars.
+    ordering = ("-timestamp",)
+    # The cost in USD on the change page; the row stores it in nano-dollars.
     fields = (
         "provider",
         "model",
@@ -96,6 +102,14 @@ class CostSpanAdmin(ReadOnlyAdminMixin, TenantAdmin):
     )
     readonly_fields = ("cost_usd",)
     cost_usd = usd_column("cost_usd")
+
+    @admin.display(description="Team", ordering="tenant__slug")
+    def team(self, obj: CostSpan) -> str:
+        return obj.tenant.name
+
+    @admin.display(description="Cost", ordering="cost_nanos")
+    def cost(self, obj: CostSpan) -> str:
+        return money.usd(obj.cost_usd)
 
     def get_urls(self):
         spend = path("spend/", self.admin_site.admin_view(self.spend_view), name="billing_spend")
@@ -210,12 +224,19 @@ class BudgetAdmin(TenantAdmin):
     view_roles = OVERSIGHT
     form = BudgetForm
     fields = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
-    list_display = ("team", "scope", "user", "period", "limit_usd", "soft_threshold", "is_active")
-    limit_usd = usd_column("limit_usd")  # the list's column; the form edits it (BudgetForm)
+    list_display = ("team", "scope", "user", "period", "limit", "threshold", "is_active")
     list_filter = ("scope", "period", "is_active", "team")
     list_select_related = ("team", "user")
     autocomplete_fields = ("user",)
     inlines = [BudgetPeriodInline]
+
+    @admin.display(description="Limit", ordering="limit_nanos")
+    def limit(self, obj: Budget) -> str:
+        return money.usd(obj.limit_usd)
+
+    @admin.display(description="Warns at", ordering="soft_threshold")
+    def threshold(self, obj: Budget) -> str:
+        return percent(obj.soft_threshold)
 
     def get_readonly_fields(self, request, obj=None):
         # Whose budget it is and its period are its identity (its periods' totals hang on them): to change

@@ -83,7 +83,7 @@ class CostSpan(models.Model):
     cost_nanos = models.BigIntegerField(default=0)
     # No Price row for the model: priced like the dearest model and flagged, never silently free.
     unpriced = models.BooleanField(default=False)
-    tenant = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="cost_spans")
+    tenant = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="cost_spans", verbose_name="team")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="cost_spans"
     )
@@ -155,7 +155,7 @@ class Budget(models.Model):
         max_digits=4,
         decimal_places=3,
         default=Decimal("0.800"),
-        help_text="Warn above this share of the limit.",
+        help_text="Warn above this share of the limit: 0.8 is 80%.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

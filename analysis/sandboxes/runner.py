@@ -279,13 +279,15 @@ def _read_regular(path: str, limit: int) -> bytes | None:
 
 def _format_value(value: object) -> dict:
     pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(value, pandas.DataFrame):
-        # Its first rows only, whatever the display options say: a million-row frame stays small.
-        shown = value.head(FRAME_ROWS)
+    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+        # Its first rows only, whatever the display options say: a million-row frame stays small. A Series
+        # is shown as the one-column table it is (the page turns the HTML into a table, analysis/tables.py).
+        frame = value.to_frame() if isinstance(value, pandas.Series) else value
+        shown = frame.head(FRAME_ROWS)
         html = shown.to_html(max_cols=FRAME_COLUMNS)
         text = shown.to_string(max_cols=FRAME_COLUMNS)
-        if len(value) > FRAME_ROWS:
-            note = f"showing the first {FRAME_ROWS} of {len(value)} rows"
+        if len(frame) > FRAME_ROWS:
+            note = f"showing the first {FRAME_ROWS} of {len(frame)} rows"
             html, text = f"{html}\n<p>{note}</p>", f"{text}\n[{note}]"
         return {"html": _storable(html), "text": _storable(text)}
     return {"text": _storable(repr(value))}

@@ -200,9 +200,9 @@ def _clarification_store(*, request: ApprovalRequest, output) -> ApprovalRequest
     return request
 
 
-def request_regenerate(*, revision: ApprovalRequest, feedback: str) -> None:
-    """A reviewer asked for a new version (`approval_request_revise`): hold what generating it may cost,
-    tell the analyst in the conversation and generate it, all in the revision's transaction.
+def request_regenerate(*, revision: ApprovalRequest, feedback: str, asked_by_analyst: bool = False) -> None:
+    """A new version was asked for after a rejection (`approval_request_revise`): hold what generating it may
+    cost, say so in the conversation and generate it, all in the revision's transaction.
 
     Over a budget this raises BudgetExceeded (402): the revision rolls back, the rejected request stays as
     it was.
@@ -215,10 +215,11 @@ def request_regenerate(*, revision: ApprovalRequest, feedback: str) -> None:
     ApprovalRequest.objects.filter(pk=revision.pk).update(
         budget_estimate_nanos=revision.budget_estimate_nanos
     )
+    who = "The analyst asked again" if asked_by_analyst else "A reviewer asked"
     Message.objects.create(
         session_id=revision.session_id,
         role=Message.Role.SYSTEM,
-        content=f"A reviewer asked for version {revision.version}: {feedback.strip()}",
+        content=f"{who} for version {revision.version}: {feedback.strip()}",
         request=revision,
     )
     Session.objects.filter(pk=revision.session_id).update(last_activity_at=timezone.now())

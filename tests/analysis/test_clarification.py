@@ -155,8 +155,14 @@ def test_an_example_posted_from_the_page_is_asked_in_the_same_session(offline, c
     unclear = request_generate_code(request_id=_asked(analyst, team, WEATHER).pk)
     _login(client, analyst)
 
+    page = client.get(f"/sessions/{unclear.session_id}/").content.decode()
+    (dataset,) = unclear.datasets.all()
+    example = unclear.clarification["examples"][0]
+    form = page[page.index(f'name="query" value="{example}"') :]
+    assert f'name="datasets" value="{dataset.pk}"' in form[: form.index("</form>")]  # asked on the same data
+
     response = client.post(
-        f"/sessions/{unclear.session_id}/", {"query": unclear.clarification["examples"][0]}
+        f"/sessions/{unclear.session_id}/", {"query": example, "datasets": [str(dataset.pk)]}
     )
 
     assert response.status_code == 302
@@ -196,10 +202,10 @@ def test_the_reviewer_console_puts_the_plan_first_on_the_card(offline, client, a
 
     html = client.get(f"/admin/approvals/approvalrequest/{request.pk}/change/").content.decode()
 
-    card = html[html.index("Approval card") :]
-    assert card.index("Plan") < card.index("Risk")
-    assert "Adds up <code>revenue</code> for each <code>region</code>" in card
-    assert "The code reads the columns and datasets the plan names (region, revenue)." in card
+    page = html[html.index('id="review"') :]
+    assert page.index('class="sg-question"') < page.index('class="sg-plan"') < page.index('id="risk-h"')
+    assert "Adds up <code>revenue</code> for each <code>region</code>" in page
+    assert "The code reads the columns and datasets the plan names (region, revenue)." in page
 
 
 # --- with Mistral --------------------------------------------------------------------------------

@@ -98,9 +98,9 @@ def test_the_console_shows_each_finding_beside_its_line_and_the_card(
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{request_with_card.pk}/change/").content.decode()
     assert 'id="line-3" class="sg-flagged"' in html
-    assert "[high] import-not-allowed: Imports sklearn" in html
-    assert "Approval card" in html and "/output/by_region.csv" in html
-    assert "0 of 2 needed" in html
+    assert "<strong>high</strong> import-not-allowed: Imports sklearn" in html
+    assert "Reads and writes" in html and "/output/by_region.csv" in html
+    assert "approvals 0 of 2" in html
     assert "Edit the code" in html
 
 
@@ -241,7 +241,7 @@ def test_the_card_of_code_the_check_understands_says_so(client, staff_reviewer, 
     )
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{clear.pk}/change/").content.decode()
-    assert "Yes — the policy check followed every name this code uses." in html
+    assert "yes — the policy check followed every name this code uses." in html
 
 
 # --- the plan against the code -------------------------------------------------------------------
@@ -371,7 +371,9 @@ def test_a_reviewers_edit_keeps_the_plan_and_the_card_flags_what_the_edit_change
     ]
 
 
-def test_the_console_shows_the_plan_first_and_its_mismatch(client, staff_reviewer, analyst, team, inventory):
+def test_the_review_page_shows_the_plan_first_and_its_mismatch_among_the_findings(
+    client, staff_reviewer, analyst, team, inventory
+):
     request = ApprovalRequestFactory(
         user=analyst, team=team, code=READS_STOCK, plan="Adds up the unit cost for each warehouse."
     )
@@ -380,9 +382,20 @@ def test_the_console_shows_the_plan_first_and_its_mismatch(client, staff_reviewe
 
     html = client.get(f"/admin/approvals/approvalrequest/{request.pk}/change/").content.decode()
 
-    card = html[html.index("Approval card") :]
-    assert card.index("Plan and code differ") < card.index("Risk")
-    assert "The plan says `unit_cost_eur` (“unit cost”); the code reads `units_on_hand`." in card
+    page = html[html.index('id="review"') :]
+    order = [
+        'class="sg-question"',
+        'class="sg-plan"',
+        "Adds up the unit cost for each warehouse.",
+        ">Approve</button>",
+        'id="reads-h"',
+        'id="cost-h"',
+        'id="risk-h"',
+        "Plan and code differ",
+        'id="line-1"',
+    ]
+    assert [page.index(part) for part in order] == sorted(page.index(part) for part in order)
+    assert "The plan says `unit_cost_eur` (“unit cost”); the code reads `units_on_hand`." in page
 
 
 def test_the_offline_plan_matches_its_code_for_many_questions(team):

@@ -176,7 +176,7 @@ def test_the_session_page_offers_withdraw_and_withdrawing_marks_the_request(anal
 
     response = client.post(action, follow=True)
 
-    assert response.redirect_chain[-1][0] == f"/sessions/{waiting.session_id}/"
+    assert response.redirect_chain[-1][0] == f"/sessions/{waiting.session_id}/#req-{waiting.pk}"
     page = response.content.decode()
     assert "You withdrew the request." in page and "You withdrew this request." in page
     assert ">Withdraw</button>" not in page

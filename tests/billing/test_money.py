@@ -91,11 +91,11 @@ def test_the_console_shows_and_edits_amounts_in_usd(admin_client, team, analyst)
     )
     pages = {
         f"/admin/billing/costspan/{span.pk}/change/": ["Cost usd", "0.00000010"],
-        "/admin/billing/costspan/": ["Cost usd", "0.00000010"],
+        "/admin/billing/costspan/": [">Cost<", "$0.00000010"],  # lists in cents, more digits under one
         f"/admin/billing/reservation/{held.pk}/change/": ["Amount usd", "0.00222000", "Actual usd"],
         "/admin/billing/reservation/": ["0.00222000"],
         f"/admin/billing/budget/{budget.pk}/change/": ["Limit usd", "5.000000", "Reserved usd", "0.00222000"],
-        "/admin/billing/budget/": ["Limit usd", "5.000000"],
+        "/admin/billing/budget/": [">Limit<", "$5.00", ">Warns at<", "80%"],
     }
     for url, shown in pages.items():
         body = admin_client.get(url).content.decode()

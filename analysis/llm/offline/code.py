@@ -2,7 +2,9 @@
 
 Scripts follow one layout so a reviewer learns it once: read the file, parse the dates it uses, add a
 derived column, keep the rows asked about (stopping with a message when none match), compute, print the
-table or the number, and draw. The last printed line is the answer in words.
+table or the number, and draw. The last printed line is the answer in words. A script that printed a table
+ends with it as its last expression, so the sandbox also sends it as a table (as a notebook cell would show
+it) and the analyst's page shows it as one, sortable (analysis/tables.py); the printed lines stay the same.
 
 Names and values from the data (columns, categories) enter the script only as escaped string literals
 (`lit`), never inside an f-string or unescaped: a column named `a"); import os; ("` stays a string.
@@ -63,7 +65,20 @@ def write(intent: Intent, *, question: str, summary: str) -> str:
     lines += ["import pandas as pd"] + (["import matplotlib.pyplot as plt"] if charted else [])
     lines += ["", f"df = {reader(intent.schema.dataset.path)}"]
     lines += _prepare(intent)
-    return "\n".join(lines) + "\n\n" + body.strip("\n") + "\n"
+    script = "\n".join(lines) + "\n\n" + body.strip("\n") + "\n"
+    shown = _shown_table(intent, body)
+    if shown:
+        script += f"\n{shown}  # the table printed above, for the page to show as a table\n"
+    return script
+
+
+def _shown_table(intent: Intent, body: str) -> str:
+    """The table the body printed (`table`, else `result`), rounded as printed; '' when it printed none."""
+    digits = 4 if intent.operation == "rate" else 2
+    for name in ("table", "result"):
+        if re.search(rf"^{name} = ", body, re.MULTILINE) and re.search(rf"print\({name}\b", body):
+            return f"{name}.round({digits})"
+    return ""
 
 
 def reader(path: str) -> str:
