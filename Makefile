@@ -24,8 +24,10 @@ up: install secret-key migrate
 secret-key:
 	@$(PYTHON) config/envfile.py .env
 
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+
 install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) $(CLIENTS)/node_modules/.installed /usr/bin/bwrap \
-  /usr/bin/chromium
+  /usr/bin/chromium $(AXE)
 
 /usr/bin/bwrap:
 	@command -v bwrap >/dev/null || { \
@@ -39,6 +41,15 @@ install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) $(CLIENTS)/node_mo
 	  echo "Installing chromium (the browser test's headless browser)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+# axe-core for the browser tests' accessibility checks, at the version tests/browser/package-lock.json pins.
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "Installing npm (for axe-core, the browser tests' accessibility checker)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq npm; }
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel error
+	touch $@
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)

@@ -31,22 +31,30 @@ class SessionAdmin(ReadOnlyAdminMixin, TenantAdmin):
 class DatasetAdmin(TenantAdmin):
     team_path = "team"
     view_roles = OVERSIGHT
-    list_display = ("name", "team", "row_count", "size", "allow_sample_sharing", "created_at")
-    list_filter = ("team", "allow_sample_sharing")
+    list_display = ("name", "team", "status", "row_count", "size", "allow_sample_sharing", "created_at")
+    list_filter = ("team", "status", "allow_sample_sharing")
     # Sample sharing is the one setting changed here. The name is the path approved code reads
     # (/data/<name>) and the team its tenant: neither changes once uploaded.
     readonly_fields = (
         "name",
         "team",
-        "file",
+        "status",
+        "failure_reason",
+        "stored_as",
         "size",
         "sha256",
         "row_count",
         "columns",
         "uploaded_by",
         "created_at",
+        "profiled_at",
     )
     fields = ("name", "team", "allow_sample_sharing", *readonly_fields[2:])
+
+    @admin.display(description="stored as")
+    def stored_as(self, obj) -> str:
+        # The storage name only: a FileField would link to a file URL (a signed bucket URL with a bucket).
+        return obj.file.name
 
     def save_model(self, request, obj, form, change):
         dataset_sharing_set(dataset=obj, actor=request.user, allow_sample_sharing=obj.allow_sample_sharing)

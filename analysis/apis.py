@@ -1,8 +1,10 @@
+from django.conf import settings
 from django.db.models import Prefetch
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,6 +21,7 @@ from .serializers import (
     AnalyzeOutput,
     DatasetSerializer,
     DatasetSummarySerializer,
+    DatasetUploadInput,
     ExecuteInput,
     ExecuteOutput,
     ExecutionSerializer,
@@ -27,6 +30,7 @@ from .serializers import (
 )
 from .services.artifacts import artifact_download
 from .services.asking import analysis_submit
+from .services.datasets import dataset_upload
 from .services.execution import execution_start
 from .services.sessions import session_archive
 
@@ -158,6 +162,7 @@ class SessionDetailApi(APIView):
 
 class DatasetListApi(APIView):
     pagination_class = Pagination  # declares the paginated answer in the schema
+    parser_classes = [MultiPartParser]  # the upload; GET reads no body
 
     @extend_schema(
         operation_id="datasets_list", tags=["datasets"], responses=DatasetSummarySerializer(many=True)
@@ -167,6 +172,30 @@ class DatasetListApi(APIView):
         datasets = selectors.dataset_list_summary(user=request.user)
         page = paginator.paginate_queryset(datasets, request, view=self)
         return paginator.get_paginated_response(DatasetSummarySerializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": DatasetUploadInput},
+        responses={201: DatasetSerializer, 202: DatasetSerializer},
+    )
+    def post(self, request):
+        """Upload a dataset: 201 with a CSV profiled and ready, 202 with any other format while a worker
+        profiles it in the sandbox (poll `GET /api/datasets/{id}` until `status` is `ready` or `failed`)."""
+        data = DatasetUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        args = data.validated_data
+        upload = args["file"]
+        dataset = dataset_upload(
+            user=request.user,
+            name=upload.name,
+            # Never more than the size cap and one byte: enough to refuse a larger file, in bounded memory.
+            content=upload.read(settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024 + 1),
+            allow_sample_sharing=args["allowSampleSharing"],
+            team_id=args.get("teamId"),
+        )
+        ready = dataset.status == dataset.Status.READY
+        dataset = selectors.dataset_get(user=request.user, dataset_id=dataset.pk)
+        answer = status.HTTP_201_CREATED if ready else status.HTTP_202_ACCEPTED
+        return Response(DatasetSerializer(dataset).data, status=answer)
 
 
 class DatasetDetailApi(APIView):

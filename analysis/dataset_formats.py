@@ -8,6 +8,13 @@ the file mounted read-only, no network, small limits. The app never parses them 
 Both paths hold the same caps (settings `SANDGATE_DATASET_MAX_COLUMNS`, `_MAX_ROWS`, `_MAX_CELL_CHARS`, and
 column names of at most `MAX_COLUMN_NAME_CHARS`), and JSON may nest at most `MAX_JSON_DEPTH` levels; a file
 beyond one is refused with a message that says which (`_over_cap_message`).
+
+The CSV profile runs in the upload's web request: the csv module's work grows with the bytes received,
+which the size cap bounds (about 2 s for a 50 MB file here, under 5 s for the worst shape measured, 2,000
+empty columns). XLSX and Parquet are compressed: a few hundred KB can unpack to gigabytes (a zip bomb), so
+their profile runs in a worker (services/datasets.py), where the script refuses a file whose members or
+row groups say they unpack to more than `SANDGATE_DATASET_MAX_EXPANDED_MB` before reading any of it, and
+the sandbox's limits (`SANDGATE_PROFILE_*`) stop whatever else takes too long.
 """
 
 from __future__ import annotations
@@ -16,19 +23,23 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
+import time
 from dataclasses import dataclass, field
 from itertools import accumulate
 from pathlib import PurePath
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from .datasets import Caps, OverCap, profile_csv
+from .datasets import MAX_CATEGORY_VALUES, MAX_VALUE_CHARS, Caps, OverCap, profile_csv
+
+if TYPE_CHECKING:
+    from .sandboxes.base import Limits
 
 PREVIEW_ROWS = 10
 PREVIEW_CELL_CHARS = 100  # the first rows are a glimpse; a long value is cut there, with "…"
+VALUES_BUDGET_CHARS = 100_000  # category values kept by the sandbox's profile, all columns together
 MAX_COLUMN_NAME_CHARS = 255
 # Tables need two or three levels; deeper is not a table, and Python's json recursion would fail at ~1000.
 MAX_JSON_DEPTH = 64
@@ -42,6 +53,7 @@ import json
 import pandas as pd
 PATH, EXT = {path!r}, {ext!r}
 MAX_COLUMNS, MAX_ROWS, MAX_CELL, MAX_NAME = {caps.columns}, {caps.rows}, {caps.cell_chars}, {caps.name_chars}
+MAX_EXPANDED = {caps.expanded_bytes}
 PREVIEW_ROWS, PREVIEW_CELL = {preview_rows}, {preview_cell}
 
 
@@ -55,14 +67,24 @@ def check_width(count):
         refuse("columns", MAX_COLUMNS, found=count)
 
 
+def check_expanded(size):
+    if size > MAX_EXPANDED:
+        refuse("expanded", MAX_EXPANDED, found=size)
+
+
 if EXT == ".parquet":
     import pyarrow.parquet as pq
     meta = pq.ParquetFile(PATH).metadata
     check_width(meta.num_columns)
     if meta.num_rows > MAX_ROWS:
         refuse("rows", MAX_ROWS)
+    check_expanded(sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)))
     df = pd.read_parquet(PATH)
 elif EXT == ".xlsx":
+    import zipfile
+    # What each member says it unpacks to, before anything is unpacked; zipfile reads no byte past it.
+    with zipfile.ZipFile(PATH) as archive:
+        check_expanded(sum(member.file_size for member in archive.infolist()))
     check_width(len(pd.read_excel(PATH, engine="openpyxl", nrows=0).columns))
     df = pd.read_excel(PATH, engine="openpyxl", nrows=MAX_ROWS + 1)
 else:
@@ -89,15 +111,31 @@ def glimpse(value):
     return value
 
 
+# A category's values (at most MAX_VALUES, each repeated on average) go with its column, within a budget.
+MAX_VALUES, MAX_VALUE, VALUES_BUDGET = {max_values}, {max_value_chars}, {values_budget}
+budget = [VALUES_BUDGET]
+
+
+def column(name, dtype):
+    described = {{"name": str(name), "dtype": str(dtype)}}
+    if dtype == object or str(dtype) in ("str", "string", "category", "bool"):
+        values = df[name].dropna().astype(str).str.strip().unique()
+        if 0 < len(values) <= MAX_VALUES and len(values) * 2 <= len(df):
+            size = sum(map(len, values))
+            if max(map(len, values)) <= MAX_VALUE and size <= budget[0]:
+                budget[0] -= size
+                described["values"] = sorted(values)
+    return described
+
+
 head = df.head(PREVIEW_ROWS)
 preview = json.loads(head.to_json(orient="values", date_format="iso", default_handler=str))
 print(json.dumps({{
     "row_count": int(len(df)),
-    "columns": [{{"name": str(c), "dtype": str(t)}} for c, t in df.dtypes.items()],
+    "columns": [column(c, t) for c, t in df.dtypes.items()],
     "preview": [[glimpse(v) for v in row] for row in preview],
 }}))
 """
-_PROFILE_LIMITS = {"cpu_seconds": 30, "wall_seconds": 45, "memory_mb": 1024}
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 _NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
@@ -109,7 +147,13 @@ def caps() -> Caps:
         rows=settings.SANDGATE_DATASET_MAX_ROWS,
         cell_chars=settings.SANDGATE_DATASET_MAX_CELL_CHARS,
         name_chars=MAX_COLUMN_NAME_CHARS,
+        expanded_bytes=settings.SANDGATE_DATASET_MAX_EXPANDED_MB * 1024 * 1024,
     )
+
+
+def needs_sandbox(name: str) -> bool:
+    """Whether an upload is profiled by a worker in the sandbox (XLSX, Parquet, JSON) or in the app (CSV)."""
+    return file_extension(name) != ".csv"
 
 
 def _over_cap_message(*, name: str, cap: str, limit: int, found: int | None, where: str) -> str:
@@ -122,8 +166,18 @@ def _over_cap_message(*, name: str, cap: str, limit: int, found: int | None, whe
     if cap == "name":
         long = f"a column name longer than {limit:,} characters (“{where}…”)"
         return f"“{name}” has {long}: is its first row a header?"
+    if cap == "expanded":
+        says = f" (it says {_megabytes(found)})" if found else ""
+        return (
+            f"“{name}” unpacks to more than {_megabytes(limit)}{says}; Sandgate profiles files that unpack "
+            "to less. Upload a smaller file or a CSV export."
+        )
     at = f" ({where})" if where else ""
     return f"“{name}” has a value longer than {limit:,} characters{at}."
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):,.0f} MB"
 
 
 @dataclass
@@ -131,6 +185,18 @@ class Profile:
     row_count: int
     columns: list[dict]
     preview: list[list] = field(default_factory=list)
+
+
+@dataclass
+class SandboxProfile:
+    """What profiling one file in the sandbox gave: a profile, or the refusal in words for the analyst; and
+    the sandbox time it took, which is priced like a run's."""
+
+    profile: Profile | None
+    refusal: str
+    seconds: float
+    backend: str
+    memory_mb: int
 
 
 def file_extension(name: str) -> str:
@@ -183,10 +249,9 @@ def json_depth(text: str) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
-def profile(*, name: str, content: bytes) -> Profile:
-    """Rows, columns with pandas-style dtypes, and the first rows. Raises ValueError for unreadable files."""
-    if file_extension(name) != ".csv":
-        return _profile_in_sandbox(name=name, content=content)
+def profile_csv_upload(*, name: str, content: bytes) -> Profile:
+    """Rows, columns with pandas-style dtypes, and the first rows of a CSV, in the app. Raises ValueError for
+    unreadable files and files beyond a cap."""
     try:
         row_count, columns = profile_csv(content, caps())
     except OverCap as over:
@@ -209,34 +274,69 @@ def _glimpse(cell: str) -> str:
 
 
 def _output_bytes(limits: Caps) -> int:
-    """Room on stdout for the largest profile the caps allow: every column's name and dtype, and the first
-    rows of every column, each value at most PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a
-    character in at most 12 bytes (a character beyond the BMP as two `\\uXXXX` escapes)."""
+    """Room on stdout for the largest profile the caps allow: every column's name and dtype, the categories'
+    values (VALUES_BUDGET_CHARS characters in all), and the first rows of every column, each value at most
+    PREVIEW_CELL_CHARS characters (+ "…"). json.dumps writes a character in at most 12 bytes (a character
+    beyond the BMP as two `\\uXXXX` escapes)."""
     columns = limits.columns * (12 * limits.name_chars + 64)
+    values = 12 * VALUES_BUDGET_CHARS + 4 * (VALUES_BUDGET_CHARS + limits.columns)
     preview = PREVIEW_ROWS * limits.columns * (12 * (PREVIEW_CELL_CHARS + 1) + 8)
-    return 64_000 + columns + preview
+    return 64_000 + columns + values + preview
 
 
-def _profile_in_sandbox(*, name: str, content: bytes) -> Profile:
-    from .sandboxes import Limits, get_sandbox
+def profiling_limits() -> Limits:
+    """The sandbox limits of one profile (settings `SANDGATE_PROFILE_*`), with room on stdout for the
+    largest profile the caps allow."""
+    from .sandboxes import Limits
+
+    return Limits(
+        cpu_seconds=settings.SANDGATE_PROFILE_CPU_SECONDS,
+        wall_seconds=settings.SANDGATE_PROFILE_WALL_SECONDS,
+        memory_mb=settings.SANDGATE_PROFILE_MEMORY_MB,
+        output_bytes=_output_bytes(caps()),
+    )
+
+
+def profile_in_sandbox(*, name: str, host_path: str) -> SandboxProfile:
+    """Profile the file at `host_path` (a local copy of the upload) in the sandbox; never raises for a file
+    the profile refuses or cannot read: that is the refusal, in words for the analyst."""
+    from .sandboxes import get_sandbox
     from .sandboxes.base import DatasetMount
 
     ext = file_extension(name)
-    limits = caps()
     script = _PROFILE_SCRIPT.format(
-        path=f"/data/{name}", ext=ext, caps=limits, preview_rows=PREVIEW_ROWS, preview_cell=PREVIEW_CELL_CHARS
+        path=f"/data/{name}",
+        ext=ext,
+        caps=caps(),
+        preview_rows=PREVIEW_ROWS,
+        preview_cell=PREVIEW_CELL_CHARS,
+        max_values=MAX_CATEGORY_VALUES,
+        max_value_chars=MAX_VALUE_CHARS,
+        values_budget=VALUES_BUDGET_CHARS,
     )
-    with tempfile.TemporaryDirectory(prefix="sandgate-profile-") as folder:
-        host_path = os.path.join(folder, "upload" + ext)
-        with open(host_path, "wb") as fh:
-            fh.write(content)
-        # Our own fixed script, pinned by its hash like approved code; the upload is the untrusted part.
-        result = get_sandbox().run(
-            code=script,
-            code_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
-            datasets=[DatasetMount(name=name, host_path=host_path)],
-            limits=Limits(**_PROFILE_LIMITS, output_bytes=_output_bytes(limits)),
-        )
+    limits = profiling_limits()
+    sandbox = get_sandbox()
+    started = time.monotonic()
+    # Our own fixed script, pinned by its hash like approved code; the upload is the untrusted part.
+    result = sandbox.run(
+        code=script,
+        code_sha256=hashlib.sha256(script.encode("utf-8")).hexdigest(),
+        datasets=[DatasetMount(name=name, host_path=host_path)],
+        limits=limits,
+    )
+    seconds = (result.duration_ms or int((time.monotonic() - started) * 1000)) / 1000
+    outcome = SandboxProfile(
+        profile=None, refusal="", seconds=seconds, backend=sandbox.name, memory_mb=limits.memory_mb
+    )
+    try:
+        outcome.profile = _read_profile(name=name, result=result)
+    except ValueError as exc:
+        outcome.refusal = str(exc)
+    return outcome
+
+
+def _read_profile(*, name: str, result) -> Profile:
+    ext = file_extension(name)
     if not result.succeeded:
         raise ValueError(f"Sandgate could not read “{name}” as {FORMATS[ext]}: {_reason(result)}")
     try:

@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 SAMPLE_ROWS_FOR_TYPES = 2000
+# A text column with at most this many distinct values (each repeated on average) is a category: its
+# values are kept with the column, so the offline generator can read "only Enterprise customers" as a
+# filter on the column that holds "Enterprise". They are not put in a model's prompt (llm/prompt.py).
+MAX_CATEGORY_VALUES = 30
+MAX_VALUE_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,7 @@ class Caps:
     rows: int
     cell_chars: int
     name_chars: int
+    expanded_bytes: int = 0  # what an XLSX or Parquet file may unpack to (checked by the sandbox profile)
 
 
 class OverCap(ValueError):
@@ -73,8 +79,11 @@ def infer_dtype(values: list[str]) -> str:
 
 
 def profile_csv(content: bytes, caps: Caps) -> tuple[int, list[dict]]:
-    """Return (row_count, [{"name", "dtype"}]). Raises ValueError for files that are not CSV text, and
-    OverCap as soon as the file is wider, longer or has a longer value than the caps allow."""
+    """Return (row_count, [{"name", "dtype"[, "values"]}]). Raises ValueError for files that are not CSV
+    text, and OverCap as soon as the file is wider, longer or has a longer value than the caps allow.
+
+    `values` lists a category column's distinct values (see MAX_CATEGORY_VALUES).
+    """
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -98,19 +107,28 @@ def _profile_rows(reader, caps: Caps) -> tuple[int, list[dict]]:
         if len(name.strip()) > caps.name_chars:
             raise OverCap("name", caps.name_chars, where=name.strip()[:40])
     samples: list[list[str]] = [[] for _ in header]
+    distinct: list[set[str] | None] = [set() for _ in header]  # None once a column has too many
     row_count = 0
     for row in reader:
         row_count += 1
         if row_count > caps.rows:
             raise OverCap("rows", caps.rows)
         _check_row(row, caps, line=reader.line_num)
-        if row_count <= SAMPLE_ROWS_FOR_TYPES:
-            for i, cell in enumerate(row[: len(header)]):
-                samples[i].append(cell.strip())
-    columns = [
-        {"name": name.strip(), "dtype": infer_dtype(values)}
-        for name, values in zip(header, samples, strict=True)
-    ]
+        for i, cell in enumerate(row[: len(header)]):
+            cell = cell.strip()
+            if row_count <= SAMPLE_ROWS_FOR_TYPES:
+                samples[i].append(cell)
+            seen = distinct[i]
+            if seen is not None and cell and cell not in seen:
+                seen.add(cell)
+                if len(seen) > MAX_CATEGORY_VALUES or len(cell) > MAX_VALUE_CHARS:
+                    distinct[i] = None
+    columns = []
+    for name, values, seen in zip(header, samples, distinct, strict=True):
+        column = {"name": name.strip(), "dtype": infer_dtype(values)}
+        if column["dtype"] in ("object", "bool") and seen and len(seen) * 2 <= row_count:
+            column["values"] = sorted(seen)
+        columns.append(column)
     return row_count, columns
 
 

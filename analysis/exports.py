@@ -17,6 +17,7 @@ import unicodedata
 import nbformat
 from nbformat import v4
 
+from approvals.labels import status_label
 from approvals.models import ApprovalRequest
 from approvals.services import code_sha256
 
@@ -49,6 +50,7 @@ _RAN = {
 _NOT_APPROVED = {
     Status.GENERATING: "The code was still being written.",
     Status.GENERATION_FAILED: "The code could not be written.",
+    Status.NEEDS_CLARIFICATION: "No code was written: the generator asked for clarification.",
     Status.POLICY_BLOCKED: "Blocked by the policy check before review.",
     Status.PENDING_REVIEW: "Waiting for review.",
     Status.CANCELLED: "Withdrawn by the person who asked.",
@@ -76,7 +78,25 @@ def _reviewer(request: ApprovalRequest) -> str:
 
 
 def _how_it_ended(request: ApprovalRequest) -> list[str]:
-    """Plain-text lines saying whether this version was approved, whether it ran and how that ended."""
+    """Plain-text lines: the version's status in the pages' words, the plan, then whether it was approved,
+    whether it ran and how that ended (or, when no code was written, what the generator understood, what is
+    missing and questions to ask)."""
+    plan = [f"Plan: {request.plan}"] if request.plan else []
+    return [f"Status: {status_label(request.status)}.", *plan, *_ending(request), *_clarification(request)]
+
+
+def _clarification(request: ApprovalRequest) -> list[str]:
+    asked = request.clarification or {}
+    if not asked:
+        return []
+    lines = [f"Understood: {asked.get('understood', '')}", f"Missing: {asked.get('missing', '')}"]
+    examples = asked.get("examples") or []
+    if examples:
+        lines.append("Questions that would work on this data: " + "; ".join(examples))
+    return lines
+
+
+def _ending(request: ApprovalRequest) -> list[str]:
     if is_runnable(request):
         lines = [f"Approved{_reviewer(request)}; {_RAN[request.status]}."]
         execution = getattr(request, "execution", None)

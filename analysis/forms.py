@@ -5,18 +5,17 @@ from django.conf import settings
 
 from .dataset_formats import ACCEPTED
 
+NO_DATASET = "Choose at least one dataset to ask about."
 
-class AskForm(forms.Form):
-    query = forms.CharField(
-        label="Your question",
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "e.g. Plot monthly revenue by region"}),
-        help_text="Plain language is fine. A reviewer checks the code before it runs.",
-    )
+
+class DatasetChoiceForm(forms.Form):
+    """A question and the datasets it is about, chosen explicitly (the page renders them as a fieldset)."""
+
     datasets = forms.MultipleChoiceField(
         label="Datasets to use",
-        required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: the datasets your question names (or your team's only one).",
+        error_messages={"required": NO_DATASET},
+        help_text="The code reads only the datasets you tick.",
     )
 
     def __init__(self, *args, datasets=(), **kwargs):
@@ -26,16 +25,22 @@ class AskForm(forms.Form):
         self.fields["datasets"].choices = [(str(d.pk), d.name) for d in datasets]
 
 
-class FollowUpForm(forms.Form):
+class AskForm(DatasetChoiceForm):
+    query = forms.CharField(
+        label="Your question",
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "e.g. Plot monthly revenue by region"}),
+        help_text="Plain language is fine. A reviewer checks the code before it runs.",
+    )
+    field_order = ["query", "datasets"]
+
+
+class FollowUpForm(DatasetChoiceForm):
     query = forms.CharField(
         label="Ask a follow-up",
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "e.g. Now only for 2024"}),
         help_text="It sees the earlier questions and code of this session.",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["query"].max_length = settings.SANDGATE_MAX_QUERY_CHARS
+    field_order = ["query", "datasets"]
 
 
 class DatasetUploadForm(forms.Form):

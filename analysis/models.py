@@ -57,7 +57,19 @@ def dataset_upload_to(instance: "Dataset", filename: str) -> str:
 
 
 class Dataset(models.Model):
-    """A team's data file; the sandbox sees it read-only at /data/<name>."""
+    """A team's data file; the sandbox sees it read-only at /data/<name>.
+
+    A CSV is profiled in the upload's request and is `ready` at once. XLSX, Parquet and JSON are profiled by
+    a worker, in the sandbox: `queued` (waiting for one of its team's profiling slots, in the database) →
+    `profiling` (a slot taken, the task published, then claimed) → `ready` | `failed` (with its reason).
+    Only ready datasets can be chosen for a question.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Waiting to be profiled"
+        PROFILING = "profiling", "Profiling"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     team = models.ForeignKey("billing.Team", on_delete=models.PROTECT, related_name="datasets")
@@ -74,10 +86,31 @@ class Dataset(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY)
+    # Why profiling failed, in words for the analyst (empty unless failed).
+    failure_reason = models.TextField(blank=True)
+    # When a profiling slot of the team was given and the task published; then when a worker claimed it (past
+    # the lease the reaper presumes the worker dead), and when the profile ended.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    profiling_started_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
+    # The budget hold for profiling in the sandbox, settled with its cost span when the profile ends.
+    reservation = models.ForeignKey(
+        "billing.Reservation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.UniqueConstraint(fields=["team", "name"], name="dataset_name_unique_per_team")]
+        constraints = [
+            # A failed upload stays as the record of why; its name is free for the corrected file.
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                condition=~models.Q(status="failed"),
+                name="dataset_name_unique_per_team",
+            )
+        ]
+        indexes = [models.Index(fields=["team", "status"], name="dataset_team_status")]
 
     def __str__(self) -> str:
         return self.name
@@ -87,6 +120,8 @@ class Execution(models.Model):
     """The one run of an approved request. One per request: a second run is impossible by construction."""
 
     class Status(models.TextChoices):
+        # In the database only, until one of its team's run slots frees (SANDGATE_RUNS_PER_TEAM).
+        WAITING = "waiting", "Waiting for a run slot"
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
@@ -101,7 +136,7 @@ class Execution(models.Model):
     request = models.OneToOneField(
         "approvals.ApprovalRequest", on_delete=models.PROTECT, related_name="execution"
     )
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
     backend = models.CharField(max_length=16, blank=True)
     code_sha256 = models.CharField(max_length=64)
     stdout = models.TextField(blank=True)
@@ -110,6 +145,8 @@ class Execution(models.Model):
     results = models.JSONField(default=list, blank=True)
     limits = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it took one of its team's run slots and its task was published.
+    queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     # Set when a worker claims the run; past it, a still-running row's worker is presumed dead (the reaper).
     lease_expires_at = models.DateTimeField(null=True, blank=True)

@@ -25,5 +25,5 @@ def _run_on_approval(sender, *, request, reviewer, **kwargs) -> None:
 
 
 @receiver(request_revised, dispatch_uid="analysis.regenerate")
-def _regenerate(sender, *, revision, feedback, **kwargs) -> None:
-    request_regenerate(revision=revision, feedback=feedback)
+def _regenerate(sender, *, revision, feedback, asked_by_analyst=False, **kwargs) -> None:
+    request_regenerate(revision=revision, feedback=feedback, asked_by_analyst=asked_by_analyst)

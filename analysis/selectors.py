@@ -29,8 +29,29 @@ def session_get(*, user, session_id) -> Session:
         raise NotFound("Session not found.") from None
 
 
+def request_list_latest(*, user) -> QuerySet[ApprovalRequest]:
+    """The user's own requests, newest first, each question once: a version replaced by a newer one
+    (edited or asked again) is left out, a rejected one without a newer version stays with its state."""
+    return (
+        ApprovalRequest.objects.filter(approval_request_visible_q(user=user), user=user)
+        .filter(revisions__isnull=True)
+        .select_related("session")
+        .order_by("-created_at")
+    )
+
+
 def dataset_list(*, user) -> QuerySet[Dataset]:
     return Dataset.objects.filter(team__in=team_list_for_user(user=user))
+
+
+def dataset_list_ready(*, user) -> QuerySet[Dataset]:
+    """The datasets a question may use: profiled and ready."""
+    return dataset_list(user=user).filter(status=Dataset.Status.READY)
+
+
+def dataset_list_in_progress(*, user) -> QuerySet[Dataset]:
+    """Uploads still waiting to be profiled or being profiled."""
+    return dataset_list(user=user).filter(status__in=(Dataset.Status.QUEUED, Dataset.Status.PROFILING))
 
 
 LISTED_COLUMNS = 5  # how many of a dataset's columns a list shows beside its column count

@@ -8,7 +8,7 @@ from approvals.serializers import ApprovalRequestSerializer
 from billing.serializers import BudgetWarningSerializer
 from config.openapi import DeprecatedTextField, IgnoredIdentityField
 
-from .models import Execution, Message, Session
+from .models import Dataset, Execution, Message, Session
 from .selectors import dataset_first_columns
 
 
@@ -203,11 +203,20 @@ class ColumnSerializer(serializers.Serializer):
     dtype = serializers.CharField()
 
 
+class DatasetUploadInput(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    allowSampleSharing = serializers.BooleanField(required=False, default=False)
+    # One of the caller's own teams; without it, their first team by slug.
+    teamId = serializers.UUIDField(required=False, allow_null=True)
+
+
 class DatasetSummarySerializer(serializers.Serializer):
     """A dataset in a list: its column count and first few columns, so the list stays small."""
 
     id = serializers.UUIDField()
     name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Dataset.Status.choices)
+    failureReason = serializers.CharField(source="failure_reason")
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
     rowCount = serializers.IntegerField(source="row_count")
@@ -222,8 +231,13 @@ class DatasetSummarySerializer(serializers.Serializer):
 
 
 class DatasetSerializer(serializers.Serializer):
+    """A dataset's detail. Until `status` is `ready` its rows and columns are not known (0 and [])."""
+
     id = serializers.UUIDField()
     name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Dataset.Status.choices)
+    failureReason = serializers.CharField(source="failure_reason")
+    profiledAt = serializers.DateTimeField(source="profiled_at", allow_null=True)
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
     rowCount = serializers.IntegerField(source="row_count")

@@ -12,7 +12,7 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from .services import execution, generation, reaper, sessions
+from .services import datasets, execution, generation, reaper, sessions
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,11 @@ def generate_code(request_id: str) -> None:
 @shared_task(name="analysis.tasks.run_execution", **RETRY)
 def run_execution(execution_id: str) -> None:
     execution.execution_run(execution_id=execution_id)
+
+
+@shared_task(name="analysis.tasks.profile_dataset", **RETRY)
+def profile_dataset(dataset_id: str) -> None:
+    datasets.dataset_profile(dataset_id=dataset_id)
 
 
 @shared_task(name="analysis.tasks.expire_idle_sessions")

@@ -11,7 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
+        views.LoginView.as_view(
             template_name="analysis/login.html",
             authentication_form=LoginForm,
             redirect_authenticated_user=True,
@@ -28,6 +28,11 @@ urlpatterns = [
     ),
     path("sessions/<uuid:session_id>/requests/<uuid:request_id>/run/", views.request_run, name="request-run"),
     path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/revise/",
+        views.request_revise,
+        name="request-revise",
+    ),
+    path(
         "sessions/<uuid:session_id>/requests/<uuid:request_id>/withdraw/",
         views.request_withdraw,
         name="request-withdraw",
@@ -36,4 +41,5 @@ urlpatterns = [
     path("sessions/<uuid:session_id>/script.py", views.session_script, name="session-script"),
     path("datasets/", views.datasets, name="datasets"),
     path("datasets/<uuid:dataset_id>/", views.dataset_detail, name="dataset"),
+    path("datasets/<uuid:dataset_id>/status/", views.dataset_status, name="dataset-status"),
 ]

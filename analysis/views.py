@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -13,15 +15,24 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from approvals.models import ApprovalRequest
 from approvals.selectors import approval_request_list
-from approvals.services import approval_request_cancel
+from approvals.services import approval_request_cancel, approval_request_revise
 from billing.selectors import budget_status_list
 from config.exceptions import ApplicationError, NotFound, error_body
+from config.navigation import landing_url
 
 from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
+from .models import Dataset, Session
 from .services.asking import analysis_submit
-from .services.datasets import dataset_create
+from .services.datasets import dataset_upload
 from .services.execution import execution_start
+
+
+class LoginView(auth_views.LoginView):
+    """The login page; without a `next`, each role lands where its work is (config/navigation.py)."""
+
+    def get_default_redirect_url(self):
+        return landing_url(self.request.user)
 
 
 def _or_404(selector, **kwargs):
@@ -34,8 +45,8 @@ def _or_404(selector, **kwargs):
 def _session_requests(session) -> list[ApprovalRequest]:
     return list(
         ApprovalRequest.objects.filter(session=session)
-        .select_related("reviewer", "execution")
-        .prefetch_related("datasets")
+        .select_related("reviewer", "execution", "parent", "edited_by")
+        .prefetch_related("datasets", "revisions", "execution__artifacts")
         .order_by("created_at")
     )
 
@@ -45,9 +56,18 @@ def _own_request(*, user, session_id, request_id) -> ApprovalRequest:
     session = _or_404(selectors.session_get, user=user, session_id=session_id)
     try:
         requests = approval_request_list(user=user, execution_output=True)  # the page shows the output
-        return requests.filter(session=session).get(pk=request_id)
+        return (
+            requests.filter(session=session, user=user)
+            .select_related("parent", "edited_by", "session")
+            .prefetch_related("revisions", "execution__artifacts")
+            .get(pk=request_id)
+        )
     except ApprovalRequest.DoesNotExist:
         raise Http404("Request not found.") from None
+
+
+def _turn_url(request: ApprovalRequest) -> str:
+    return f"{reverse('session', args=[request.session_id])}#req-{request.pk}"
 
 
 @login_required
@@ -56,9 +76,7 @@ def home(request):
     user = request.user
     context = {
         "sessions": selectors.session_list(user=user)[:20],
-        "pending": approval_request_list(user=user)
-        .filter(user=user, status__in=presenters.IN_PROGRESS)
-        .select_related("session")[:20],
+        "requests": selectors.request_list_latest(user=user)[:20],
         "budgets": budget_status_list(user=user),
         "budget": presenters.budget_meter(user=user),
     }
@@ -68,13 +86,19 @@ def home(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def ask(request):
-    datasets = selectors.dataset_list(user=request.user).defer("columns")  # names only, however wide
-    form = AskForm(request.POST or None, datasets=datasets)
+    datasets = selectors.dataset_list_ready(user=request.user).defer("columns")  # names only, however wide
+    preselected = [d for d in request.GET.getlist("dataset") if any(str(x.pk) == d for x in datasets)]
+    form = AskForm(request.POST or None, datasets=datasets, initial={"datasets": preselected})
     if request.method == "POST" and form.is_valid():
-        submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"] or None)
+        submitted = _submit(request, form, dataset_ids=form.cleaned_data["datasets"])
         if submitted is not None:
-            return redirect("session", session_id=submitted.session_id)
-    return render(request, "analysis/ask.html", {"form": form, "has_datasets": datasets.exists()})
+            return redirect(_turn_url(submitted))
+    context = {
+        "form": form,
+        "has_datasets": datasets.exists(),
+        "profiling": selectors.dataset_list_in_progress(user=request.user).count(),
+    }
+    return render(request, "analysis/ask.html", context, status=400 if form.errors else 200)
 
 
 def _submit(request, form, **kwargs) -> ApprovalRequest | None:
@@ -85,26 +109,52 @@ def _submit(request, form, **kwargs) -> ApprovalRequest | None:
         return None
 
 
+def _follow_up_form(request, session, requests: list[ApprovalRequest]) -> FollowUpForm:
+    """The follow-up box: the session's datasets first and ticked as the last question had them."""
+    ready = Dataset.objects.filter(team_id=session.team_id, status=Dataset.Status.READY)
+    team_datasets = list(ready.defer("columns"))
+    used = [d.pk for r in requests for d in r.datasets.all()]
+    last = [str(d.pk) for d in requests[-1].datasets.all()] if requests else []
+    team_datasets.sort(key=lambda d: (d.pk not in used, d.name))
+    return FollowUpForm(request.POST or None, datasets=team_datasets, initial={"datasets": last})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def session_detail(request, session_id):
     session = _or_404(selectors.session_get, user=request.user, session_id=session_id)
-    form = FollowUpForm(request.POST or None)
+    requests = _session_requests(session)
+    form = _follow_up_form(request, session, requests)
     if request.method == "POST" and form.is_valid():
-        if _submit(request, form, session_id=session.pk) is not None:
-            return redirect("session", session_id=session.pk)
-    turns = [presenters.turn(r) for r in _session_requests(session)]
-    return render(request, "analysis/session.html", {"session": session, "turns": turns, "form": form})
+        submitted = _submit(request, form, session_id=session.pk, dataset_ids=form.cleaned_data["datasets"])
+        if submitted is not None:
+            return redirect(_turn_url(submitted))  # the page opens at the new question
+    active = session.status == Session.Status.ACTIVE
+    turns = presenters.session_turns(requests, session_active=active)
+    context = {"session": session, "turns": turns, "form": form}
+    return render(request, "analysis/session.html", context, status=400 if form.errors else 200)
 
 
 @login_required
 @require_GET
 def request_status(request, session_id, request_id):
-    """One question's card; htmx polls it every second until the request reaches a final state."""
+    """One question's live status, polled by htmx: 204 while what the page shows is still true.
+
+    Only the status, timeline and decision are swapped; the plan, the code, the results and the next version
+    are sent once (htmx out-of-band swaps) when they first exist, so nothing the reader is looking at moves.
+    """
     approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
     if not request.htmx:  # a person opening the fragment's address gets the whole conversation
-        return redirect(f"{reverse('session', args=[session_id])}#req-{approval.pk}")
-    return render(request, "analysis/_turn.html", {"turn": presenters.turn(approval)})
+        return redirect(_turn_url(approval))
+    turn = presenters.turn(approval, session_active=approval.session.status == Session.Status.ACTIVE)
+    if request.GET.get("seen") == turn.seen:
+        return HttpResponse(status=204)
+    shown = {flag: request.GET.get(flag) == "1" for flag in ("plan", "code", "results", "next")}
+    context = {"turn": turn, "shown": shown}
+    if turn.next_version is not None and not shown["next"]:
+        next_request = _own_request(user=request.user, session_id=session_id, request_id=turn.next_version.pk)
+        context["next_turn"] = presenters.turn(next_request)
+    return render(request, "analysis/_status_update.html", context)
 
 
 @login_required
@@ -115,7 +165,20 @@ def request_run(request, session_id, request_id):
         execution_start(request=approval, user=request.user)
     except ApplicationError as exc:
         messages.error(request, exc.message)
-    return redirect("session", session_id=session_id)
+    return redirect(_turn_url(approval))
+
+
+@login_required
+@require_POST
+def request_revise(request, session_id, request_id):
+    """ "Ask again with this feedback": the next version, generated with the reviewer's reason."""
+    approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
+    try:
+        revision = approval_request_revise(request=approval, user=request.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return redirect(_turn_url(approval))
+    return redirect(_turn_url(revision))
 
 
 @login_required
@@ -129,7 +192,7 @@ def request_withdraw(request, session_id, request_id):
         messages.error(request, exc.message)
     else:
         messages.success(request, "You withdrew the request.")
-    return redirect("session", session_id=session_id)
+    return redirect(_turn_url(approval))
 
 
 @login_required
@@ -161,7 +224,10 @@ def datasets(request):
     if request.method == "POST" and form.is_valid():
         dataset = _upload(request, form)
         if dataset is not None:
-            messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            if dataset.status == dataset.Status.READY:
+                messages.success(request, f"Uploaded {dataset.name}: {dataset.row_count} rows.")
+            else:
+                messages.success(request, f"Uploaded {dataset.name}; it is being profiled in the sandbox.")
             return redirect("dataset", dataset_id=dataset.pk)
     datasets = selectors.dataset_list_summary(user=request.user).select_related("team")
     rows = [(dataset, selectors.dataset_first_columns(dataset)) for dataset in datasets]
@@ -170,23 +236,17 @@ def datasets(request):
 
 
 def _upload(request, form):
-    from billing.selectors import ASKING_ROLES, team_list_for_user
-
-    team = team_list_for_user(user=request.user, roles=ASKING_ROLES).order_by("slug").first()
-    if team is None:
-        form.add_error(None, "Only analysts and reviewers of a team can upload datasets.")
-        return None
     upload = form.cleaned_data["file"]
     try:
-        return dataset_create(
-            team=team,
-            name=upload.name,
-            content=upload.read(),
+        return dataset_upload(
             user=request.user,
+            name=upload.name,
+            # Never more than the size cap and one byte: enough to refuse a larger file, in bounded memory.
+            content=upload.read(settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024 + 1),
             allow_sample_sharing=form.cleaned_data["allow_sample_sharing"],
         )
     except ApplicationError as exc:
-        form.add_error("file", exc.message)
+        form.add_error(None if exc.code == "no_team" else "file", exc.message)
         return None
 
 
@@ -194,8 +254,22 @@ def _upload(request, form):
 @require_GET
 def dataset_detail(request, dataset_id):
     dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
-    preview = selectors.dataset_preview(dataset=dataset)
-    return render(request, "analysis/dataset.html", {"dataset": dataset, "preview": preview})
+    return render(request, "analysis/dataset.html", _dataset_context(dataset))
+
+
+@login_required
+@require_GET
+def dataset_status(request, dataset_id):
+    """The dataset's profile; htmx polls it every second while the upload is being profiled."""
+    dataset = _or_404(selectors.dataset_get, user=request.user, dataset_id=dataset_id)
+    if not request.htmx:  # a person opening the fragment's address gets the whole page
+        return redirect("dataset", dataset_id=dataset.pk)
+    return render(request, "analysis/_dataset_profile.html", _dataset_context(dataset))
+
+
+def _dataset_context(dataset) -> dict:
+    ready = dataset.status == dataset.Status.READY
+    return {"dataset": dataset, "preview": selectors.dataset_preview(dataset=dataset) if ready else []}
 
 
 # --- error pages: friendly HTML for people, the API's JSON shape under /api/ ------------------

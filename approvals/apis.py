@@ -74,7 +74,8 @@ class ApproveApi(APIView):
 
 
 class ReviseApi(APIView):
-    """A reviewer who rejected a request (with a reason) asks for a new version that addresses it."""
+    """A new version of a request rejected with a reason, generated with the feedback: asked for by the
+    request's analyst ("ask again") or a reviewer of its team."""
 
     @extend_schema(
         operation_id="requests_revise",
@@ -84,7 +85,7 @@ class ReviseApi(APIView):
     )
     def post(self, request, request_id):
         rejected = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
-        revision = services.approval_request_revise(request=rejected, reviewer=request.user)
+        revision = services.approval_request_revise(request=rejected, user=request.user)
         revision = selectors.approval_request_get(user=request.user, request_id=revision.pk)
         return Response(ApprovalRequestSerializer(revision).data, status=status.HTTP_202_ACCEPTED)
 

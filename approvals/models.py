@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from billing.money import usd_property
+
 
 class ApprovalRequest(models.Model):
     """One question's way from generated code through human review to its single execution."""
@@ -10,6 +12,8 @@ class ApprovalRequest(models.Model):
     class Status(models.TextChoices):
         GENERATING = "generating", "Generating"
         GENERATION_FAILED = "generation_failed", "Generation failed"
+        # The generator could not map the question to the data with confidence: no code, no review.
+        NEEDS_CLARIFICATION = "needs_clarification", "Needs clarification"
         POLICY_BLOCKED = "policy_blocked", "Blocked by policy"
         PENDING_REVIEW = "pending_review", "Pending review"
         APPROVED = "approved", "Approved"
@@ -28,6 +32,7 @@ class ApprovalRequest(models.Model):
     FINAL_STATUSES = frozenset(
         {
             Status.GENERATION_FAILED,
+            Status.NEEDS_CLARIFICATION,
             Status.POLICY_BLOCKED,
             Status.SUPERSEDED,
             Status.REJECTED,
@@ -48,6 +53,10 @@ class ApprovalRequest(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     query = models.TextField()
     code = models.TextField(blank=True)
+    # One to four plain sentences from the generator: what the code computes, from which data, what it shows.
+    plan = models.TextField(blank=True)
+    # When no code was written: {"understood": str, "missing": str, "examples": [str, ...]}; else null.
+    clarification = models.JSONField(null=True, blank=True, default=None)
     code_sha256 = models.CharField(max_length=64, blank=True)
     # The hash the reviewer approved; the worker refuses to run anything else.
     approved_code_sha256 = models.CharField(max_length=64, blank=True)
@@ -74,7 +83,8 @@ class ApprovalRequest(models.Model):
     # services.approval_digest); the worker recomputes it and refuses to run on any difference.
     approval_digest = models.CharField(max_length=64, blank=True)
     approval_expires_at = models.DateTimeField(null=True, blank=True)
-    budget_estimate = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    # What the request may cost at most (its generation and one run), in nano-dollars (billing/money.py).
+    budget_estimate_nanos = models.BigIntegerField(default=0)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.GENERATING)
     provider = models.CharField(max_length=32, blank=True)
     model = models.CharField(max_length=100, blank=True)
@@ -93,6 +103,8 @@ class ApprovalRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+    budget_estimate = usd_property("budget_estimate_nanos", places=6)
 
     class Meta:
         ordering = ["-created_at"]

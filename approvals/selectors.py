@@ -7,6 +7,7 @@ from billing.models import Membership
 from config.exceptions import NotFound
 
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import check_plan
 from .policy import (
     DEFAULT_ALLOWED_MODULES,
     NOT_UNDERSTOOD_RULES,
@@ -104,8 +105,8 @@ def _cost_card(*, request: ApprovalRequest) -> dict:
 
 
 def approval_request_card(*, request: ApprovalRequest) -> dict:
-    """What a reviewer needs to decide: what the code reads, writes, imports and draws (from its AST), then
-    cost and risk, then the diff to the previous version."""
+    """What a reviewer needs to decide: the plan and where the code differs from it, what the code reads,
+    writes, imports and draws (from its AST), then cost and risk, then the diff to the previous version."""
     from .services import approvals_needed, code_diff
 
     seen = describe_code(code=request.code)
@@ -114,7 +115,9 @@ def approval_request_card(*, request: ApprovalRequest) -> dict:
     known_columns = {c.get("name") for d in datasets for c in d.columns}
     columns = [k for k in seen["subscripts"] if k in known_columns] if known_columns else seen["subscripts"]
     parent = request.parent
+    facts = [{"name": d.name, "columns": d.columns} for d in datasets]
     return {
+        "plan": check_plan(plan=request.plan, datasets=facts, read_columns=columns, read_paths=seen["paths"]),
         "reads": {
             "datasets": [
                 {"path": path, "name": path.removeprefix("/data/"), "selected": path in selected_paths}
@@ -162,3 +165,30 @@ def _charts_expected(calls: list[dict]) -> int:
         1 for c in calls if c["call"].rsplit(".", 1)[-1] in ("figure", "subplots", "subplot_mosaic")
     )
     return created or (1 if calls else 0)
+
+
+REVIEW_QUEUE_LOOKAHEAD = 50
+
+
+def approval_request_review_queue(*, user) -> QuerySet[ApprovalRequest]:
+    """Requests waiting for this reviewer, oldest first: their teams', pending, not their own, not already
+    approved by them, not their own edit (an edit of an earlier version is caught when they open it)."""
+    teams = Membership.objects.filter(user=user, role=Membership.Role.REVIEWER).values("team_id")
+    return (
+        ApprovalRequest.objects.filter(status=ApprovalRequest.Status.PENDING_REVIEW, team__in=teams)
+        .exclude(user=user)
+        .exclude(votes__reviewer=user)
+        .exclude(edited_by=user)
+        .select_related("team")
+        .order_by("created_at")
+    )
+
+
+def approval_request_next_for_reviewer(*, user, exclude=()) -> ApprovalRequest | None:
+    """The oldest request this reviewer can approve now (none of whose code they wrote), else None."""
+    from .services import approval_refusal
+
+    for request in approval_request_review_queue(user=user).exclude(pk__in=exclude)[:REVIEW_QUEUE_LOOKAHEAD]:
+        if approval_refusal(request=request, reviewer=user) is None:
+            return request
+    return None

@@ -10,7 +10,9 @@ from rest_framework import serializers
 
 from config.openapi import IgnoredIdentityField, component_ref
 
+from .labels import status_label
 from .models import ApprovalRequest, PolicyRule
+from .plan_check import PlanFindingKind
 from .selectors import approval_request_card
 
 Status = ApprovalRequest.Status
@@ -60,7 +62,23 @@ class FindingSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-# --- the approval card (approvals/selectors.py `card_with_code_facts`) -------------------------
+# --- the approval card (approvals/selectors.py `approval_request_card`) -------------------------
+
+
+class CardPlanFindingSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=PlanFindingKind.choices)
+    message = serializers.CharField()
+
+
+class CardPlanSerializer(serializers.Serializer):
+    """The request's plan and where the code differs from it (approvals/plan_check.py `check_plan`)."""
+
+    text = serializers.CharField(help_text="The plan; empty when the generator gave none.")
+    columns = serializers.ListField(
+        child=serializers.CharField(), help_text="Columns of the selected datasets the plan names."
+    )
+    datasets = serializers.ListField(child=serializers.CharField(), help_text="Dataset files the plan names.")
+    findings = CardPlanFindingSerializer(many=True, help_text="Where the plan and the code differ.")
 
 
 class CardDatasetReadSerializer(serializers.Serializer):
@@ -115,8 +133,9 @@ class CardDiffSerializer(serializers.Serializer):
 
 
 class ApprovalCardSerializer(serializers.Serializer):
-    """What a reviewer needs to decide: reads, writes, libraries, charts, cost, risk, and the diff."""
+    """What a reviewer needs to decide: the plan, reads, writes, libraries, charts, cost, risk, the diff."""
 
+    plan = CardPlanSerializer()
     reads = CardReadsSerializer()
     writes = serializers.ListField(child=serializers.CharField(), help_text="Paths the code writes.")
     libraries = serializers.ListField(child=serializers.CharField())
@@ -126,12 +145,22 @@ class ApprovalCardSerializer(serializers.Serializer):
     diff = CardDiffSerializer(allow_null=True, help_text="To the previous version; null for version 1.")
 
 
+class ClarificationSerializer(serializers.Serializer):
+    """Why no code was written: what was understood, what is missing, questions that would work."""
+
+    understood = serializers.CharField()
+    missing = serializers.CharField()
+    examples = serializers.ListField(child=serializers.CharField())
+
+
 class ApprovalRequestSerializer(serializers.Serializer):
     requestId = serializers.UUIDField(source="id")
     query = serializers.CharField()
+    plan = serializers.CharField(help_text="What the code computes, from which data, and what it shows.")
     code = serializers.CharField()
     codeSha256 = serializers.CharField(source="code_sha256")
     status = serializers.ChoiceField(choices=Status.choices)
+    statusLabel = serializers.SerializerMethodField(help_text="The status in plain words, as pages say it.")
     approvalStatus = serializers.ChoiceField(choices=Status.choices, source="status", help_text="= status")
     userId = serializers.IntegerField(source="user_id")
     user = serializers.CharField(source="user.username")
@@ -143,6 +172,9 @@ class ApprovalRequestSerializer(serializers.Serializer):
     model = serializers.CharField()
     offline = serializers.BooleanField(source="is_offline")
     generationError = serializers.CharField(source="generation_error")
+    clarification = ClarificationSerializer(
+        allow_null=True, help_text="Set when the request ended needs_clarification (no code was written)."
+    )
     reviewerId = serializers.IntegerField(source="reviewer_id", allow_null=True)
     reviewer = serializers.SerializerMethodField()
     rejectionReason = serializers.CharField(source="rejection_reason")
@@ -162,6 +194,9 @@ class ApprovalRequestSerializer(serializers.Serializer):
     findings = FindingSerializer(many=True)
     policyReason = serializers.CharField(source="policy_reason")
     approvalExpiresAt = serializers.DateTimeField(source="approval_expires_at", allow_null=True)
+
+    def get_statusLabel(self, obj: ApprovalRequest) -> str:
+        return status_label(obj.status)
 
     def get_reviewer(self, obj: ApprovalRequest) -> str | None:
         return obj.reviewer.username if obj.reviewer_id else None

@@ -16,7 +16,7 @@ from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Membership
 from billing.selectors import membership_role
-from billing.services import budget_release_request
+from billing.services import audit_budget_refusals, budget_release_request
 from config.enqueue import enqueue_on_commit
 from config.exceptions import ApplicationError, Conflict, Forbidden
 
@@ -119,9 +119,10 @@ def _audit_policy(*, request: ApprovalRequest, result: PolicyResult, actor=None)
 
 @transaction.atomic
 def approval_request_generation_succeed(
-    *, request: ApprovalRequest, code: str, provider: str, model: str
+    *, request: ApprovalRequest, code: str, provider: str, model: str, plan: str = ""
 ) -> ApprovalRequest:
-    """Store the generated code and check it: critical findings block it, the rest waits for review."""
+    """Store the generated code and its plan and check the code: critical findings block it, the rest waits
+    for review."""
     result, fields = _policy_fields(code=code)
     request = approval_request_transition(
         request=request,
@@ -129,6 +130,7 @@ def approval_request_generation_succeed(
         target=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         provider=provider,
         model=model,
+        plan=plan.strip(),
         **fields,
     )
     audit_log(
@@ -162,18 +164,63 @@ def approval_request_generation_fail(*, request: ApprovalRequest, reason: str) -
     return request
 
 
+@transaction.atomic
+def approval_request_needs_clarification(
+    *, request: ApprovalRequest, clarification: dict, provider: str, model: str
+) -> ApprovalRequest:
+    """The generator could not answer with confidence: the request ends here, with no code, and no
+    reviewer is told (nothing waits for review). `clarification` says what was understood, what is
+    missing, and example questions that would work."""
+    request = approval_request_transition(
+        request=request,
+        source=(Status.GENERATING,),
+        target=Status.NEEDS_CLARIFICATION,
+        provider=provider,
+        model=model,
+        clarification=clarification,
+    )
+    audit_log(
+        action=Action.REQUEST_NEEDS_CLARIFICATION,
+        team=request.team,
+        target=request,
+        details={"provider": provider, "model": model, "missing": clarification.get("missing", "")},
+    )
+    return request
+
+
 def _check_reviewer(*, request: ApprovalRequest, reviewer) -> None:
+    refused = _reviewer_refusal(request=request, reviewer=reviewer)
+    if refused:
+        raise _refusal(refused)
+
+
+def _reviewer_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """Who may decide on a request at all: a reviewer of its team who did not ask it."""
     if membership_role(user=reviewer, team=request.team) != Membership.Role.REVIEWER:
-        raise _refusal("not_a_reviewer")
+        return "not_a_reviewer"
     if request.user_id == reviewer.pk:
-        raise _refusal("self_approval")
+        return "self_approval"
+    return None
+
+
+def _involvement_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """A reviewer who wrote code of this version, or already approved it, does not approve it (again)."""
+    if reviewer.pk in edit_chain_editor_ids(request=request):
+        return "own_edit"
+    if request.votes.filter(reviewer=reviewer).exists():
+        return "voted"
+    return None
 
 
 # An approval's refusals by code.
 APPROVAL_REFUSALS = {
     "not_a_reviewer": (Forbidden, "Only a reviewer of this team can decide on a request."),
     "self_approval": (Forbidden, "You cannot review your own request."),
-    "own_edit": (Forbidden, "You edited this version; another reviewer must approve it."),
+    "own_edit": (
+        Forbidden,
+        "You wrote code of this version (an edit of it or of an earlier version); "
+        "another reviewer must approve it.",
+    ),
     "code_changed": (Conflict, "The code changed since you looked at it; review it again."),
     "voted": (Conflict, "You already approved this request; it waits for another reviewer."),
 }
@@ -184,6 +231,45 @@ def _refusal(code: str, status: str = "") -> ApplicationError:
         return transition_refused(current=status, target=Status.APPROVED)
     error, message = APPROVAL_REFUSALS[code]
     return error(message, code=code)
+
+
+def edit_chain_editor_ids(*, request: ApprovalRequest) -> set[int]:
+    """Everyone whose edit wrote code of this version: its editor and the editors of every earlier version.
+
+    A reviewer who edited version 1 into 2 wrote part of every version after it, however small the next
+    edits are, so they approve none of them (`own_edit`).
+    """
+    editors: set[int] = set()
+    seen: set = set()
+    edited_by_id, parent_id = request.edited_by_id, request.parent_id
+    while True:
+        if edited_by_id is not None:
+            editors.add(edited_by_id)
+        if parent_id is None or parent_id in seen:
+            return editors
+        seen.add(parent_id)
+        row = ApprovalRequest.objects.filter(pk=parent_id).values_list("edited_by_id", "parent_id").first()
+        if row is None:
+            return editors
+        edited_by_id, parent_id = row
+
+
+def approval_refusal(*, request: ApprovalRequest, reviewer) -> str | None:
+    """Why this reviewer may not approve this request now (a code of APPROVAL_REFUSALS), or None.
+
+    The checks `approval_request_approve` makes before it records a vote (the same functions), for pages
+    that offer the Approve button only to someone who may press it.
+    """
+    refused = _reviewer_refusal(request=request, reviewer=reviewer)
+    if refused:
+        return refused
+    if request.status != Status.PENDING_REVIEW:
+        return "invalid_state"
+    return _involvement_refusal(request=request, reviewer=reviewer)
+
+
+def approval_refusal_message(code: str, *, status: str = "") -> str:
+    return _refusal(code, status).message
 
 
 def approvals_needed(*, request: ApprovalRequest) -> int:
@@ -205,11 +291,10 @@ def approval_request_approve(
         raise _refusal("invalid_state", request.status)
     if expected_sha256 and expected_sha256 != request.code_sha256:
         raise _refusal("code_changed")
-    if request.edited_by_id == reviewer.pk:
-        raise _refusal("own_edit")
+    refused = _involvement_refusal(request=request, reviewer=reviewer)
+    if refused:
+        raise _refusal(refused)
     digest = approval_request_digest(request=request)
-    if request.votes.filter(reviewer=reviewer).exists():
-        raise _refusal("voted")
     ApprovalVote.objects.create(
         request=request, reviewer=reviewer, requester_id=request.user_id, approval_digest=digest
     )
@@ -339,29 +424,41 @@ def _next_version(*, old: ApprovalRequest, **fields) -> ApprovalRequest:
     return new
 
 
-@transaction.atomic
-def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRequest:
-    """A reviewer asks for a new version of a request they rejected with a reason.
+REVISE_REFUSED = "Only the person who asked, or a reviewer of the team, can ask for a new version."
 
-    The new request (version n+1, linked by `parent`) asks the same question on the same session and
-    datasets; its prompt carries the rejected code and the feedback; it goes through review again (analysis
-    generates it on `request_revised`).
+
+@audit_budget_refusals(actor="user")
+@transaction.atomic
+def approval_request_revise(*, request: ApprovalRequest, user) -> ApprovalRequest:
+    """Ask again with the reviewer's feedback: a new version of a request rejected with a reason.
+
+    The analyst who asked ("Ask again with this feedback") or a reviewer of the team may. The new request
+    (version n+1, linked by `parent`) asks the same question on the same session and datasets; its prompt
+    carries the rejected code and the feedback; it goes through review again (analysis holds what generating
+    it may cost and generates it on `request_revised`). Like a follow-up, it needs the session to be open
+    (409 `session_closed`). Over a budget the hold is refused (402, audited): no new version, the rejected
+    request unchanged.
     """
-    _check_reviewer(request=request, reviewer=reviewer)
-    # Locked so two clicks on "ask for a new version" make one revision, not two.
-    request = ApprovalRequest.objects.select_for_update().get(pk=request.pk)
+    is_reviewer = membership_role(user=user, team=request.team) == Membership.Role.REVIEWER
+    if request.user_id != user.pk and not is_reviewer:
+        raise Forbidden(REVISE_REFUSED, code="not_allowed")
+    # Locked so two clicks on "ask again" make one revision, not two.
+    request = ApprovalRequest.objects.select_for_update().select_related("session", "team").get(pk=request.pk)
     if request.status != Status.REJECTED or not request.rejection_reason.strip():
         raise Conflict(
             "Only a request rejected with a reason can be revised.",
             code="invalid_state",
             extra={"status": request.status},
         )
+    session = request.session
+    if session.status != "active":  # analysis' Session.Status.ACTIVE (approvals does not import analysis)
+        raise Conflict(f"The session is {session.status}; start a new one.", code="session_closed")
     if request.revisions.exists():
         raise Conflict("A new version of this request was already asked for.", code="already_revised")
     revision = _next_version(old=request)
     audit_log(
         action=Action.REQUEST_REVISED,
-        actor=reviewer,
+        actor=user,
         team=request.team,
         target=revision,
         details={
@@ -370,7 +467,12 @@ def approval_request_revise(*, request: ApprovalRequest, reviewer) -> ApprovalRe
             "feedback": request.rejection_reason,
         },
     )
-    request_revised.send(sender=ApprovalRequest, revision=revision, feedback=request.rejection_reason)
+    request_revised.send(
+        sender=ApprovalRequest,
+        revision=revision,
+        feedback=request.rejection_reason,
+        asked_by_analyst=user.pk == request.user_id,
+    )
     return revision
 
 
@@ -401,6 +503,7 @@ def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> A
         edited_by=reviewer,
         provider=old.provider,
         model=old.model,
+        plan=old.plan,  # the plan stays the generator's; the card checks the edited code against it
         status=Status.POLICY_BLOCKED if result.blocked else Status.PENDING_REVIEW,
         **fields,
     )
@@ -418,6 +521,13 @@ def approval_request_edit(*, request: ApprovalRequest, reviewer, code: str) -> A
                 old=old.code, new=new.code, old_label=f"v{old.version}", new_label=f"v{new.version}"
             ),
         },
+    )
+    audit_log(
+        action=Action.REQUEST_SUPERSEDED,
+        actor=reviewer,
+        team=old.team,
+        target=old,  # filed under the replaced version too: its own trail says what became of it
+        details={"next_request_id": str(new.pk), "next_version": new.version, "code_sha256": old.code_sha256},
     )
     _audit_policy(request=new, result=result, actor=reviewer)
     _notify_if_waiting(request=new)

@@ -11,5 +11,6 @@ run_limits_wanted = Signal()
 # `request` was approved by `reviewer` (the last vote of its quorum).
 request_approved = Signal()
 
-# `revision` is the new version a reviewer asked for, with the rejection's `feedback`.
+# `revision` is the new version asked for after a rejection, with its `feedback`; `asked_by_analyst` says
+# whether the request's analyst asked again (else a reviewer did).
 request_revised = Signal()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from django.db.models import Q, QuerySet
 from billing.models import Membership
 from config.exceptions import Forbidden
 
+from .anchors import anchors_read
 from .chain import GENESIS, event_hash
 from .models import AuditEvent
 
@@ -68,10 +68,9 @@ def _link_error(event: AuditEvent, *, expected_position: int, prev_hash: str) ->
 
 
 def _first_broken_anchor(path: Path) -> ChainBreak | None:
-    """Every head written to the head file must still be in the chain, with the same hash."""
-    if not path.exists():
-        return None
-    anchors = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """Every head written to the head file (and the head bucket) must still be in the chain, with the same
+    hash."""
+    anchors = anchors_read(head_file=path)
     recorded = _hashes_at({anchor["position"] for anchor in anchors})
     for anchor in anchors:
         if recorded.get(anchor["position"]) != anchor["hash"]:

@@ -8,13 +8,11 @@ are inserted plainly, and `audit_chain_pending` links them afterwards, in commit
 from __future__ import annotations
 
 import ipaddress
-import json
-from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from .anchors import anchor_write
 from .chain import GENESIS, event_hash
 from .middleware import current_http_request
 from .models import AuditEvent
@@ -194,7 +192,8 @@ def _lock_chain() -> None:
 
 
 def audit_chain_anchor(*, at=None) -> dict | None:
-    """Chain what is pending, then append the head to AUDIT_HEAD_FILE, a witness kept outside the database.
+    """Chain what is pending, then append the head to AUDIT_HEAD_FILE (and AUDIT_HEAD_BUCKET), witnesses kept
+    outside the database.
 
     Whoever can rewrite the table could recompute every hash after their change; they cannot rewrite the
     heads already written elsewhere, which `audit_verify` checks.
@@ -209,8 +208,5 @@ def audit_chain_anchor(*, at=None) -> dict | None:
         "hash": head.hash,
         "at": (at or timezone.now()).isoformat(),
     }
-    path = Path(settings.AUDIT_HEAD_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as heads:  # append mode: earlier lines are never rewritten
-        heads.write(json.dumps(anchor, sort_keys=True) + "\n")
+    anchor_write(anchor)  # the file, and the bucket when AUDIT_HEAD_BUCKET is set (audit/anchors.py)
     return anchor

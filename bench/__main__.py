@@ -8,6 +8,7 @@
   `GET /api/requests/{id}`;
 * approve-to-result latency; approve-to-first-line on a stack that executes on approval: the reviewer
   approves and the user's first line prints the wall clock, with the worker's warm pool;
+* the fair share (bench/fairness.py): one team's next run during another team's burst of 60 runs;
 * the load run (bench/load.py): analyze → approve → execute → poll;
 * the sandbox table (bench/sandbox.py), audit appends (bench/audit.py), budget reservations
   (bench/budget.py): each runs in its own process, because each configures Django at import, and its
@@ -27,7 +28,7 @@ from datetime import date
 
 import requests
 
-from bench import load
+from bench import fairness, load
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
 CLIENTS = 4
@@ -216,6 +217,7 @@ def main() -> None:
         latencies = approve_to_result(base, tokens)
         rows.append(("approve → execute → result through the API (polled), p50 of 5",
                      f"{statistics.median(latencies):.0f} ms", "", "", ""))  # fmt: skip
+        rows += fairness.rows()
     with load.stack(execute_on_approval=True) as base:
         first_lines, responses, warm = approve_to_first_line(base, tokens)
         p50 = statistics.median(first_lines)

@@ -3,7 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sandgate .venv/bin/python -m bench.budget
 
 Every run uses the same client stack (Django, one process per client) against the same database:
-* plain: `UPDATE … SET spent = spent + x WHERE id = … AND spent + x <= limit` on one row, autocommit;
+* plain: `UPDATE … SET spent = spent + x WHERE id = … AND spent + x <= limit` on one row, autocommit (in
+  whole nano-dollars, as the budget rows store them);
 * reserve: `billing.services.budget_reserve` against one user and one team budget (two budget rows held in
   one transaction, plus the reservation row).
 The runs alternate for BENCH_ROUNDS rounds of BENCH_SECONDS each, so a load change on the machine hits them
@@ -37,12 +38,14 @@ def _plain_client(period_id: int, limit: Decimal, seconds: float, ready, go, out
     from django.db.models import F
 
     from billing.models import BudgetPeriod
+    from billing.money import usd_to_nanos
 
+    amount, most = usd_to_nanos(AMOUNT), usd_to_nanos(limit - AMOUNT)
     deadline = _start(ready, go, seconds)
     done = 0
     while time.monotonic() < deadline:
-        done += BudgetPeriod.objects.filter(pk=period_id, spent_usd__lte=limit - AMOUNT).update(
-            spent_usd=F("spent_usd") + AMOUNT
+        done += BudgetPeriod.objects.filter(pk=period_id, spent_nanos__lte=most).update(
+            spent_nanos=F("spent_nanos") + amount
         )
     out.put(done)
 

@@ -30,7 +30,15 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sandgate_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-FINAL_REQUEST = {"generation_failed", "policy_blocked", "rejected", "cancelled", "superseded", "expired"}
+FINAL_REQUEST = {
+    "generation_failed",
+    "needs_clarification",
+    "policy_blocked",
+    "rejected",
+    "cancelled",
+    "superseded",
+    "expired",
+}
 FINAL_EXECUTION = {"succeeded", "failed", "timed_out", "interrupted"}
 QUESTION = "Load sales.csv and print the total revenue by region"
 
@@ -253,16 +261,15 @@ def drive(base: str, tokens: dict, *, requests_each: int, timeout: float) -> tup
 
 def check(*, team, request_ids: list[str]) -> dict:
     """The assertions after the run; returns what the summary prints."""
-    from django.db.models import Sum
-
     from approvals.models import ApprovalRequest
     from billing.models import BudgetPeriod, CostSpan, Reservation
+    from billing.selectors import cost_total
 
     statuses = dict(ApprovalRequest.objects.filter(pk__in=request_ids).values_list("pk", "status"))
     final = {str(pk) for pk, status in statuses.items() if _is_final(pk, status)}
     lost = sorted(set(request_ids) - final)
     assert not lost, f"{len(lost)} requests did not end final: {lost[:5]}"
-    spans = CostSpan.objects.filter(tenant=team).aggregate(total=Sum("cost_usd"))["total"] or 0
+    spans = cost_total(spans=CostSpan.objects.filter(tenant=team))
     for period in BudgetPeriod.objects.filter(budget__team=team):
         assert period.spent_usd == spans, f"budget spent {period.spent_usd} != cost spans {spans}"
         assert period.reserved_usd == 0, f"still reserved: {period.reserved_usd}"

@@ -5,7 +5,12 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from .validators import MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
+from .money import usd_property, usd_text
+from .validators import MAX_ACTIVE_RUNS, MAX_HIGH_RISK_QUORUM, validate_sandbox_limits
+
+# Amounts are whole nano-dollars (billing/money.py); each has a USD view shown with these decimals.
+LIMIT_PLACES = 6
+AMOUNT_PLACES = 8
 
 
 class Team(models.Model):
@@ -27,6 +32,15 @@ class Team(models.Model):
     )
     # Above a budget's soft threshold, generate with this cheaper model instead (empty: never downgrade).
     budget_downgrade_model = models.CharField(max_length=100, blank=True)
+    # The team's runs queued for or running on a worker at once; the rest wait in the database (empty: the
+    # server's SANDGATE_RUNS_PER_TEAM).
+    max_active_runs = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ACTIVE_RUNS)],
+        help_text="Runs of this team queued or running at once; the others wait their turn. "
+        "Empty: the server's default (SANDGATE_RUNS_PER_TEAM).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -58,6 +72,7 @@ class CostSpan(models.Model):
         GENERATION = "generation", "Generation"
         REPAIR = "repair", "Repair"
         EXECUTION = "execution", "Execution"
+        PROFILING = "profiling", "Profiling an upload"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     provider = models.CharField(max_length=40)
@@ -65,10 +80,10 @@ class CostSpan(models.Model):
     input_tokens = models.PositiveIntegerField(default=0)
     output_tokens = models.PositiveIntegerField(default=0)
     seconds = models.FloatField(default=0)
-    cost_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    cost_nanos = models.BigIntegerField(default=0)
     # No Price row for the model: priced like the dearest model and flagged, never silently free.
     unpriced = models.BooleanField(default=False)
-    tenant = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="cost_spans")
+    tenant = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="cost_spans", verbose_name="team")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="cost_spans"
     )
@@ -82,11 +97,13 @@ class CostSpan(models.Model):
     )
     timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    cost_usd = usd_property("cost_nanos", places=AMOUNT_PLACES)
+
     class Meta:
         indexes = [models.Index(fields=["tenant", "timestamp"])]
 
     def __str__(self) -> str:
-        return f"{self.feature} {self.model} ${self.cost_usd}"
+        return f"{self.feature} {self.model} ${usd_text(self.cost_usd)}"
 
 
 class Price(models.Model):
@@ -133,15 +150,17 @@ class Budget(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
     )
     period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTHLY)
-    limit_usd = models.DecimalField(max_digits=12, decimal_places=6)
+    limit_nanos = models.BigIntegerField()
     soft_threshold = models.DecimalField(
         max_digits=4,
         decimal_places=3,
         default=Decimal("0.800"),
-        help_text="Warn above this share of the limit.",
+        help_text="Warn above this share of the limit: 0.8 is 80%.",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    limit_usd = usd_property("limit_nanos", places=LIMIT_PLACES)
 
     class Meta:
         ordering = ["team", "scope", "pk"]
@@ -152,12 +171,12 @@ class Budget(models.Model):
                 ),
                 name="budget_user_matches_scope",
             ),
-            models.CheckConstraint(condition=models.Q(limit_usd__gte=0), name="budget_limit_not_negative"),
+            models.CheckConstraint(condition=models.Q(limit_nanos__gte=0), name="budget_limit_not_negative"),
         ]
 
     def __str__(self) -> str:
         who = self.team.slug if self.user_id is None else f"{self.user} in {self.team.slug}"
-        return f"{self.period} budget of {who}: ${self.limit_usd}"
+        return f"{self.period} budget of {who}: ${usd_text(self.limit_usd)}"
 
 
 class BudgetPeriod(models.Model):
@@ -165,15 +184,18 @@ class BudgetPeriod(models.Model):
 
     budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="periods")
     period_start = models.DateTimeField()
-    spent_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
-    reserved_usd = models.DecimalField(max_digits=14, decimal_places=8, default=0)
+    spent_nanos = models.BigIntegerField(default=0)
+    reserved_nanos = models.BigIntegerField(default=0)
     # Whether the soft-threshold warning went out for this period (sent once).
     warned = models.BooleanField(default=False)
+
+    spent_usd = usd_property("spent_nanos", places=AMOUNT_PLACES)
+    reserved_usd = usd_property("reserved_nanos", places=AMOUNT_PLACES)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["budget", "period_start"], name="one_row_per_budget_period"),
-            models.CheckConstraint(condition=models.Q(reserved_usd__gte=0), name="reserved_not_negative"),
+            models.CheckConstraint(condition=models.Q(reserved_nanos__gte=0), name="reserved_not_negative"),
         ]
 
     def __str__(self) -> str:
@@ -201,8 +223,8 @@ class Reservation(models.Model):
         related_name="reservations",
     )
     feature = models.CharField(max_length=20, choices=CostSpan.Feature.choices)
-    amount_usd = models.DecimalField(max_digits=14, decimal_places=8)
-    actual_usd = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    amount_nanos = models.BigIntegerField()
+    actual_nanos = models.BigIntegerField(null=True, blank=True)
     # The BudgetPeriod rows holding the amount, in lock order (ascending primary key).
     period_ids = models.JSONField(default=list)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -211,9 +233,12 @@ class Reservation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    amount_usd = usd_property("amount_nanos", places=AMOUNT_PLACES)
+    actual_usd = usd_property("actual_nanos", places=AMOUNT_PLACES)
+
     class Meta:
         # Plain b-trees: `db_index=True` would add a `_like` twin no query uses, written on every insert.
         indexes = [models.Index(fields=["status"], name="reservation_status")]
 
     def __str__(self) -> str:
-        return f"{self.feature} ${self.amount_usd} ({self.status})"
+        return f"{self.feature} ${usd_text(self.amount_usd)} ({self.status})"

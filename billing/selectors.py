@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
@@ -10,7 +10,8 @@ from django.db.models import Case, Count, DateTimeField, F, FilteredRelation, Q,
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import Budget, CostSpan, Membership, Team
+from .models import AMOUNT_PLACES, Budget, CostSpan, Membership, Team
+from .money import nanos_to_usd, usd_text
 from .periods import period_end, period_start
 
 ASKING_ROLES = (Membership.Role.ANALYST, Membership.Role.REVIEWER)
@@ -47,7 +48,7 @@ SPEND_GROUPS = {
     SpendGroup.FEATURE: "feature",
     SpendGroup.DAY: "day",
 }
-USD_PLACES = Decimal("0.00000001")  # as CostSpan.cost_usd stores it, on every database
+USD_PLACES = Decimal(1).scaleb(-AMOUNT_PLACES)  # costUsd's format: 8 decimals
 SEEING_TEAM_SPEND = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
 
@@ -84,15 +85,15 @@ def budget_status_list(*, user, team: Team | None = None, now=None) -> list[Budg
         Budget.objects.filter(teams, is_active=True)
         .filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
         .annotate(current=FilteredRelation("periods", condition=Q(periods__period_start=current_start)))
-        .annotate(spent=F("current__spent_usd"), reserved=F("current__reserved_usd"))
+        .annotate(spent=F("current__spent_nanos"), reserved=F("current__reserved_nanos"))
         .select_related("team", "user")
         .order_by("team__slug", "scope", "pk")
     )
     return [
         BudgetStatus(
             budget=b,
-            spent=b.spent if b.spent is not None else Decimal(0),
-            reserved=b.reserved if b.reserved is not None else Decimal(0),
+            spent=nanos_to_usd(b.spent or 0, places=AMOUNT_PLACES),
+            reserved=nanos_to_usd(b.reserved or 0, places=AMOUNT_PLACES),
             resets_at=period_end(period=b.period, start=starts[b.period]),
         )
         for b in budgets
@@ -108,9 +109,9 @@ def budget_warning(*, user, team: Team) -> dict | None:
     used = worst.spent + worst.reserved
     return {
         "scope": worst.budget.scope,
-        "limitUsd": str(worst.budget.limit_usd),
-        "usedUsd": str(used),
-        "remainingUsd": str(worst.remaining),
+        "limitUsd": usd_text(worst.budget.limit_usd),
+        "usedUsd": usd_text(used),
+        "remainingUsd": usd_text(worst.remaining),
         "resetsAt": worst.resets_at.isoformat() if worst.resets_at else None,
         "message": (
             f"{int(worst.budget.soft_threshold * 100)}% of the {worst.budget.period} "
@@ -154,7 +155,7 @@ def spend_report(*, user, group_by: str, start=None, end=None) -> list[dict]:
         spans.annotate(day=TruncDate("timestamp", tzinfo=UTC))
         .values(key)
         .annotate(
-            cost=Sum("cost_usd"),
+            cost=Sum("cost_nanos"),
             calls=Count("id"),
             input_tokens=Sum("input_tokens"),
             output_tokens=Sum("output_tokens"),
@@ -166,7 +167,7 @@ def spend_report(*, user, group_by: str, start=None, end=None) -> list[dict]:
     return [
         {
             group_by: str(row[key]) if row[key] is not None else "",
-            "costUsd": f"{Decimal(row['cost']).quantize(USD_PLACES):f}",  # never "0E-8"
+            "costUsd": _usd_text(row["cost"]),
             "calls": row["calls"],
             "inputTokens": row["input_tokens"],
             "outputTokens": row["output_tokens"],
@@ -177,6 +178,11 @@ def spend_report(*, user, group_by: str, start=None, end=None) -> list[dict]:
     ]
 
 
+def _usd_text(nanos) -> str:
+    """An amount as costUsd shows it: 8 decimals (rounded half up), never in exponent form ("0E-8")."""
+    return f"{nanos_to_usd(nanos).quantize(USD_PLACES, rounding=ROUND_HALF_UP):f}"
+
+
 def spend_daily_by_team(*, teams: QuerySet[Team], days: int = 30, now=None) -> dict[Team, list[tuple]]:
     """Each team's spend per UTC day over the last `days` days, zeros included (for the admin chart)."""
     today = (now or timezone.now()).astimezone(UTC).date()
@@ -185,17 +191,23 @@ def spend_daily_by_team(*, teams: QuerySet[Team], days: int = 30, now=None) -> d
         CostSpan.objects.filter(tenant__in=teams, timestamp__date__gte=first)
         .annotate(day=TruncDate("timestamp", tzinfo=UTC))
         .values("tenant_id", "day")
-        .annotate(cost=Sum("cost_usd"))
+        .annotate(cost=Sum("cost_nanos"))
     )
-    totals = {(r["tenant_id"], r["day"]): r["cost"] for r in rows}
+    totals = {(r["tenant_id"], r["day"]): nanos_to_usd(r["cost"], places=AMOUNT_PLACES) for r in rows}
     dates = [first + timedelta(days=n) for n in range(days)]
     return {t: [(d, totals.get((t.pk, d), Decimal(0))) for d in dates] for t in teams.order_by("slug")}
 
 
 def spend_top_spenders(*, teams: QuerySet[Team], start, limit: int = 10) -> list[dict]:
-    return list(
+    rows = (
         CostSpan.objects.filter(tenant__in=teams, timestamp__gte=start, user__isnull=False)
         .values("user__username", "tenant__slug")
-        .annotate(cost=Sum("cost_usd"), calls=Count("id"))
+        .annotate(cost=Sum("cost_nanos"), calls=Count("id"))
         .order_by("-cost")[:limit]
     )
+    return [{**row, "cost": nanos_to_usd(row["cost"], places=AMOUNT_PLACES)} for row in rows]
+
+
+def cost_total(*, spans: QuerySet[CostSpan]) -> Decimal:
+    """What these cost spans cost together, exactly (summed in whole nano-dollars)."""
+    return nanos_to_usd(spans.aggregate(total=Sum("cost_nanos"))["total"] or 0, places=AMOUNT_PLACES)

@@ -1,12 +1,15 @@
 """Writes of billing: pricing cost spans, and holding money against budgets.
 
-Estimate → reserve → settle. Before an LLM call or a run, `budget_reserve` holds the estimate against every
-budget that applies (the team's, the user's) in one short transaction: one conditional
+Estimate → reserve → settle. Before an LLM call or a run, `budget_reserve` holds the most the work can cost
+against every budget that applies (the team's, the user's) in one short transaction: one conditional
 `UPDATE … SET reserved = reserved + x WHERE spent + reserved + x <= limit` per budget period row, in
 ascending primary-key order, so two reservers never wait on each other in opposite orders (no deadlock), and
 no interleaving can pass a limit. The work then runs with no transaction held; `budget_settle` moves the
 hold to `spent` with the actual cost, once per reservation (a redelivered task settles nothing twice). The
 sweeper releases reservations whose lease expired: their owner died.
+
+Amounts are `Decimal` USD in and out, whole nano-dollars in the database (billing/money.py): every sum and
+comparison in SQL is integer arithmetic.
 """
 
 from __future__ import annotations
@@ -15,20 +18,21 @@ import functools
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import models, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import ExpressionWrapper, F, Q, Sum
 from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import audit_log, audit_log_change
 from config.exceptions import ApplicationError
 
-from .models import Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
+from .models import AMOUNT_PLACES, Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
+from .money import nanos_to_usd, usd_text, usd_to_nanos
 from .periods import period_end, period_start
 
 logger = logging.getLogger(__name__)
@@ -36,13 +40,7 @@ Action = AuditEvent.Action
 Feature = CostSpan.Feature
 MILLION = Decimal(1_000_000)
 CENT = Decimal("0.01")
-HELD_STEP = Decimal(1).scaleb(-Reservation._meta.get_field("amount_usd").decimal_places)
 
-# Rough sizes for the up-front estimate: a prompt with dataset context, and an answer of a few dozen lines.
-ESTIMATED_PROMPT_OVERHEAD_TOKENS = 900
-ESTIMATED_OUTPUT_TOKENS = 600
-# A generation may take a first call and one repair round: hold enough for both.
-ESTIMATED_GENERATION_CALLS = 2
 # Only when no price row exists at all (e.g. an emptied table): deliberately dear, never free.
 UNPRICED_LLM_USD_PER_MTOK = (Decimal("10"), Decimal("30"))
 UNPRICED_SANDBOX_USD = (Decimal("0.000014"), Decimal("0.0000045"))
@@ -51,6 +49,7 @@ SETTLED_BY = {
     Feature.GENERATION: (Feature.GENERATION, Feature.REPAIR),
     Feature.REPAIR: (Feature.GENERATION, Feature.REPAIR),
     Feature.EXECUTION: (Feature.EXECUTION,),
+    Feature.PROFILING: (Feature.PROFILING,),
 }
 
 
@@ -59,44 +58,60 @@ SETTLED_BY = {
 
 @dataclass(frozen=True)
 class Priced:
-    cost: Decimal
+    cost: Decimal  # as a cost span stores it: rounded half up to the nano-dollar
     unpriced: bool
 
 
+def _stored(cost: Decimal) -> Decimal:
+    return nanos_to_usd(usd_to_nanos(cost), places=AMOUNT_PLACES)
+
+
 def _llm_price(model: str) -> tuple[Decimal, Decimal, bool]:
-    price = Price.objects.filter(kind=Price.Kind.LLM, name=model).first()
+    prices = list(Price.objects.filter(kind=Price.Kind.LLM))
+    price = next((p for p in prices if p.name == model), None)
     if price is not None:
         return price.input_usd_per_mtok, price.output_usd_per_mtok, False
     # Never silently free: an unknown model is priced like the dearest one we know, and flagged.
-    dearest = (
-        Price.objects.filter(kind=Price.Kind.LLM)
-        .order_by(F("input_usd_per_mtok") + F("output_usd_per_mtok"))
-        .last()
-    )
-    if dearest is None:
+    if not prices:
         return (*UNPRICED_LLM_USD_PER_MTOK, True)
+    dearest = max(prices, key=lambda p: p.input_usd_per_mtok + p.output_usd_per_mtok)
     return dearest.input_usd_per_mtok, dearest.output_usd_per_mtok, True
 
 
 def llm_price(*, model: str, input_tokens: int, output_tokens: int) -> Priced:
+    """One LLM call's cost, as its cost span will store it."""
     price_in, price_out, unpriced = _llm_price(model)
-    return Priced((price_in * input_tokens + price_out * output_tokens) / MILLION, unpriced)
+    return Priced(_llm_call_cost(price_in, price_out, input_tokens, output_tokens), unpriced)
+
+
+def _llm_call_cost(price_in: Decimal, price_out: Decimal, input_tokens: int, output_tokens: int) -> Decimal:
+    return _stored((price_in * input_tokens + price_out * output_tokens) / MILLION)
 
 
 def llm_cost(*, model: str, input_tokens: int, output_tokens: int) -> Decimal:
     return llm_price(model=model, input_tokens=input_tokens, output_tokens=output_tokens).cost
 
 
+def llm_calls_cost(*, model: str, calls: list[tuple[int, int]]) -> Decimal:
+    """What these calls (input tokens, output tokens) cost together: each priced (and rounded) as its own
+    cost span will be, so a hold priced here covers the spans of calls no larger than these."""
+    price_in, price_out, _ = _llm_price(model)
+    return sum((_llm_call_cost(price_in, price_out, i, o) for i, o in calls), Decimal(0))
+
+
 def sandbox_price(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Priced:
-    prices = Price.objects.filter(kind=Price.Kind.SANDBOX)
-    price = prices.filter(name=backend or settings.SANDBOX_BACKEND).first()
+    """One run's cost, as its cost span will store it. The same function prices a run's hold (at the
+    longest the run may be counted) and its charge (as long as it was counted)."""
+    prices = list(Price.objects.filter(kind=Price.Kind.SANDBOX))
+    price = next((p for p in prices if p.name == (backend or settings.SANDBOX_BACKEND)), None)
     unpriced = price is None
-    price = price or prices.order_by(F("usd_per_vcpu_second") + F("usd_per_gib_second")).last()
+    if price is None and prices:
+        price = max(prices, key=lambda p: p.usd_per_vcpu_second + p.usd_per_gib_second)
     per_vcpu, per_gib = (
         (price.usd_per_vcpu_second, price.usd_per_gib_second) if price else UNPRICED_SANDBOX_USD
     )
     secs, gib = sandbox_units(seconds=seconds, memory_mb=memory_mb)
-    return Priced(secs * (per_vcpu * vcpus + per_gib * gib), unpriced)
+    return Priced(_stored(secs * (per_vcpu * vcpus + per_gib * gib)), unpriced)
 
 
 def sandbox_units(*, seconds: float, memory_mb: int) -> tuple[Decimal, Decimal]:
@@ -106,27 +121,6 @@ def sandbox_units(*, seconds: float, memory_mb: int) -> tuple[Decimal, Decimal]:
 
 def sandbox_cost(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Decimal:
     return sandbox_price(seconds=seconds, memory_mb=memory_mb, vcpus=vcpus, backend=backend).cost
-
-
-def generation_cost_estimate(*, query: str, model: str) -> Decimal:
-    prompt_tokens, output_tokens, calls = generation_tokens_estimate(query=query)
-    return llm_cost(model=model, input_tokens=prompt_tokens, output_tokens=output_tokens) * calls
-
-
-def generation_tokens_estimate(*, query: str) -> tuple[int, int, int]:
-    """The prompt and output tokens of one generation call for `query`, and how many calls to hold for."""
-    prompt_tokens = ESTIMATED_PROMPT_OVERHEAD_TOKENS + len(query) // 4
-    return prompt_tokens, ESTIMATED_OUTPUT_TOKENS, ESTIMATED_GENERATION_CALLS
-
-
-def execution_cost_estimate(*, wall_seconds: int, memory_mb: int) -> Decimal:
-    """A full-length run at the limits the sandbox will apply (the team's): the most one run can cost."""
-    return sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
-
-
-def request_cost_estimate(*, generation: Decimal, wall_seconds: int, memory_mb: int) -> Decimal:
-    """What a request may cost at most: its generation estimate (generation_cost_estimate) plus a full run."""
-    return generation + sandbox_cost(seconds=wall_seconds, memory_mb=memory_mb)
 
 
 PRICE_FIELDS = (
@@ -160,7 +154,14 @@ def price_save(*, price: Price, actor) -> Price:
 
 # --- teams ------------------------------------------------------------------------------------
 
-TEAM_FIELDS = ("slug", "name", "high_risk_quorum", "sandbox_limits", "budget_downgrade_model")
+TEAM_FIELDS = (
+    "slug",
+    "name",
+    "high_risk_quorum",
+    "sandbox_limits",
+    "budget_downgrade_model",
+    "max_active_runs",
+)
 
 
 @transaction.atomic
@@ -254,27 +255,43 @@ def cost_span_record_execution(*, request, backend: str, seconds: float, memory_
     )
 
 
+def cost_span_record_profiling(*, team: Team, user, backend: str, seconds: float, memory_mb: int) -> CostSpan:
+    """The sandbox seconds of profiling one upload (no request: an upload is not a question)."""
+    priced = sandbox_price(seconds=seconds, memory_mb=memory_mb, backend=backend)
+    return CostSpan.objects.create(
+        provider=backend,
+        model="sandbox",
+        seconds=seconds,
+        cost_usd=priced.cost,
+        unpriced=priced.unpriced,
+        tenant=team,
+        user=user,
+        feature=Feature.PROFILING,
+    )
+
+
 # --- budgets ----------------------------------------------------------------------------------
 
 
 class BudgetExceeded(ApplicationError):
-    """402: the hold does not fit under a budget's hard limit; nothing ran."""
+    """402: the hold does not fit under a budget's hard limit (or the budget is already over it); nothing
+    ran."""
 
     def __init__(self, *, budget: Budget, period: BudgetPeriod, amount: Decimal):
         resets_at = period_end(period=budget.period, start=period.period_start)
         who = "your" if budget.scope == Budget.Scope.USER else f"team {budget.team.slug}'s"
+        left = nanos_to_usd(max(_remaining_nanos(budget, period), 0))
         super().__init__(
             f"This would cost up to ${amount.quantize(CENT)}; {who} {budget.period} budget of "
-            f"${budget.limit_usd.quantize(CENT)} has "
-            f"${max(_remaining(budget, period), Decimal(0)).quantize(CENT)} "
-            "left." + (f" It resets at {resets_at:%Y-%m-%d %H:%M} UTC." if resets_at else ""),
+            f"${budget.limit_usd.quantize(CENT)} has ${left.quantize(CENT)} left."
+            + (f" It resets at {resets_at:%Y-%m-%d %H:%M} UTC." if resets_at else ""),
             code="budget_exceeded",
             status_code=402,
             extra={
                 "scope": budget.scope,
-                "limitUsd": str(budget.limit_usd),
-                "spentUsd": str(period.spent_usd),
-                "reservedUsd": str(period.reserved_usd),
+                "limitUsd": usd_text(budget.limit_usd),
+                "spentUsd": usd_text(period.spent_usd),
+                "reservedUsd": usd_text(period.reserved_usd),
                 "resetsAt": resets_at.isoformat() if resets_at else None,
             },
         )
@@ -287,8 +304,10 @@ class _Refused(Exception):
         self.budget, self.period_id = budget, period_id
 
 
-def _remaining(budget: Budget, period: BudgetPeriod) -> Decimal:
-    return budget.limit_usd - period.spent_usd - period.reserved_usd
+def _remaining_nanos(budget: Budget, period: BudgetPeriod) -> int:
+    """Below zero when the budget is over its limit: a limit lowered below its spend, or a charge above its
+    hold (e.g. a price raised while a run was under way)."""
+    return budget.limit_nanos - period.spent_nanos - period.reserved_nanos
 
 
 def budgets_applicable(*, team: Team, user) -> list[Budget]:
@@ -320,13 +339,15 @@ def budget_periods_current(*, budgets: list[Budget], now) -> list[tuple[BudgetPe
 def budget_reserve(
     *, team: Team, user, feature: str, amount: Decimal, request=None, lease_seconds: int | None = None
 ) -> Reservation:
-    """Hold `amount` against every applicable budget, or raise BudgetExceeded (402) and hold nothing.
+    """Hold `amount` (USD, held to the nano-dollar, rounded half up) against every applicable budget, or
+    raise BudgetExceeded (402) and hold nothing.
 
     The reservation returned says whether a budget it holds against is now at or above its soft
     threshold (`above_soft_threshold`, not stored): the answer's budget warning is looked up only then.
     A warning for a crossed soft threshold is audited in the hold's transaction.
     """
     now = timezone.now()
+    nanos = usd_to_nanos(amount)
     user = user if getattr(user, "pk", None) else None
     periods = budget_periods_current(budgets=budgets_applicable(team=team, user=user), now=now)
     try:
@@ -337,14 +358,14 @@ def budget_reserve(
                 user=user,
                 request=request,
                 feature=feature,
-                amount_usd=amount,
+                amount_nanos=nanos,
                 period_ids=[p.pk for p, _ in periods],
                 lease_expires_at=now + timedelta(seconds=lease_seconds or settings.BUDGET_LEASE_SECONDS),
             )
             for period, budget in periods:  # ascending pk: every reserver locks in the same order
-                _hold(period_id=period.pk, budget=budget, amount=amount)
+                _hold(period_id=period.pk, budget=budget, nanos=nanos)
             reservation.above_soft_threshold = _warn_above_soft_threshold(
-                periods=periods, amount=amount, actor=user
+                periods=periods, nanos=nanos, actor=user
             )
     except _Refused as refused:
         period = BudgetPeriod.objects.get(pk=refused.period_id)
@@ -352,56 +373,113 @@ def budget_reserve(
     return reservation
 
 
-def _hold(*, period_id: int, budget: Budget, amount: Decimal) -> None:
+def _used() -> ExpressionWrapper:
+    """A period's spent plus reserved, typed as the 64-bit integer it is. Without the type, Django takes the
+    sum of two BigIntegerFields for an IntegerField, and on PostgreSQL drops a comparison with any value
+    beyond 32 bits ($2.15 in nano-dollars) as always true or always false."""
+    return ExpressionWrapper(F("spent_nanos") + F("reserved_nanos"), output_field=models.BigIntegerField())
+
+
+def _hold(*, period_id: int, budget: Budget, nanos: int) -> None:
+    """One conditional UPDATE in whole nano-dollars: it holds only if the period stays within its limit."""
     held = (
         BudgetPeriod.objects.filter(pk=period_id)
-        .alias(used=F("spent_usd") + F("reserved_usd"))
-        .filter(used__lte=budget.limit_usd - amount)
-        .update(reserved_usd=F("reserved_usd") + amount)
+        .alias(used=_used())
+        .filter(used__lte=budget.limit_nanos - nanos)
+        .update(reserved_nanos=F("reserved_nanos") + nanos)
     )
     if held != 1:
         raise _Refused(budget, period_id)
+
+
+def reservation_hold_more(*, reservation_id, amount: Decimal, actor=None) -> bool:
+    """Raise an active reservation's hold to `amount` (USD), or raise BudgetExceeded and change nothing.
+
+    For work whose worst case grew after its hold was taken (the prompt a generation will send is known
+    only in the worker). A reservation that already holds `amount` or more, or is no longer active, is left
+    alone (False).
+    """
+    nanos = usd_to_nanos(amount)
+    try:
+        with transaction.atomic():
+            # Lock order everywhere: the reservation row, then budget periods by ascending pk.
+            reservation = (
+                Reservation.objects.select_for_update()
+                .filter(pk=reservation_id, status=Reservation.Status.ACTIVE)
+                .first()
+            )
+            if reservation is None or reservation.amount_nanos >= nanos:
+                return False
+            more = nanos - reservation.amount_nanos
+            budgets = Budget.objects.select_related("team").filter(periods__pk__in=reservation.period_ids)
+            budgets = {b.pk: b for b in budgets}
+            periods = BudgetPeriod.objects.filter(pk__in=reservation.period_ids).order_by("pk")
+            for period in periods:
+                _hold(period_id=period.pk, budget=budgets[period.budget_id], nanos=more)
+            Reservation.objects.filter(pk=reservation.pk).update(amount_nanos=nanos)
+    except _Refused as refused:
+        period = BudgetPeriod.objects.get(pk=refused.period_id)
+        refusal = BudgetExceeded(budget=refused.budget, period=period, amount=amount)
+        _audit_refusal(refusal=refusal, actor=actor)
+        raise refusal from None
+    return True
 
 
 def budget_settle(*, reservation_id, actual: Decimal) -> bool:
     """Charge the actual cost and drop the hold, once: a second call for the same reservation does nothing.
 
     A reservation the sweeper released meanwhile (its owner was slow, not dead) is charged the difference.
+    An actual cost above the hold is charged in full: the period's spent may then pass its limit, and the
+    next hold against it is refused (402).
     """
     now = timezone.now()
+    actual_nanos = usd_to_nanos(actual)
     with transaction.atomic():
         # Lock order everywhere: the reservation row, then budget periods by ascending pk.
         reservation = Reservation.objects.select_for_update().filter(pk=reservation_id).first()
         if reservation is None or reservation.status == Reservation.Status.SETTLED:
             return False
         was_active = reservation.status == Reservation.Status.ACTIVE
-        charged = Decimal(0) if was_active else (reservation.actual_usd or Decimal(0))
+        charged = 0 if was_active else (reservation.actual_nanos or 0)
+        if actual_nanos > reservation.amount_nanos:
+            logger.warning(
+                "reservation %s: charged $%s, above its hold of $%s",
+                reservation.pk,
+                usd_text(nanos_to_usd(actual_nanos, places=AMOUNT_PLACES)),
+                usd_text(reservation.amount_usd),
+            )
         Reservation.objects.filter(pk=reservation.pk).update(
-            status=Reservation.Status.SETTLED, actual_usd=actual, finished_at=now
+            status=Reservation.Status.SETTLED, actual_nanos=actual_nanos, finished_at=now
         )
         _move(
             period_ids=reservation.period_ids,
-            held=reservation.amount_usd if was_active else 0,
-            spent=actual - charged,
+            held=reservation.amount_nanos if was_active else 0,
+            spent=actual_nanos - charged,
         )
     return True
 
 
-def _move(*, period_ids: list[int], held: Decimal, spent: Decimal) -> None:
+def _move(*, period_ids: list[int], held: int, spent: int) -> None:
+    """Drop `held` from reserved and add `spent` to spent (nano-dollars) on each period, in lock order."""
     for period_id in sorted(period_ids):
         BudgetPeriod.objects.filter(pk=period_id).update(
-            reserved_usd=F("reserved_usd") - held, spent_usd=F("spent_usd") + spent
+            reserved_nanos=F("reserved_nanos") - held, spent_nanos=F("spent_nanos") + spent
         )
+
+
+def _actual_nanos(*, reservation: Reservation) -> int:
+    if reservation.request_id is None:
+        return 0
+    spans = CostSpan.objects.filter(
+        request_id=reservation.request_id, feature__in=SETTLED_BY[reservation.feature]
+    )
+    # int(): PostgreSQL sums a bigint column as numeric.
+    return int(spans.aggregate(total=Sum("cost_nanos"))["total"] or 0)
 
 
 def reservation_actual_cost(*, reservation: Reservation) -> Decimal:
     """What the work behind a reservation cost: the sum of its request's cost spans of that feature."""
-    if reservation.request_id is None:
-        return Decimal(0)
-    spans = CostSpan.objects.filter(
-        request_id=reservation.request_id, feature__in=SETTLED_BY[reservation.feature]
-    )
-    return spans.aggregate(total=Sum("cost_usd"))["total"] or Decimal(0)
+    return nanos_to_usd(_actual_nanos(reservation=reservation), places=AMOUNT_PLACES)
 
 
 def budget_settle_request(*, request, feature: str) -> int:
@@ -429,6 +507,13 @@ def budget_lease_renew(*, request, feature: str) -> int:
     ).update(lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS))
 
 
+def reservation_lease_renew(*, reservation_id) -> int:
+    """A worker starting the work of one reservation (no request: an upload's profile) says it is alive."""
+    return Reservation.objects.filter(pk=reservation_id, status=Reservation.Status.ACTIVE).update(
+        lease_expires_at=timezone.now() + timedelta(seconds=settings.BUDGET_LEASE_SECONDS)
+    )
+
+
 def reservation_release(*, reservation_id) -> bool:
     """Drop a hold whose owner died, charging only what its cost spans already say was spent."""
     with transaction.atomic():
@@ -439,11 +524,11 @@ def reservation_release(*, reservation_id) -> bool:
         )
         if reservation is None:
             return False
-        actual = reservation_actual_cost(reservation=reservation)
+        actual = _actual_nanos(reservation=reservation)
         Reservation.objects.filter(pk=reservation.pk).update(
-            status=Reservation.Status.RELEASED, actual_usd=actual, finished_at=timezone.now()
+            status=Reservation.Status.RELEASED, actual_nanos=actual, finished_at=timezone.now()
         )
-        _move(period_ids=reservation.period_ids, held=reservation.amount_usd, spent=actual)
+        _move(period_ids=reservation.period_ids, held=reservation.amount_nanos, spent=actual)
     return True
 
 
@@ -457,19 +542,25 @@ def reservation_sweep(*, now=None) -> int:
     return released
 
 
-def audit_budget_refusals(func):
-    """Audit a 402 after the refused transaction rolled back (inside it, the event would roll back too)."""
+def audit_budget_refusals(func=None, *, actor: str = "user"):
+    """Audit a 402 after the refused transaction rolled back (inside it, the event would roll back too).
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except BudgetExceeded as refusal:
-            # Inside a caller's transaction (auto-execution on approval) this rolls back with it.
-            _audit_refusal(refusal=refusal, actor=kwargs.get("user"))
-            raise
+    `actor` names the keyword argument of the wrapped service that holds who asked for the work.
+    """
 
-    return wrapper
+    def decorate(service):
+        @functools.wraps(service)
+        def wrapper(*args, **kwargs):
+            try:
+                return service(*args, **kwargs)
+            except BudgetExceeded as refusal:
+                # Inside a caller's transaction (auto-execution on approval) this rolls back with it.
+                _audit_refusal(refusal=refusal, actor=kwargs.get(actor))
+                raise
+
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
 
 
 @transaction.atomic
@@ -480,19 +571,27 @@ def _audit_refusal(*, refusal: BudgetExceeded, actor) -> None:
         team=refusal.budget.team,
         target=refusal.budget,
         # At the precision it would have been held.
-        details={"amount_usd": str(refusal.amount.quantize(HELD_STEP, ROUND_HALF_UP)), **refusal.extra},
+        details={
+            "amount_usd": usd_text(nanos_to_usd(usd_to_nanos(refusal.amount), places=AMOUNT_PLACES)),
+            **refusal.extra,
+        },
     )
 
 
 # --- soft threshold ---------------------------------------------------------------------------
 
 
-def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], amount: Decimal, actor) -> bool:
+def _soft_threshold_nanos(budget: Budget) -> int:
+    """The least whole nano-dollar amount at or above the budget's soft threshold (used >= it ⇔ above)."""
+    threshold = budget.limit_nanos * budget.soft_threshold
+    return int(threshold.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _warn_above_soft_threshold(*, periods: list[tuple[BudgetPeriod, Budget]], nanos: int, actor) -> bool:
     """Warn once for each period the hold took past its soft threshold; whether any is at or above it."""
     above = False
     for period, budget in periods:
-        threshold = budget.limit_usd * budget.soft_threshold
-        if period.spent_usd + period.reserved_usd + amount < threshold:
+        if period.spent_nanos + period.reserved_nanos + nanos < _soft_threshold_nanos(budget):
             continue  # cheap check on the values read before the hold: most reservations stop here
         above = True
         _warn_once(period=period, budget=budget, actor=actor)
@@ -504,8 +603,8 @@ def _warn_once(*, period: BudgetPeriod, budget: Budget, actor) -> None:
     """Announce the period's crossing of its soft threshold, if it did and nobody announced it yet."""
     crossed = (
         BudgetPeriod.objects.filter(pk=period.pk, warned=False)
-        .alias(used=F("spent_usd") + F("reserved_usd"))
-        .filter(used__gte=budget.limit_usd * budget.soft_threshold)
+        .alias(used=_used())
+        .filter(used__gte=_soft_threshold_nanos(budget))
         .update(warned=True)
     )
     if crossed:
@@ -517,9 +616,9 @@ def _announce_soft_threshold(*, budget: Budget, period: BudgetPeriod, actor) -> 
     details = {
         "scope": budget.scope,
         "user": budget.user.get_username() if budget.user_id else None,
-        "limit_usd": str(budget.limit_usd),
-        "spent_usd": str(period.spent_usd),
-        "reserved_usd": str(period.reserved_usd),
+        "limit_usd": usd_text(budget.limit_usd),
+        "spent_usd": usd_text(period.spent_usd),
+        "reserved_usd": usd_text(period.reserved_usd),
         "soft_threshold": str(budget.soft_threshold),
     }
     audit_log(

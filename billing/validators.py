@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 
 # Distinct reviewers a high-risk request may need at most; 0 would mean none at all.
 MAX_HIGH_RISK_QUORUM = 10
+# A team's runs queued or running at once, at most (0 would never run anything).
+MAX_ACTIVE_RUNS = 100
 # A team may raise a sandbox limit up to this many times the server's value (SANDBOX_LIMITS).
 SANDBOX_LIMIT_FACTOR = 10
 

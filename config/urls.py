@@ -44,6 +44,8 @@ api_urls = [
 ]
 
 admin.site.login_form = AdminLoginForm  # refuses, with a clear message, after too many failed logins
+# No app list beside every page: the review page needs the width; the header links each role's pages.
+admin.site.enable_nav_sidebar = False
 
 urlpatterns = [
     path("admin/", admin.site.urls),

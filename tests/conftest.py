@@ -20,6 +20,45 @@ def pytest_runtest_teardown(item, nextitem):
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.SANDGATE_DATASET_CACHE_DIR = tmp_path / "dataset-cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _configured_bucket_exists(django_db_blocker):
+    """With AWS_STORAGE_BUCKET_NAME set (the suite run against a bucket, `.ci/with-bucket`), make sure the
+    bucket exists; every test then stores datasets and artifacts there instead of under MEDIA_ROOT."""
+    from django.conf import settings
+
+    if not settings.AWS_STORAGE_BUCKET_NAME:
+        return
+    from botocore.exceptions import ClientError
+    from django.core.files.storage import default_storage
+
+    client = default_storage.connection.meta.client
+    try:
+        client.head_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+    except ClientError:
+        client.create_bucket(Bucket=settings.AWS_STORAGE_BUCKET_NAME)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server (the real wire protocol) in its own process, for the tests that need a bucket."""
+    from tests.fakes.s3_server import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server, settings) -> str:
+    """Sandgate's storage is a new bucket of the local S3 server for this test (as with AWS_* set)."""
+    name = s3_server.new_bucket()
+    for setting, value in s3_server.settings(name).items():
+        setattr(settings, setting, value)
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage"}}
+    return name
 
 
 @pytest.fixture
@@ -68,10 +107,10 @@ def as_user():
 @pytest.fixture
 def celery_worker_process(transactional_db, settings):
     """A real worker for this test; the test's rows are committed, so the worker sees them."""
-    from config.celery import app
-    from tests.worker import WorkerProcess
+    from tests.worker import WorkerProcess, purge_queues_of_this_run
 
-    app.control.purge()
+    # What earlier tests published: a reaper's re-enqueue, a transactional test's commit.
+    purge_queues_of_this_run()
     worker = WorkerProcess()
     yield worker
     worker.stop()

@@ -28,15 +28,31 @@ def database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def queues_of_this_run() -> list[str]:
+    """Every queue of this test run (suffixed per run, see config/settings/test.py)."""
+    return sorted(
+        {r["queue"] for r in settings.CELERY_TASK_ROUTES.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
+    )
+
+
+def purge_queues_of_this_run() -> None:
+    """Drop every message waiting in this run's queues, whichever published it."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        for name in queues_of_this_run():
+            conn.default_channel.queue_purge(name)
+
+
 class WorkerProcess:
     def __init__(self, env: dict[str, str] | None = None):
-        queues = ",".join(sorted({r["queue"] for r in settings.CELERY_TASK_ROUTES.values()}))
-        queues += f",{settings.CELERY_TASK_DEFAULT_QUEUE}"
+        queues = ",".join(queues_of_this_run())
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": database_url(),
             "SANDGATE_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "SANDGATE_DATASET_CACHE_DIR": str(settings.SANDGATE_DATASET_CACHE_DIR),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -67,6 +67,28 @@ class GenerationInput:
 
 
 @dataclass(frozen=True)
+class Clarification:
+    """No code is written: what the generator understood, what is missing, and three questions that would
+    work on the selected data. The request ends `needs_clarification` and never reaches a reviewer."""
+
+    understood: str
+    missing: str
+    examples: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return {"understood": self.understood, "missing": self.missing, "examples": list(self.examples)}
+
+    @property
+    def message(self) -> str:
+        """The whole answer as the analyst reads it in the conversation."""
+        lines = [f"I understood: {self.understood}", f"What is missing: {self.missing}"]
+        if self.examples:
+            lines.append("Questions that would work on this data:")
+            lines.extend(f"- {example}" for example in self.examples)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class GenerationOutput:
     code: str
     provider: str  # "mistral" | "offline"
@@ -74,6 +96,10 @@ class GenerationOutput:
     input_tokens: int = 0
     output_tokens: int = 0
     raw_text: str = ""
+    # One to four plain sentences: what is computed, from which dataset and columns, and what is shown.
+    plan: str = ""
+    # Set instead of code when the question cannot be answered with confidence (code is then empty).
+    clarification: Clarification | None = None
     # Every model call behind this output, each billed on its own (empty for the offline generator).
     calls: list[CallUsage] = field(default_factory=list)
 

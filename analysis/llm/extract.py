@@ -23,7 +23,7 @@ def extract_code(text: str) -> str:
         raise ExtractionError("the answer was empty")
     blocks, unclosed = _fenced_blocks(text=text)
     code = _pick_python_block(blocks=blocks, unclosed=unclosed)
-    _check_syntax(code=code)
+    check_syntax(code=code)
     return code.rstrip() + "\n"
 
 
@@ -71,7 +71,7 @@ def _pick_python_block(*, blocks: list[tuple[str, str]], unclosed: bool) -> str:
     return python_blocks[0]
 
 
-def _check_syntax(*, code: str) -> None:
+def check_syntax(*, code: str) -> None:
     try:
         ast.parse(code)
     except SyntaxError as error:

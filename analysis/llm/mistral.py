@@ -14,11 +14,13 @@ from mistralai.client import Mistral, errors
 from mistralai.client.models import TextChunk
 from mistralai.client.utils import BackoffStrategy, RetryConfig
 
+from .answer import Answer, parse_answer
 from .base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput, GenerationOutput
-from .extract import ExtractionError, extract_code
+from .extract import ExtractionError
 from .prompt import build_messages, build_repair_messages
 
 TEMPERATURE = 0.1
+JSON_MODE = {"type": "json_object"}
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 # A rejected key or a key without access: no retry helps, an administrator has to act.
 CONFIGURATION_STATUSES = frozenset({401, 403})
@@ -54,11 +56,14 @@ class MistralGenerator:
         model: str,
         server_url: str | None = None,
         timeout_seconds: float = 60.0,
+        max_output_tokens: int = 2048,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._api_key = api_key
         self.model = model
+        # Each call's answer is cut here (`max_tokens`): with the prompt's size, it bounds what a call costs.
+        self.max_output_tokens = max_output_tokens
         self._server_url = _server_root(url=server_url)
         self._timeout_seconds = timeout_seconds
         self._retry = retry or RetryPolicy()
@@ -73,6 +78,7 @@ class MistralGenerator:
             model=settings.MISTRAL_MODEL,
             server_url=settings.MISTRAL_SERVER_URL,
             timeout_seconds=float(settings.MISTRAL_TIMEOUT_SECONDS),
+            max_output_tokens=settings.MISTRAL_MAX_OUTPUT_TOKENS,
             retry=retry,
             sleep=sleep,
         )
@@ -95,7 +101,7 @@ class MistralGenerator:
             first = self._complete(client=client, messages=messages)
             completions.append(first)
             try:
-                return self._output(code=extract_code(first.text), completions=completions)
+                return self._output(answer=parse_answer(first.text), completions=completions)
             except ExtractionError as problem:
                 reason = _reason(problem=problem, completion=first)
             # One repair round: show the model its answer and what was wrong with it.
@@ -103,7 +109,7 @@ class MistralGenerator:
             second = self._complete(client=client, messages=repair)
             completions.append(second)
             try:
-                return self._output(code=extract_code(second.text), completions=completions)
+                return self._output(answer=parse_answer(second.text), completions=completions)
             except ExtractionError as problem:
                 raise GenerationError(
                     "Mistral did not return usable code, even after being asked to correct it: "
@@ -123,7 +129,13 @@ class MistralGenerator:
         waited = 0.0
         for attempt in range(self._retry.max_retries + 1):
             try:
-                response = client.chat.complete(model=self.model, messages=messages, temperature=TEMPERATURE)
+                response = client.chat.complete(
+                    model=self.model,
+                    messages=messages,
+                    temperature=TEMPERATURE,
+                    response_format=JSON_MODE,  # the plan and the code as one JSON object
+                    max_tokens=self.max_output_tokens,
+                )
             except errors.ResponseValidationError as error:
                 raise GenerationError("Mistral sent a response that could not be read; try again.") from error
             except errors.MistralError as error:
@@ -158,10 +170,12 @@ class MistralGenerator:
             return None
         return delay
 
-    def _output(self, *, code: str, completions: list[_Completion]) -> GenerationOutput:
+    def _output(self, *, answer: Answer, completions: list[_Completion]) -> GenerationOutput:
         last = completions[-1]
         return GenerationOutput(
-            code=code,
+            code=answer.code,
+            plan=answer.plan,
+            clarification=answer.clarification,
             provider=self.provider,
             model=last.model,
             # Both calls are billed when a repair round was needed.

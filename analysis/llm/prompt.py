@@ -18,6 +18,13 @@ MAX_COLUMNS = 200
 MAX_VALUE_CHARS = 80
 MAX_HISTORY_CODE_CHARS = 4000
 MAX_SUMMARY_CHARS = 600
+MAX_REASON_CHARS = 300  # why the first answer was unusable, in the repair request
+
+# The most tokens a text can be: every token of Mistral's tokenizers (byte-level BPE, or SentencePiece with
+# byte fallback) covers at least one byte, so a message is at most its UTF-8 bytes plus the chat template's
+# control tokens ([INST], [/INST], role markers, the tokenizer's prefix space) around it.
+MESSAGE_OVERHEAD_TOKENS = 8
+REQUEST_OVERHEAD_TOKENS = 16  # the start-of-text token and the template's framing
 
 SANDBOX_CONTRACT = """\
 You are the analysis assistant of Sandgate. An analyst asks a question about their data in plain \
@@ -38,20 +45,29 @@ captured automatically. Do not call plt.savefig and do not close figures you wan
 - Parse date columns with pd.to_datetime before any time-based operation.
 - CPU time and memory are limited: use vectorised pandas operations, not loops over rows.
 
-Answer format: exactly one ```python code block containing the whole script, optionally preceded \
-by one or two sentences. Do not add any other code block."""
+Answer format: one JSON object and nothing else, {"plan": "...", "code": "..."}:
+- "plan": one to four plain sentences for the analyst and the reviewer, written before they read \
+the code: what the script computes, from which dataset file and which columns, and what it shows \
+(a number, a table, which chart). Write every column name exactly as in the data, in backticks, \
+e.g. `revenue_eur`. The reviewer's card checks the plan against the columns the code reads.
+- "code": the whole Python script, as a JSON string.
+If the question cannot be answered from the selected datasets (it is not about this data, or no \
+column holds what it asks for), do not guess and write no code. Answer instead \
+{"clarification": {"understood": "...", "missing": "...", "examples": ["...", "...", "..."]}} \
+with what you understood, what is missing, and three questions that would work on this data."""
 
 REPAIR_REQUEST = """\
 Your previous answer could not be used: {reason}.
-Reply again with exactly one ```python code block that contains the complete, corrected script, \
-and nothing else."""
+Reply again with one JSON object {{"plan": "...", "code": "..."}} that contains the plan and the \
+complete, corrected script, and nothing else."""
 
 REVISION_REQUEST = """\
 A human reviewer rejected that script. Their feedback:
 {feedback}
 
 Write version {version} of the script for the same question so that it addresses this feedback. \
-Reply with exactly one ```python code block containing the complete script."""
+Reply with one JSON object {{"plan": "...", "code": "..."}}: the plan of version {version} and the \
+complete script."""
 
 
 def build_messages(*, inp: GenerationInput) -> list[dict[str, str]]:
@@ -85,8 +101,31 @@ def build_repair_messages(
         *messages,
         # An empty assistant turn is rejected by the API, so a placeholder stands in for it.
         {"role": "assistant", "content": answer.strip() or "(empty answer)"},
-        {"role": "user", "content": REPAIR_REQUEST.format(reason=reason)},
+        {"role": "user", "content": REPAIR_REQUEST.format(reason=reason[:MAX_REASON_CHARS])},
     ]
+
+
+def prompt_tokens_ceiling(*, messages: list[dict[str, str]]) -> int:
+    """The most input tokens sending `messages` can be billed: their UTF-8 bytes plus control tokens."""
+    return REQUEST_OVERHEAD_TOKENS + sum(
+        len(message["content"].encode("utf-8")) + MESSAGE_OVERHEAD_TOKENS for message in messages
+    )
+
+
+def generation_tokens_ceiling(*, inp: GenerationInput, max_output_tokens: int) -> list[tuple[int, int]]:
+    """The most (input, output) tokens each call of one generation can be billed: the first call, and the
+    repair round, which sends the same conversation again with the first answer (at most
+    `max_output_tokens`; the same text tokenizes to about as many tokens again) and the repair request."""
+    first = prompt_tokens_ceiling(messages=build_messages(inp=inp))
+    repair_request = REPAIR_REQUEST.format(reason="x" * MAX_REASON_CHARS * 4)  # 4 bytes a character at most
+    repair = (
+        first
+        + max_output_tokens
+        + MESSAGE_OVERHEAD_TOKENS
+        + len(repair_request.encode("utf-8"))
+        + MESSAGE_OVERHEAD_TOKENS
+    )
+    return [(first, max_output_tokens), (repair, max_output_tokens)]
 
 
 def describe_datasets(*, datasets: list[DatasetContext]) -> str:
@@ -108,7 +147,11 @@ def _describe_dataset(*, dataset: DatasetContext, number: int) -> str:
         f"  columns ({len(dataset.columns)}, name: dtype):",
     ]
     for column in dataset.columns[:MAX_COLUMNS]:
-        lines.append(f"    - {column.get('name')}: {column.get('dtype', 'unknown')}")
+        line = f"    - {column.get('name')}: {column.get('dtype', 'unknown')}"
+        # A category's values are data: shared only where the owner shares sample rows.
+        if dataset.sample_rows is not None and column.get("values"):
+            line += " (values: " + ", ".join(str(_trim(value=v)) for v in column["values"]) + ")"
+        lines.append(line)
     if len(dataset.columns) > MAX_COLUMNS:
         lines.append(f"    ... and {len(dataset.columns) - MAX_COLUMNS} more columns")
     lines.extend(_describe_samples(sample_rows=dataset.sample_rows))

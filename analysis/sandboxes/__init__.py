@@ -7,7 +7,15 @@ from django.core.exceptions import ImproperlyConfigured
 
 from .base import DatasetMount, Limits, Sandbox, SandboxResult
 
-__all__ = ["DatasetMount", "Limits", "Sandbox", "SandboxResult", "default_limits", "get_sandbox"]
+__all__ = [
+    "DatasetMount",
+    "Limits",
+    "Sandbox",
+    "SandboxResult",
+    "default_limits",
+    "get_sandbox",
+    "run_seconds_ceiling",
+]
 
 
 def get_sandbox() -> Sandbox:
@@ -21,6 +29,21 @@ def get_sandbox() -> Sandbox:
         from .e2b import E2BSandbox  # imported here: the SDK is only loaded where it is used
 
         return E2BSandbox()
+    raise ImproperlyConfigured(f"Unknown SANDBOX_BACKEND {backend!r}: expected 'local' or 'e2b'.")
+
+
+def run_seconds_ceiling(limits: Limits, backend: str = "") -> float:
+    """The longest a run at `limits` is counted, and so charged, by `backend` (settings.SANDBOX_BACKEND):
+    what a run's budget hold is priced at, with the function that prices its charge."""
+    backend = backend or settings.SANDBOX_BACKEND
+    if backend == "local":
+        from .local import run_seconds_ceiling as local_ceiling
+
+        return local_ceiling(limits)
+    if backend == "e2b":
+        from .e2b import run_seconds_ceiling as e2b_ceiling
+
+        return e2b_ceiling(limits)
     raise ImproperlyConfigured(f"Unknown SANDBOX_BACKEND {backend!r}: expected 'local' or 'e2b'.")
 
 

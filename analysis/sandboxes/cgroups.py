@@ -1,9 +1,12 @@
-"""A memory and pids cgroup per sandbox run, where the host lets the worker create one.
+"""A memory, pids and CPU-accounting cgroup per sandbox run, where the host lets the worker create one.
 
-RLIMIT_AS and RLIMIT_NPROC are per process (or per uid): four processes may each use the whole memory
-limit. A cgroup caps the sandbox as a whole. Works with cgroup v2 (a child of the worker's own cgroup,
-when memory/pids are delegated to it) and cgroup v1 (a child in each controller's hierarchy). Where
-neither is possible, the run goes on with rlimits only and its limits record says so.
+RLIMIT_AS, RLIMIT_NPROC and RLIMIT_CPU are per process (or per uid): four processes may each use the whole
+memory limit, and 64 processes 64 times the CPU limit. A cgroup caps memory and processes of the sandbox
+as a whole, and counts the CPU time of all its processes together, which the worker reads while the run
+goes on (local.py stops the run once the total passes its cpu_seconds). Works with cgroup v2 (a child of
+the worker's own cgroup, when memory/pids are delegated to it; its `cpu.stat` counts CPU time whether or
+not the cpu controller is enabled) and cgroup v1 (a child in each controller's hierarchy, `cpuacct` for
+the CPU time). Where neither is possible, the run goes on with rlimits only and its limits record says so.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class RunCgroup:
     directories: list[Path] = field(default_factory=list)
     memory: Path | None = None
     pids: bool = False
+    cpu: Path | None = None  # v1 cpuacct.usage (nanoseconds) or v2 cpu.stat (usage_usec)
     version: int = 0
 
     @property
@@ -45,7 +49,24 @@ class RunCgroup:
             "cgroup_version": self.version or None,
             "cgroup_memory": bool(self.memory),
             "cgroup_pids": self.pids,
+            "cgroup_cpu": self.cpu is not None,
         }
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by every process that was ever in the run's cgroup; None if not counted."""
+        if self.cpu is None:
+            return None
+        try:
+            text = self.cpu.read_text()
+        except OSError:
+            return None
+        if self.version == 1:
+            return int(text) / 1e9
+        for line in text.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "usage_usec":
+                return int(value) / 1e6
+        return None
 
     def oom_killed(self) -> bool:
         if self.memory is None:
@@ -113,7 +134,7 @@ def pid_alive(pid: int) -> bool:
 def _parents() -> list[Path]:
     """Where this process creates run cgroups, in each hierarchy it uses."""
     own = _own_paths()
-    controllers = ("",) if _unified() else ("memory", "pids")
+    controllers = ("",) if _unified() else ("memory", "pids", "cpuacct")
     return [p for p in (_parent(c, own) for c in controllers) if p is not None and p.is_dir()]
 
 
@@ -160,6 +181,11 @@ def _create_v1(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
     if pids is not None:
         cgroup.pids = _write(pids / "pids.max", max_processes)
         cgroup.directories.append(pids)
+    cpuacct = _make_child(_parent("cpuacct", own), name)
+    if cpuacct is not None:
+        cgroup.directories.append(cpuacct)
+        if (cpuacct / "cpuacct.usage").is_file():
+            cgroup.cpu = cpuacct / "cpuacct.usage"
     return cgroup
 
 
@@ -173,6 +199,8 @@ def _create_v2(name: str, memory_mb: int, max_processes: int) -> RunCgroup:
         _write(directory / "memory.swap.max", 0)
         cgroup.memory = directory
     cgroup.pids = _write(directory / "pids.max", max_processes)
+    if (directory / "cpu.stat").is_file():  # a core file of every v2 cgroup: usage_usec is always there
+        cgroup.cpu = directory / "cpu.stat"
     return cgroup
 
 

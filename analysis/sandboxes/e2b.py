@@ -6,10 +6,15 @@ the same `SandboxResult` as the local backend, and kill the sandbox whatever hap
 (a rejected key, the rate limit, timeouts, E2B being unavailable) become failed executions whose error
 says what went wrong; none of them escapes to the worker.
 
-Limits: the wall clock (`run_code`'s timeout) and the output caps are enforced here; CPU, memory,
-processes and disk are bounded by the template's VM size, not per run, and the execution's limits record
-says so. After the code has run, /output is listed (depth 1) through envd and its regular files are
-downloaded as artifacts, under the same count and size caps as the local backend and validated by the same
+Limits: the wall clock (`run_code`'s timeout) and the output caps are enforced here: stdout and stderr
+at output_bytes, the results at results_mb together (what does not fit is left out with a note, as in the
+local backend), and the error's value and traceback at output_bytes; then the results and the error pass
+the same checks as the local runner's (base.check_results, check_error), so a kernel message the code
+forged ends the run failed. CPU, memory, processes and disk are bounded by the template's VM size, not per
+run, and the execution's limits record says so.
+
+After the code has run, /output is listed (depth 1) through envd and its regular files are downloaded as
+artifacts, under the same count and size caps as the local backend and validated by the same
 `accept_artifacts`; directories and symlinks are listed as skipped, never read. A failure while collecting
 them is a caveat on the run, never the loss of its output.
 """
@@ -36,8 +41,21 @@ from e2b.sandbox.filesystem.filesystem import FileType
 from e2b_code_interpreter import Execution
 from e2b_code_interpreter import Sandbox as CodeInterpreter
 
-from .base import ARTIFACT_NAME, DatasetMount, Limits, SandboxResult, accept_artifacts, verified_code
-from .local import TRUNCATION_MARKER
+from .base import (
+    ARTIFACT_NAME,
+    ERROR_NAME_CHARS,
+    TRUNCATION_MARKER,
+    DatasetMount,
+    Limits,
+    MalformedResult,
+    SandboxResult,
+    accept_artifacts,
+    cap_results,
+    check_error,
+    check_results,
+    storable,
+    verified_code,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +64,6 @@ DEFAULT_TEMPLATE = "code-interpreter-v1"
 # own kill never arrive (the worker died, the network broke).
 _LIFETIME_MARGIN_SECONDS = 30
 _REQUEST_TIMEOUT_SECONDS = 30.0  # each control-plane / upload request
-_MAX_RESULTS_BYTES = 64 * 1024 * 1024  # figures and values together, as the local backend's result pipe
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours its tracebacks
 _OUTPUT_DIR = "/output"
 _MB = 1024 * 1024
@@ -133,6 +150,7 @@ class E2BSandbox:
             **dict.fromkeys(_NOT_ENFORCED),
             "artifact_count": limits.artifact_count,
             "artifact_mb": limits.artifact_mb,
+            "results_mb": limits.results_mb,
             "network": False,
             "sandbox_lifetime_seconds": self._lifetime(limits),
             "caveats": [
@@ -248,20 +266,29 @@ def _download(sandbox: CodeInterpreter, path: str, limit: int) -> bytes | None:
 
 
 def _result(execution: Execution, limits: Limits) -> SandboxResult:
-    error = execution.error
-    if error is not None:
-        error = _error(error.name, error.value, _ANSI.sub("", error.traceback or ""))
-    return SandboxResult(
+    result = SandboxResult(
         stdout=_capped("".join(execution.logs.stdout), limits.output_bytes),
         stderr=_capped("".join(execution.logs.stderr), limits.output_bytes),
-        results=_results(execution.results),
-        error=error,
     )
+    error = execution.error
+    if error is not None:
+        traceback = _ANSI.sub("", error.traceback) if isinstance(error.traceback, str) else error.traceback
+        error = _error(
+            _clean(error.name, ERROR_NAME_CHARS),
+            _clean(error.value, limits.output_bytes),
+            _clean(traceback or "", limits.output_bytes),
+        )
+    try:
+        result.results = check_results(cap_results(_results(execution.results), limits), limits)
+        result.error = check_error(error, limits)
+    except MalformedResult as exc:
+        result.results, result.error = [], exc.error()
+    return result
 
 
 def _results(results: list) -> list[dict]:
-    """E2B's results in the local backend's shape: png, html (+ text), or text; bounded in total."""
-    shaped, total = [], 0
+    """E2B's results in the local backend's shape: png, html (+ text), or text."""
+    shaped = []
     for result in results:
         if result.png:
             item = {"png": result.png}
@@ -271,19 +298,22 @@ def _results(results: list) -> list[dict]:
             item = {"text": result.text}
         else:
             continue  # formats the app does not show (svg, latex, charts' data…)
-        total += sum(len(value) for value in item.values())
-        if total > _MAX_RESULTS_BYTES:
-            shaped.append({"text": "[... further results dropped: over the size limit ...]"})
-            break
-        shaped.append(item)
+        shaped.append({key: _clean(value) for key, value in item.items()})
     return shaped
 
 
+def _clean(value: object, limit: int | None = None) -> object:
+    """A string the kernel sent, storable and capped; anything else as it is, for the checks to refuse."""
+    if not isinstance(value, str):
+        return value
+    return storable(value if limit is None else _capped(value, limit))
+
+
 def _capped(text: str, limit: int) -> str:
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", errors="replace")
     if len(data) <= limit:
-        return text
-    return data[:limit].decode("utf-8", errors="ignore") + TRUNCATION_MARKER
+        return storable(text)
+    return storable(data[:limit].decode("utf-8", errors="ignore")) + TRUNCATION_MARKER
 
 
 def _error(name: str, value: str, traceback: str = "") -> dict:
@@ -307,3 +337,10 @@ def _failure(exc: Exception, phase: str, limits: Limits) -> SandboxResult:
     logger.warning("E2B sandbox failed while trying to %s", phase, exc_info=exc)
     value = f"the E2B sandbox failed while trying to {phase} ({type(exc).__name__}: {exc})"
     return SandboxResult(error=_error("SandboxError", value))
+
+
+def run_seconds_ceiling(limits: Limits) -> float:
+    """The longest a run at `limits` is counted (and so charged) here: the create request, before the
+    sandbox exists, and the sandbox's whole lifetime, at whose end E2B kills it whatever we do. A run's
+    budget hold is priced at it."""
+    return _REQUEST_TIMEOUT_SECONDS + E2BSandbox(lifetime_seconds=None)._lifetime(limits)

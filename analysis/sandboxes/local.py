@@ -16,10 +16,14 @@ Approved code is still untrusted code. What stands between it and the worker:
   (launcher.c) drops to a dedicated unprivileged uid before bwrap starts.
 - rlimits (CPU, address space, file size, open files, processes, no core dumps), set by the launcher,
   and a wall-clock timeout that kills the whole process tree.
-- a seccomp filter (seccomp.py) installed by bwrap before the runtime starts, and a memory/pids cgroup
-  per run where the host delegates one (cgroups.py).
+- a seccomp filter (seccomp.py) installed by bwrap before the runtime starts, and a memory/pids/CPU
+  accounting cgroup per run where the host delegates one (cgroups.py); the worker reads the CPU time of
+  all the run's processes together while it runs and stops the run once it passes cpu_seconds
+  (RLIMIT_CPU stays as the per-process backstop).
 - size-capped tmpfs for /tmp and /output; /output's regular files come back as artifacts, validated
   again here (base.accept_artifacts).
+- the runner's result document is checked here (base.check_results, check_error): anything malformed,
+  or a channel flooded past its cap, ends the run failed saying so.
 - the code is re-hashed against the approved SHA-256 right before the sandbox starts.
 """
 
@@ -51,13 +55,24 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from . import cgroups, seccomp
-from .base import DatasetMount, Limits, SandboxResult, accept_artifacts, verified_code
+from .base import (
+    ERROR_NAME_CHARS,
+    TRUNCATION_MARKER,
+    DatasetMount,
+    Limits,
+    MalformedResult,
+    SandboxResult,
+    accept_artifacts,
+    check_error,
+    check_results,
+    storable,
+    verified_code,
+)
 
 logger = logging.getLogger(__name__)
 
 BWRAP = "/usr/bin/bwrap"
 RUNNER = Path(__file__).with_name("runner.py")
-TRUNCATION_MARKER = "\n[... output truncated ...]"
 
 # Where things appear inside the sandbox; none of these reveal a host path.
 SANDBOX_PYTHON = "/opt/sandgate/python"
@@ -70,8 +85,11 @@ SANDBOX_UID = 1000  # the uid/gid the code sees; outside it is the worker's uid 
 # nothing on the host, and unique among concurrent runs so RLIMIT_NPROC counts only this run.
 _HOST_UID_BASE = 0x70000000
 _OPEN_FILES = 256
-_MAX_RESULT_BYTES = 64 * 1024 * 1024  # the JSON result document (PNGs included)
+_REPORT_SLACK = 64 * 1024  # JSON punctuation and the artifacts' names and reasons
 _KILL_GRACE_SECONDS = 2.0
+# How often the worker reads a running sandbox's CPU time from its cgroup (a file read, ~10 µs): with
+# every core busy the run can pass its limit by up to this much per core before it is stopped.
+_CPU_POLL_SECONDS = 0.1
 _READ_CHUNK = 65536
 _MB = 1024 * 1024
 
@@ -171,6 +189,8 @@ class LocalSandbox:
             str(result_write),
             str(limits.artifact_count),
             str(limits.artifact_mb * _MB),
+            str(limits.results_bytes),
+            str(limits.output_bytes),
             *runtime.sandbox_site_packages(),
         ]
         setup = _launcher_args(_rlimits(cpu_limits), staged, cgroup.join_files, host_uid)
@@ -220,23 +240,25 @@ class Launched:
         self.used = True
         limits, process = self.limits, self.process
         handed_over = time.monotonic()
+        # A warm runner may still be importing (a pool filled just now): that CPU time is not the run's.
+        self.ready(timeout=limits.wall_seconds)
+        cpu = _CpuWatch.begin(self.cgroup, limits.cpu_seconds)
+        stopper = _Stopper(process, handed_over + limits.wall_seconds, cpu)
         try:
             with os.fdopen(self.result_read, "rb", buffering=0):
                 exchange = _exchange(
-                    process,
-                    source,
-                    self.result_read,
-                    handed_over + limits.wall_seconds,
-                    limits.output_bytes,
-                    _result_cap(limits),
+                    process, source, self.result_read, stopper, limits.output_bytes, _result_cap(limits)
                 )
         except BaseException:
             _kill_tree(process)  # never leave a sandbox running behind an error of ours
             process.wait()
             raise
         duration_ms = int((time.monotonic() - handed_over) * 1000)
+        if exchange.stopped is None and cpu is not None and cpu.over():
+            exchange.stopped = "cpu"  # it ended between two readings, yet over the limit all the same
         oom_killed = self.cgroup.oom_killed()
-        return _result(exchange, process.returncode, limits, duration_ms, self.record, oom_killed)
+        used = cpu.used if cpu is not None else None
+        return _result(exchange, process.returncode, limits, duration_ms, self.record, oom_killed, used)
 
     def destroy(self) -> None:
         """Kill whatever is left, then remove the cgroup. Safe to call twice."""
@@ -253,8 +275,14 @@ class Launched:
 
 
 def _result_cap(limits: Limits) -> int:
-    # The JSON result document: figures and values, plus the artifacts in base64 (4/3 of their size).
-    return _MAX_RESULT_BYTES + limits.artifact_mb * _MB * 4 // 3
+    """The most the runner's result document can take on the channel: more is forged, and stops the run.
+
+    Results (at most results_mb as UTF-8 JSON) and the error's value and traceback (output_bytes
+    characters each) go as ASCII JSON, where one character takes up to 6 bytes (\\uXXXX), and the
+    artifacts as base64 (4/3 of their size).
+    """
+    text = limits.results_bytes + 2 * limits.output_bytes + ERROR_NAME_CHARS
+    return 6 * text + limits.artifact_mb * _MB * 4 // 3 + _REPORT_SLACK
 
 
 def _scratch_args(limits: Limits) -> list[str]:
@@ -685,7 +713,7 @@ class _Capped:
             self.data += chunk[:room]
 
     def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
+        text = storable(self.data.decode("utf-8", errors="replace"))
         return text + TRUNCATION_MARKER if self.truncated else text
 
 
@@ -694,18 +722,82 @@ class _Exchange:
     stdout: _Capped
     stderr: _Capped
     result: _Capped
-    timed_out: bool = False
+    stopped: str | None = None  # why the worker killed the sandbox: "wall", "cpu" or "result"
+
+    @property
+    def timed_out(self) -> bool:
+        return self.stopped == "wall"
+
+
+class _CpuWatch:
+    """The CPU time of all the run's processes together, read from its cgroup, against its cpu_seconds.
+
+    Counted from the hand-over (a warm sandbox's, from the end of its imports: they are not the run's).
+    """
+
+    def __init__(self, cgroup: cgroups.RunCgroup, start: float, cpu_seconds: int) -> None:
+        self.cgroup = cgroup
+        self.start = start
+        self.cpu_seconds = cpu_seconds
+        self.used = 0.0
+
+    @classmethod
+    def begin(cls, cgroup: cgroups.RunCgroup, cpu_seconds: int) -> _CpuWatch | None:
+        start = cgroup.cpu_seconds()
+        return None if start is None else cls(cgroup, start, cpu_seconds)
+
+    def over(self) -> bool:
+        total = self.cgroup.cpu_seconds()
+        if total is not None:
+            self.used = total - self.start
+        return self.used > self.cpu_seconds
+
+
+class _Stopper:
+    """When the worker kills a running sandbox: past the wall clock, past the CPU limit of the whole run,
+    or once the result channel is flooded past its cap. After a kill, a grace period to drain the pipes."""
+
+    def __init__(self, process: subprocess.Popen, deadline: float, cpu: _CpuWatch | None) -> None:
+        self.process = process
+        self.deadline = deadline
+        self.cpu = cpu
+        self.cpu_due = time.monotonic() + _CPU_POLL_SECONDS
+
+    def wake_at(self, exchange: _Exchange) -> float:
+        if exchange.stopped is not None or self.cpu is None:
+            return self.deadline
+        return min(self.deadline, self.cpu_due)
+
+    def check(self, exchange: _Exchange) -> None:
+        """Kill the sandbox if it is due; the kill starts the grace period. Never kills twice."""
+        if exchange.stopped is not None:
+            return
+        now = time.monotonic()
+        if now >= self.deadline:
+            exchange.stopped = "wall"
+        elif exchange.result.truncated:
+            exchange.stopped = "result"  # the runner's own message is never this large: forged
+        elif self.cpu is not None and now >= self.cpu_due:
+            self.cpu_due = now + _CPU_POLL_SECONDS
+            if self.cpu.over():
+                exchange.stopped = "cpu"
+        if exchange.stopped is not None:
+            _kill_tree(self.process)
+            self.deadline = now + _KILL_GRACE_SECONDS
+
+    def grace_over(self, exchange: _Exchange) -> bool:
+        return exchange.stopped is not None and time.monotonic() >= self.deadline
 
 
 def _exchange(
     process: subprocess.Popen,
     code: bytes,
     result_fd: int,
-    deadline: float,
+    stopper: _Stopper,
     output_bytes: int,
     result_cap: int,
 ) -> _Exchange:
-    """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the deadline."""
+    """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the stopper kills."""
     exchange = _Exchange(_Capped(output_bytes), _Capped(output_bytes), _Capped(result_cap))
     readers = {
         process.stdout.fileno(): exchange.stdout,
@@ -720,21 +812,16 @@ def _exchange(
         os.set_blocking(process.stdin.fileno(), False)
         selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
         while selector.get_map():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                if exchange.timed_out:
-                    break  # killed, and still not all EOF after the grace period: stop reading
-                exchange.timed_out = True
-                _kill_tree(process)
-                deadline = time.monotonic() + _KILL_GRACE_SECONDS
-                continue
-            for key, _ in selector.select(remaining):
+            stopper.check(exchange)
+            if stopper.grace_over(exchange):
+                break  # killed, and still not all EOF after the grace period: stop reading
+            for key, _ in selector.select(max(stopper.wake_at(exchange) - time.monotonic(), 0)):
                 if key.fd in readers:
                     _read_into(selector, key.fd, readers[key.fd])
                 else:
                     pending = _write_code(selector, process, pending)
     _close_pipes(process)
-    _wait_within(process, deadline, exchange)
+    _wait_within(process, stopper, exchange)
     return exchange
 
 
@@ -765,15 +852,19 @@ def _close_pipes(process: subprocess.Popen) -> None:
             stream.close()
 
 
-def _wait_within(process: subprocess.Popen, deadline: float, exchange: _Exchange) -> None:
-    # Every pipe reached EOF, yet the code can still be running (it closed its streams): the deadline
-    # still applies.
-    try:
-        process.wait(timeout=max(deadline - time.monotonic(), 0.001))
-    except subprocess.TimeoutExpired:
-        exchange.timed_out = True
-        _kill_tree(process)
-        process.wait()
+def _wait_within(process: subprocess.Popen, stopper: _Stopper, exchange: _Exchange) -> None:
+    # Every pipe reached EOF, yet the code can still be running (it closed its streams): the wall clock
+    # and the CPU limit still apply.
+    while True:
+        try:
+            process.wait(timeout=max(stopper.wake_at(exchange) - time.monotonic(), 0.001))
+            return
+        except subprocess.TimeoutExpired:
+            stopper.check(exchange)
+            if stopper.grace_over(exchange):
+                _kill_tree(process)
+                process.wait()
+                return
 
 
 def _kill_tree(process: subprocess.Popen) -> None:
@@ -789,33 +880,48 @@ def _kill_tree(process: subprocess.Popen) -> None:
 
 
 _SIGNAL_REASONS = {
-    signal.SIGXCPU: "the CPU time limit was reached",
+    signal.SIGXCPU: "a process reached the CPU limit (its own CPU time)",
     signal.SIGKILL: "the CPU time hard limit, the wall-clock timeout or the kernel (out of memory)",
     signal.SIGXFSZ: "the file size limit was reached",
     signal.SIGSEGV: "a crash, often memory exhaustion inside native code",
 }
+_REPORT_KEYS = frozenset({"results", "error", "artifacts"})
 
 
 def _result(
-    exchange: _Exchange, returncode: int, limits: Limits, duration_ms: int, record: dict, oom_killed: bool
+    exchange: _Exchange,
+    returncode: int,
+    limits: Limits,
+    duration_ms: int,
+    record: dict,
+    oom_killed: bool,
+    cpu_used: float | None,
 ) -> SandboxResult:
-    payload = _parse_payload(exchange.result)
-    results = payload.get("results", []) if payload else []
-    error = payload.get("error") if payload else None
-    artifacts, skipped = accept_artifacts(payload.get("artifacts") if payload else None, limits)
-    if exchange.timed_out:
-        error = error or {
+    results, error, reported = [], None, None
+    try:
+        payload = _payload(exchange.result, limits)
+    except MalformedResult as exc:
+        payload, error = None, exc.error()
+    if payload is not None:
+        results, error, reported = payload["results"], payload["error"], payload["artifacts"]
+    artifacts, skipped = accept_artifacts(reported, limits)
+    if exchange.stopped == "wall":
+        error = (payload or {}).get("error") or {
             "name": "SandboxTimeout",
             "value": f"the code ran past the wall-clock limit of {limits.wall_seconds} s and was stopped",
             "traceback": "",
         }
-    elif payload is None and oom_killed:
+    elif exchange.stopped == "cpu":
+        error = _cpu_limit_error(limits, cpu_used)
+    elif exchange.stopped == "result" or exchange.result.truncated:
+        error = MalformedResult(f"the result channel carried more than {_result_cap(limits)} bytes").error()
+    elif payload is None and error is None and oom_killed:
         error = {
             "name": "SandboxError",
             "value": f"the sandbox reached its memory limit of {limits.memory_mb} MB and was stopped",
             "traceback": "",
         }
-    elif payload is None:
+    elif payload is None and error is None:
         error = _killed_error(returncode)
     return SandboxResult(
         stdout=exchange.stdout.text(),
@@ -830,14 +936,43 @@ def _result(
     )
 
 
-def _parse_payload(channel: _Capped) -> dict | None:
-    if channel.truncated or not channel.data:
-        return None
+def _payload(channel: _Capped, limits: Limits) -> dict | None:
+    """The runner's one JSON document, checked; None when nothing came (the sandbox died first).
+
+    The code ran in the runner's process and may have written on the channel itself: anything but the
+    runner's shapes within their caps raises MalformedResult, and the run ends failed saying so.
+    """
+    if not channel.data or channel.truncated:
+        return None  # truncated: the stopper killed the sandbox and says why
     try:
         payload = json.loads(channel.data)
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+    except ValueError as exc:
+        raise MalformedResult(f"the result channel did not carry one JSON document ({exc})") from None
+    if not isinstance(payload, dict) or frozenset(payload) != _REPORT_KEYS:
+        raise MalformedResult("the result document is not results, error and artifacts")
+    check_results(payload["results"], limits)
+    check_error(payload["error"], limits)
+    _check_reports(payload["artifacts"])
+    return payload
+
+
+def _check_reports(reported: object) -> None:
+    """The runner reports each file under /output as {name, data} or {name, reason}, all strings."""
+    if not isinstance(reported, list):
+        raise MalformedResult("artifacts are not a list")
+    for index, item in enumerate(reported):
+        shape_ok = isinstance(item, dict) and frozenset(item) in ({"name", "data"}, {"name", "reason"})
+        if not shape_ok or not all(isinstance(value, str) for value in item.values()):
+            raise MalformedResult(f"artifacts[{index}] is not a name with data or a reason")
+
+
+def _cpu_limit_error(limits: Limits, used: float | None) -> dict:
+    spent = f"{used:.2f} s" if used is not None else "more"
+    value = (
+        f"the run's processes together used {spent} of CPU time, over its CPU limit of "
+        f"{limits.cpu_seconds} s, and were stopped"
+    )
+    return {"name": "CPULimitExceeded", "value": value, "traceback": ""}
 
 
 def _killed_error(returncode: int) -> dict:
@@ -865,6 +1000,11 @@ def _limits_record(
         caveats.append(
             "no memory cgroup: memory_mb (RLIMIT_AS, address space rather than resident memory) applies "
             "per process, so max_processes processes could use that many times more"
+        )
+    if cgroup.cpu is None:
+        caveats.append(
+            "no CPU accounting cgroup: cpu_seconds (RLIMIT_CPU) applies per process, so max_processes "
+            "processes could use that many times more"
         )
     if not filtered:
         caveats.append(
@@ -894,7 +1034,7 @@ def _limits_record(
 
 LIMIT_NAMES = (
     "cpu_seconds", "wall_seconds", "memory_mb", "file_size_mb", "output_bytes", "max_processes",
-    "scratch_mb", "artifact_count", "artifact_mb",
+    "scratch_mb", "artifact_count", "artifact_mb", "results_mb",
 )  # fmt: skip
 
 
@@ -921,3 +1061,13 @@ def sweep_stale() -> int:
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
+
+
+# Time a killed run may still be counted after its grace period: reaping the killed process tree.
+_REAP_SECONDS = 1.0
+
+
+def run_seconds_ceiling(limits: Limits) -> float:
+    """The longest a run at `limits` is counted (and so charged) here: its wall limit, the grace period
+    after the kill at that limit, and the reaping of the killed tree. A run's budget hold is priced at it."""
+    return limits.wall_seconds + _KILL_GRACE_SECONDS + _REAP_SECONDS

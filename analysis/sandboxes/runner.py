@@ -1,13 +1,16 @@
 """Runs one approved analysis INSIDE the sandbox, with the sandbox runtime's own Python.
 
 Started as `python -I -S -u runner.py [--warm READY_FD CPU_SECONDS] RESULT_FD ARTIFACT_COUNT ARTIFACT_BYTES
-SITE_PACKAGES...`:
+RESULTS_BYTES ERROR_CHARS SITE_PACKAGES...`:
 - warm (a warm-pool sandbox): pandas and pyplot are imported first, one byte on READY_FD says so, and
   RLIMIT_CPU is lowered to the CPU used so far + CPU_SECONDS before the code runs;
 - the code arrives as UTF-8 bytes on stdin, never as a file path;
 - the user's prints go straight to fd 1/2, which the host captures and caps;
 - the results come back as ONE JSON document on RESULT_FD, a separate pipe, so nothing the code prints
-  can be mistaken for the protocol;
+  can be mistaken for the protocol. They fit in RESULTS_BYTES as stored JSON: a DataFrame shows its first
+  FRAME_ROWS rows with a note saying so, a text is cut to what is left, and what does not fit (a chart,
+  a table) is left out with a note; the error's value and traceback are cut at ERROR_CHARS characters;
+  every string is one a database can store (no NUL, no lone surrogate);
 - regular files left in /output come back in it as artifacts (base64), up to ARTIFACT_COUNT files and
   ARTIFACT_BYTES in total; symlinks, directories and special files are listed as skipped, never opened.
   The host validates all of this again: the user's code ran in this very process and may forge it.
@@ -21,6 +24,10 @@ import sys
 
 FILENAME = "<analysis>"
 OUTPUT = "/output"
+FRAME_ROWS = 100  # a DataFrame result shows its first rows only, saying so
+FRAME_COLUMNS = 50  # and at most this many columns (pandas shows "..." for the others)
+TRUNCATED = "\n[... output truncated ...]"  # as base.TRUNCATION_MARKER
+_NOTE_ROOM = 256  # bytes kept free for the note saying that results were left out
 # ast.PyCF_ONLY_AST, spelled out so that the `ast` module (and what it imports) is not needed.
 _ONLY_AST = 0x400
 
@@ -30,35 +37,35 @@ def main() -> int:
     warm = args[:1] == ["--warm"]  # --warm READY_FD CPU_SECONDS: a warm-pool sandbox
     if warm:
         ready_fd, cpu_seconds, args = int(args[1]), int(args[2]), args[3:]
-    result_fd, max_artifacts, max_artifact_bytes = map(int, args[:3])
-    sys.path.extend(args[3:])  # -S skipped site; the runtime's site-packages come from the host.
+    result_fd, max_artifacts, max_artifact_bytes, results_bytes, error_chars = map(int, args[:5])
+    sys.path.extend(args[5:])  # -S skipped site; the runtime's site-packages come from the host.
     sys.meta_path.insert(0, _PyplotShowIsANoOp())
     if warm:
         _preload(ready_fd)
     source = sys.stdin.buffer.read().decode("utf-8", errors="replace")
     if warm:
         _limit_cpu_from_now(cpu_seconds)
-    results: list[dict] = []
+    results = _Results(results_bytes)
     error = None
     try:
         value = _execute(source, _fresh_main_namespace())
         if value is not None:
-            results.append(_format_value(value))
+            results.add(_format_value(value))
     except SystemExit as exc:
         if exc.code not in (None, 0):
-            error = _describe(exc, source)
+            error = _describe(exc, source, error_chars)
     except BaseException as exc:  # the user's exception, whatever it is, is the result
-        error = _describe(exc, source)
+        error = _describe(exc, source, error_chars)
     try:
-        results.extend(_open_figures())
+        _add_open_figures(results)
     except Exception as exc:
-        error = error or _describe(exc, source)
+        error = error or _describe(exc, source, error_chars)
     _flush_user_streams()
     try:
         artifacts = _collect_artifacts(max_artifacts, max_artifact_bytes)
     except Exception as exc:
-        artifacts, error = [], error or _describe(exc, source)
-    _send(result_fd, {"results": results, "error": error, "artifacts": artifacts})
+        artifacts, error = [], error or _describe(exc, source, error_chars)
+    _send(result_fd, {"results": results.final(), "error": error, "artifacts": artifacts})
     return 0
 
 
@@ -158,20 +165,63 @@ def _show_nothing(*args: object, **kwargs: object) -> None:
     """plt.show(): figures are collected after the run, so there is nothing to do here."""
 
 
-def _open_figures() -> list[dict]:
+class _Results:
+    """The run's results, kept while they fit in `cap` bytes of stored JSON (as base.results_size counts)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.items: list[dict] = []
+        self.size = 2  # []
+        self.dropped = 0
+
+    def add(self, item: dict) -> None:
+        room = self.cap - _NOTE_ROOM - self.size - 1  # 1: the comma before it
+        if not self.dropped and list(item) == ["text"] and _json_size(item) > room:
+            cut = _cut(item["text"], room - len('{"text":}'))
+            item = {"text": cut} if cut else item  # a text is cut to what is left rather than left out
+        if self.dropped or _json_size(item) > room:
+            self.dropped += 1  # once one is left out, so is every later one: the note says how many
+            return
+        self.items.append(item)
+        self.size += _json_size(item) + 1
+
+    def final(self) -> list[dict]:
+        if not self.dropped:
+            return self.items
+        megabytes = self.cap // (1024 * 1024)
+        limit = f"{megabytes} MB" if megabytes else f"{self.cap} bytes"
+        note = f"[... {self.dropped} more result(s) not kept: a run's results are limited to {limit} ...]"
+        return [*self.items, {"text": note}]
+
+
+def _cut(text: str, room: int) -> str:
+    """The start of `text` and the truncation marker, in at most `room` bytes of JSON ("" if none fit)."""
+    keep = max(room - len(TRUNCATED) - 2, 0)
+    while keep > 0:
+        cut = text[:keep] + TRUNCATED
+        size = _json_size(cut)
+        if size <= room:
+            return cut
+        keep = min(keep - 1, keep * room // size)  # in proportion: a few steps, even for 4-byte characters
+    return ""
+
+
+def _add_open_figures(results: _Results) -> None:
     pyplot = sys.modules.get("matplotlib.pyplot")
     if pyplot is None:  # the code never used pyplot: do not pay for importing matplotlib
-        return []
+        return
     import base64
     import io
 
-    images = []
-    for number in pyplot.get_fignums():
+    numbers = pyplot.get_fignums()
+    for index, number in enumerate(numbers):
+        if results.dropped:  # full: the rest would not fit either, so do not spend time rendering them
+            results.dropped += len(numbers) - index
+            break
         buffer = io.BytesIO()
         pyplot.figure(number).savefig(buffer, format="png", bbox_inches="tight")
-        images.append({"png": base64.b64encode(buffer.getvalue()).decode("ascii")})
+        results.add({"png": base64.b64encode(buffer.getvalue()).decode("ascii")})
     pyplot.close("all")
-    return images
 
 
 def _collect_artifacts(max_count: int, max_bytes: int) -> list[dict]:
@@ -229,17 +279,21 @@ def _read_regular(path: str, limit: int) -> bytes | None:
 
 def _format_value(value: object) -> dict:
     pandas = sys.modules.get("pandas")
-    if pandas is not None and isinstance(value, pandas.DataFrame):
-        # Bounded like a notebook's display, so a million-row frame does not become a huge document.
-        html = value.to_html(
-            max_rows=pandas.get_option("display.max_rows"),
-            max_cols=pandas.get_option("display.max_columns"),
-        )
-        return {"html": html, "text": str(value)}
-    return {"text": repr(value)}
+    if pandas is not None and isinstance(value, (pandas.DataFrame, pandas.Series)):
+        # Its first rows only, whatever the display options say: a million-row frame stays small. A Series
+        # is shown as the one-column table it is (the page turns the HTML into a table, analysis/tables.py).
+        frame = value.to_frame() if isinstance(value, pandas.Series) else value
+        shown = frame.head(FRAME_ROWS)
+        html = shown.to_html(max_cols=FRAME_COLUMNS)
+        text = shown.to_string(max_cols=FRAME_COLUMNS)
+        if len(frame) > FRAME_ROWS:
+            note = f"showing the first {FRAME_ROWS} of {len(frame)} rows"
+            html, text = f"{html}\n<p>{note}</p>", f"{text}\n[{note}]"
+        return {"html": _storable(html), "text": _storable(text)}
+    return {"text": _storable(repr(value))}
 
 
-def _describe(exc: BaseException, source: str) -> dict:
+def _describe(exc: BaseException, source: str, max_chars: int) -> dict:
     """name/value/traceback, keeping only frames of the user's code (no runner, no library frames)."""
     import traceback
 
@@ -247,7 +301,24 @@ def _describe(exc: BaseException, source: str) -> dict:
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == FILENAME]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)] if frames else []
     lines += traceback.format_exception_only(type(exc), exc)
-    return {"name": type(exc).__name__, "value": str(exc), "traceback": "".join(lines)}
+    return {
+        "name": _storable(type(exc).__name__[:200]),
+        "value": _storable(_capped(str(exc), max_chars)),
+        "traceback": _storable(_capped("".join(lines), max_chars)),
+    }
+
+
+def _capped(text: str, max_chars: int) -> str:
+    return text[:max_chars] + TRUNCATED if len(text) > max_chars else text
+
+
+def _storable(text: str) -> str:
+    """No NUL (PostgreSQL refuses it in text and JSON) and no lone surrogate (not UTF-8)."""
+    if "\0" in text:
+        text = text.replace("\0", "\ufffd")
+    if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def _flush_user_streams() -> None:
@@ -263,13 +334,36 @@ def _send(result_fd: int, payload: dict) -> None:
         channel.write(_to_json(payload).encode("ascii"))
 
 
+def _plain(text: str) -> bool:
+    """Whether JSON writes `text` as it is, between quotes."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
+
+
 def _quote(text: str) -> str:
     """A JSON string; keys and plain ASCII need no escaping, and then no import of _json either."""
-    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+    if _plain(text):
         return f'"{text}"'
     from _json import encode_basestring_ascii
 
     return encode_basestring_ascii(text)
+
+
+def _json_size(value: object) -> int:
+    """Bytes of `value` as compact UTF-8 JSON, as the host counts them (json.dumps, ensure_ascii=False)."""
+    if value is None:
+        return 4
+    if isinstance(value, str):
+        if _plain(value):
+            return len(value) + 2
+        from _json import encode_basestring
+
+        return len(encode_basestring(value).encode("utf-8"))
+    if isinstance(value, list):
+        return 2 + sum(map(_json_size, value)) + max(len(value) - 1, 0)
+    if isinstance(value, dict):
+        pairs = sum(_json_size(str(key)) + 1 + _json_size(item) for key, item in value.items())
+        return 2 + pairs + max(len(value) - 1, 0)
+    return _json_size(repr(value))
 
 
 def _to_json(value: object) -> str:

@@ -17,7 +17,8 @@ as the cold run's bind mounts do), so a warm run sees what a cold run would.
 Only requests whose limits equal the pool's (the settings' defaults) use it: rlimits, cgroup and tmpfs
 sizes are fixed at start. Others, e.g. a team with its own limits, run cold. RLIMIT_CPU starts with room
 for the imports (local.WARM_IMPORT_CPU_SECONDS), and the runner lowers it to the CPU time used so far plus
-the run's cpu_seconds before the code runs.
+the run's cpu_seconds before the code runs; the run's cgroup CPU time (all its processes) is counted from
+the end of the imports (local.Launched.execute waits for them at the hand-over).
 
 The pool lives in Celery worker processes only (`enable()` is called from the worker's start-up signal),
 is created at the first execution, and is refilled after each; the web process never starts sandboxes

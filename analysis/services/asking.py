@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,18 +9,14 @@ from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from audit.services import audit_log
 from billing.models import CostSpan, Team
-from billing.selectors import ASKING_ROLES, generation_model_for, team_list_for_user
-from billing.services import (
-    audit_budget_refusals,
-    budget_reserve,
-    generation_cost_estimate,
-    request_cost_estimate,
-)
+from billing.selectors import ASKING_ROLES, team_list_for_user
+from billing.services import audit_budget_refusals, budget_reserve
 from config.enqueue import enqueue_on_commit
 from config.exceptions import Conflict, Forbidden, NotFound
 
-from ..llm.offline import MODEL as OFFLINE_MODEL
 from ..models import Dataset, Message, Session
+from .execution import execution_cost_ceiling
+from .generation import generation_cost_ceiling, generation_input, generation_model_name
 from .sessions import session_idle_cutoff
 
 Action = AuditEvent.Action
@@ -81,12 +74,14 @@ def _session_for(*, user, team: Team, session_id, query: str) -> Session:
 def _datasets_for(
     *, team: Team, dataset_ids: list | None, query: str, session: Session | None
 ) -> list[Dataset]:
-    team_datasets = Dataset.objects.filter(team=team)
     if dataset_ids:
-        found = list(team_datasets.filter(pk__in=dataset_ids))
+        found = list(Dataset.objects.filter(team=team, pk__in=dataset_ids))
         if len(found) != len(set(map(str, dataset_ids))):
             raise NotFound("Dataset not found.")
+        for dataset in found:
+            _check_ready(dataset)
         return found
+    team_datasets = Dataset.objects.filter(team=team, status=Dataset.Status.READY)
     mentioned = [d for d in team_datasets if d.name.lower() in query.lower()]
     if mentioned:
         return mentioned
@@ -95,6 +90,18 @@ def _datasets_for(
         if previous is not None:
             return list(previous.datasets.all())
     return list(team_datasets) if team_datasets.count() == 1 else []
+
+
+def _check_ready(dataset: Dataset) -> None:
+    """Only a profiled dataset can be chosen: its columns are what the code is written for."""
+    if dataset.status == Dataset.Status.READY:
+        return
+    if dataset.status == Dataset.Status.FAILED:
+        message = f"“{dataset.name}” could not be used: {dataset.failure_reason} Upload a corrected file."
+    else:
+        message = f"“{dataset.name}” is still being profiled; ask again once it is ready."
+    extra = {"datasetId": str(dataset.pk), "status": dataset.status}
+    raise Conflict(message, code="dataset_not_ready", extra=extra)
 
 
 @audit_budget_refusals
@@ -109,10 +116,6 @@ def analysis_submit(
     return request
 
 
-# Rounded half up to the column's precision, as it is stored.
-BUDGET_ESTIMATE_STEP = Decimal(1).scaleb(-ApprovalRequest._meta.get_field("budget_estimate").decimal_places)
-
-
 @transaction.atomic
 def _submit(*, user, query: str, session_id, dataset_ids: list | None, team_id) -> ApprovalRequest:
     team = _asking_team(user=user, team_id=team_id)
@@ -121,20 +124,14 @@ def _submit(*, user, query: str, session_id, dataset_ids: list | None, team_id) 
     datasets = _datasets_for(
         team=team, dataset_ids=dataset_ids, query=query, session=session if existing_session else None
     )
-    # Priced once, with the model that will generate (the team's cheaper one above a soft threshold).
-    generation = generation_cost_estimate(query=query, model=_generation_model_name(team=team, user=user))
-    estimate = request_cost_estimate(
-        generation=generation,
-        wall_seconds=settings.SANDBOX_LIMITS["wall_seconds"],
-        memory_mb=settings.SANDBOX_LIMITS["memory_mb"],
-    )
-    request = ApprovalRequest.objects.create(
-        query=query,
-        user=user,
-        team=team,
-        session=session,
-        budget_estimate=estimate.quantize(BUDGET_ESTIMATE_STEP, rounding=ROUND_HALF_UP),
-    )
+    # Priced before the row is written, at the most the generation can cost: the prompt it will send (the
+    # question, its datasets, the session's earlier turns), with the model that will generate.
+    request = ApprovalRequest(query=query, user=user, team=team, session=session, created_at=timezone.now())
+    inp = generation_input(request=request, datasets=datasets, history=None if existing_session else [])
+    generation = generation_cost_ceiling(inp=inp, model=generation_model_name(team=team, user=user))
+    # What the request may cost at most: its generation and one run at the team's limits.
+    request.budget_estimate = generation + execution_cost_ceiling(team=team)
+    request.save(force_insert=True)
     request.datasets.add(*datasets)  # a new row has none: add() skips the read that set() makes first
     # Held in this transaction: over a budget, the analyst gets 402 at once and nothing is written.
     reservation = budget_reserve(
@@ -153,9 +150,3 @@ def _submit(*, user, query: str, session_id, dataset_ids: list | None, team_id) 
         details={"session_id": str(session.pk), "datasets": [d.name for d in datasets]},
     )
     return request
-
-
-def _generation_model_name(*, team: Team, user) -> str:
-    if not settings.MISTRAL_API_KEY:
-        return OFFLINE_MODEL
-    return generation_model_for(team=team, user=user).model

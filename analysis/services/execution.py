@@ -3,11 +3,11 @@ the result."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import asdict
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -31,15 +31,16 @@ from billing.services import (
     budget_reserve,
     budget_settle_request,
     cost_span_record_execution,
-    execution_cost_estimate,
+    sandbox_cost,
 )
 from config.connections import drop_stale_connection
 from config.enqueue import enqueue_on_commit
 from config.exceptions import Conflict, Forbidden
 
 from .. import tracing
+from ..dataset_cache import MISSING, LocalCopy, dataset_local_copy
 from ..models import Dataset, Execution, Message, Session
-from ..sandboxes import get_sandbox
+from ..sandboxes import get_sandbox, run_seconds_ceiling
 from ..sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
 from .artifacts import artifacts_store
 
@@ -78,31 +79,70 @@ def execution_start(*, request: ApprovalRequest, user, on_approval: bool = False
             code="not_approved",
             extra={"status": request.status},
         )
-    # Over a budget: 402 here, nothing queued, and the request stays approved. Held at the limits the run
-    # will get, merged as the sandbox merges them.
-    limits = execution_limits(team=request.team)
+    # Over a budget: 402 here, nothing queued, and the request stays approved.
     budget_reserve(
         team=request.team,
         user=request.user,
         feature=CostSpan.Feature.EXECUTION,
-        amount=execution_cost_estimate(wall_seconds=limits.wall_seconds, memory_mb=limits.memory_mb),
+        amount=execution_cost_ceiling(team=request.team),
         request=request,
     )
     execution = Execution.objects.create(
-        request=request, code_sha256=request.approved_code_sha256, backend=settings.SANDBOX_BACKEND
+        request=request,
+        code_sha256=request.approved_code_sha256,
+        backend=settings.SANDBOX_BACKEND,
+        status=Execution.Status.WAITING,
     )
     approval_request_transition(request=request, source=(Status.APPROVED,), target=Status.QUEUED)
+    runs_release(team_id=request.team_id)  # a free slot of the team: queued and published at once
+    execution.refresh_from_db(fields=["status", "queued_at"])
     audit_log(
         action=Action.EXECUTION_QUEUED,
         actor=user,
         team=request.team,
         target=execution,
-        details={"request_id": str(request.pk), "code_sha256": execution.code_sha256},
+        details={
+            "request_id": str(request.pk),
+            "code_sha256": execution.code_sha256,
+            "status": execution.status,
+        },
+    )
+    return execution, True
+
+
+def runs_release(*, team_id) -> int:
+    """Give the team's free run slots to its oldest waiting executions and publish their tasks.
+
+    Call it inside a transaction. One team's runs queued or running at once are at most its
+    `max_active_runs` (else SANDGATE_RUNS_PER_TEAM); the others wait here, in the database, not in the broker,
+    so another team's next run is never behind more than that many of this team's in the execute queue.
+    The team row's lock makes every start and end of the team's runs take turns: no two of them can give
+    away the same slot.
+    """
+    cap = (
+        Team.objects.select_for_update().filter(pk=team_id).values_list("max_active_runs", flat=True).first()
+    )
+    cap = cap or settings.SANDGATE_RUNS_PER_TEAM
+    team_runs = Execution.objects.filter(request__team_id=team_id)
+    free = cap - team_runs.filter(status__in=(Execution.Status.QUEUED, Execution.Status.RUNNING)).count()
+    if free <= 0:
+        return 0
+    waiting = team_runs.filter(status=Execution.Status.WAITING).order_by("created_at", "pk")
+    ids = list(waiting.values_list("pk", flat=True)[:free])
+    Execution.objects.filter(pk__in=ids, status=Execution.Status.WAITING).update(
+        status=Execution.Status.QUEUED, queued_at=timezone.now()
     )
     from ..tasks import run_execution
 
-    enqueue_on_commit(run_execution, str(execution.pk))  # broker down: the reaper enqueues it
-    return execution, True
+    for pk in ids:
+        enqueue_on_commit(run_execution, str(pk))  # broker down: the reaper publishes it again
+    return len(ids)
+
+
+@transaction.atomic
+def runs_release_waiting(*, team_id) -> int:
+    """The reaper's turn at `runs_release` (a slot freed without a release, or the team's cap raised)."""
+    return runs_release(team_id=team_id)
 
 
 def execution_start_on_approval(*, request: ApprovalRequest, reviewer) -> None:
@@ -126,6 +166,21 @@ def execution_limits(*, team: Team) -> Limits:
     return Limits.merged(settings.SANDBOX_LIMITS, team.sandbox_limits)
 
 
+def execution_cost_ceiling(*, team: Team) -> Decimal:
+    """The most one run for `team` can be charged, at the team's limits. A run's hold is this."""
+    return sandbox_cost_ceiling(limits=execution_limits(team=team))
+
+
+def sandbox_cost_ceiling(*, limits: Limits) -> Decimal:
+    """The most one sandbox run at `limits` can be charged: the longest the backend counts it (wall limit,
+    kill grace, reaping), at its memory limit, priced as its charge is priced (`_execution_finish`)."""
+    return sandbox_cost(
+        seconds=run_seconds_ceiling(limits, settings.SANDBOX_BACKEND),
+        memory_mb=limits.memory_mb,
+        backend=settings.SANDBOX_BACKEND,
+    )
+
+
 @transaction.atomic
 def _execution_claim(*, execution_id) -> Execution | None:
     """Claim the run exactly once; a redelivered task finds nothing to claim."""
@@ -146,25 +201,47 @@ def _execution_claim(*, execution_id) -> Execution | None:
     return execution
 
 
-def _integrity_error(*, execution: Execution, datasets: list[Dataset], limits: Limits) -> str | None:
-    """Recompute what the approval bound (code, datasets as stored on disk now, limits); None if unchanged."""
+def _integrity_error(
+    *, execution: Execution, copies: list[tuple[Dataset, LocalCopy]], limits: Limits
+) -> str | None:
+    """Recompute what the approval bound (code, datasets as storage holds them now, limits); None if
+    unchanged."""
     request = execution.request
     actual = code_sha256(request.code)
     if not (actual == request.approved_code_sha256 == execution.code_sha256):
         return f"The code's SHA-256 ({actual[:12]}…) is not the approved one; refusing to run it."
-    hashed = [(d.name, _file_sha256(d.file.path)) for d in datasets]
+    for dataset, copy in copies:
+        if copy.path is None:
+            return _dataset_changed(dataset=dataset, found=copy.sha256)
+    hashed = [(dataset.name, copy.sha256) for dataset, copy in copies]
     digest = approval_digest(code_sha256=actual, datasets=hashed, limits=asdict(limits))
     if digest != request.approval_digest:
         return "The datasets or limits changed since the approval; refusing to run it."
     return None
 
 
-def _file_sha256(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest()
-    except OSError:
-        return "missing"
+def _dataset_changed(*, dataset: Dataset, found: str) -> str:
+    if found == MISSING:
+        return f"The dataset “{dataset.name}” is missing from storage; refusing to run it."
+    now = f"its SHA-256 is now {found[:12]}…, approved {dataset.sha256[:12]}…" if len(found) == 64 else found
+    return f"The dataset “{dataset.name}” in storage is not the one approved ({now}); refusing to run it."
+
+
+def _local_copies(*, datasets: list[Dataset]) -> list[tuple[Dataset, LocalCopy]] | str:
+    """Each dataset fetched from storage into the worker's cache and verified; or why that failed."""
+    copies = []
+    for dataset in datasets:
+        try:
+            copy = dataset_local_copy(
+                storage=dataset.file.storage, name=dataset.file.name, expected_sha256=dataset.sha256
+            )
+        except Exception as exc:  # storage unreachable: the run ends, saying so
+            logger.exception("could not fetch dataset %s", dataset.pk)
+            return (
+                f"Sandgate could not fetch the dataset “{dataset.name}” from storage ({exc}); it did not run."
+            )
+        copies.append((dataset, copy))
+    return copies
 
 
 def execution_run(*, execution_id) -> Execution | None:
@@ -174,14 +251,17 @@ def execution_run(*, execution_id) -> Execution | None:
         return None
     request = execution.request
     limits = execution_limits(team=request.team)
-    datasets = list(request.datasets.all())
-    mounts = [DatasetMount(name=d.name, host_path=d.file.path) for d in datasets]
     if approval_is_expired(request=request):
         reason = "The approval expired before the run."
         return _execution_refuse(execution=execution, reason=reason, expired=True)
-    refusal = _integrity_error(execution=execution, datasets=datasets, limits=limits)
+    copies = _local_copies(datasets=list(request.datasets.all()))
+    if isinstance(copies, str):
+        return _execution_refuse(execution=execution, reason=copies)
+    refusal = _integrity_error(execution=execution, copies=copies, limits=limits)
     if refusal is not None:
         return _execution_refuse(execution=execution, reason=refusal)
+    # Mounted read-only: the local copies just verified against the approval, never a path of the web's disk.
+    mounts = [DatasetMount(name=dataset.name, host_path=str(copy.path)) for dataset, copy in copies]
     started = time.monotonic()
     logger.info("execution %s: claimed, running it in the %s sandbox", execution_id, execution.backend)
     with tracing.execution_span(request=request, backend=execution.backend) as traced:
@@ -237,6 +317,7 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         memory_mb=limits.memory_mb,
     )
     budget_settle_request(request=request, feature=CostSpan.Feature.EXECUTION)
+    runs_release(team_id=request.team_id)  # its slot, to the team's next waiting run
     audit_log(
         action=Action.EXECUTION_FINISHED,
         team=request.team,
@@ -269,6 +350,7 @@ def _execution_refuse(*, execution: Execution, reason: str, expired: bool = Fals
     else:
         approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=Status.FAILED)
     budget_settle_request(request=execution.request, feature=CostSpan.Feature.EXECUTION)
+    runs_release(team_id=execution.request.team_id)
     audit_log(
         action=Action.EXECUTION_REFUSED,
         team=execution.request.team,

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from approvals.models import ApprovalRequest
@@ -17,7 +18,9 @@ from audit.services import audit_log
 from billing.models import CostSpan
 from billing.services import budget_release_request
 
-from ..models import Execution, Message
+from ..models import Dataset, Execution, Message
+from .datasets import dataset_profiling_interrupt, dataset_profiling_release
+from .execution import runs_release, runs_release_waiting
 
 logger = logging.getLogger(__name__)
 Status = ApprovalRequest.Status
@@ -37,7 +40,11 @@ def reap_stuck(*, now=None, limit: int = 500) -> dict[str, int]:
         "executions_interrupted": _executions_interrupt_expired(now=now, limit=limit),
         "requests_interrupted": _requests_interrupt_expired(now=now, limit=limit),
         "executions_requeued": _executions_requeue_unclaimed(now=now, limit=limit),
+        "executions_released": _executions_release_waiting(limit=limit),
         "requests_requeued": _requests_requeue_unclaimed(now=now, limit=limit),
+        "profiles_interrupted": _profiles_interrupt_expired(now=now, limit=limit),
+        "profiles_requeued": _profiles_requeue_unclaimed(now=now, limit=limit),
+        "profiles_released": _profiles_release_waiting(limit=limit),
     }
     if any(counts.values()):
         logger.warning("reaper: %s", counts)
@@ -64,6 +71,7 @@ def execution_interrupt(*, execution_id, now) -> int:
         request=execution.request, source=(Status.RUNNING, Status.QUEUED), target=Status.INTERRUPTED
     )
     released = budget_release_request(request=request, feature=CostSpan.Feature.EXECUTION)
+    runs_release(team_id=request.team_id)
     details = {"lease_expired_at": execution.lease_expires_at.isoformat(), "reservations_released": released}
     audit_log(action=Action.EXECUTION_INTERRUPTED, team=request.team, target=execution, details=details)
     _interrupted_message(request=request)
@@ -111,8 +119,23 @@ def _requeue_cutoff(now):
 def _executions_requeue_unclaimed(*, now, limit: int) -> int:
     from ..tasks import run_execution
 
-    unclaimed = Execution.objects.filter(status=Execution.Status.QUEUED, created_at__lt=_requeue_cutoff(now))
+    cutoff = _requeue_cutoff(now)
+    published_long_ago = Q(queued_at__lt=cutoff) | Q(queued_at__isnull=True, created_at__lt=cutoff)
+    unclaimed = Execution.objects.filter(published_long_ago, status=Execution.Status.QUEUED)
     return _publish_each(task=run_execution, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _executions_release_waiting(*, limit: int) -> int:
+    """Runs waiting for a slot of their team that is free (a release lost, or the team's cap raised); the
+    teams whose oldest waiting run is oldest go first."""
+    waiting = (
+        Execution.objects.filter(status=Execution.Status.WAITING)
+        .values("request__team_id")
+        .annotate(oldest=Min("created_at"))
+        .order_by("oldest")
+    )
+    teams = [row["request__team_id"] for row in waiting[:limit]]
+    return sum(runs_release_waiting(team_id=team_id) for team_id in teams)
 
 
 def _requests_requeue_unclaimed(*, now, limit: int) -> int:
@@ -124,6 +147,30 @@ def _requests_requeue_unclaimed(*, now, limit: int) -> int:
         created_at__lt=_requeue_cutoff(now),
     )
     return _publish_each(task=generate_code, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _profiles_interrupt_expired(*, now, limit: int) -> int:
+    expired = Dataset.objects.filter(status=Dataset.Status.PROFILING, lease_expires_at__lt=now)
+    ids = list(expired.values_list("pk", flat=True)[:limit])
+    return sum(dataset_profiling_interrupt(dataset_id=pk, now=now) for pk in ids)
+
+
+def _profiles_requeue_unclaimed(*, now, limit: int) -> int:
+    from ..tasks import profile_dataset
+
+    unclaimed = Dataset.objects.filter(
+        status=Dataset.Status.PROFILING,
+        profiling_started_at__isnull=True,
+        enqueued_at__lt=_requeue_cutoff(now),
+    )
+    return _publish_each(task=profile_dataset, ids=list(unclaimed.values_list("pk", flat=True)[:limit]))
+
+
+def _profiles_release_waiting(*, limit: int) -> int:
+    """Uploads still waiting for a profiling slot that is free (a release lost, or the setting raised)."""
+    waiting = Dataset.objects.filter(status=Dataset.Status.QUEUED).order_by("team_id")
+    teams = waiting.values_list("team_id", flat=True).distinct()
+    return sum(dataset_profiling_release(team_id=team_id) for team_id in list(teams[:limit]))
 
 
 def _publish_each(*, task, ids: list) -> int:

@@ -131,6 +131,28 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
+# Object storage (S3, Supabase Storage, R2, MinIO) for datasets and artifacts, through django-storages, when a
+# bucket is named; web and workers then share no disk. The objects are private: Sandgate reads them with
+# these keys and serves them itself, never by a bucket URL.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", default="") or None
+AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", default="") or None
+AWS_S3_REGION_NAME = env("AWS_S3_REGION_NAME", default="") or None
+# "path" for endpoints that do not serve buckets as subdomains (Supabase, MinIO); empty: boto3's choice.
+AWS_S3_ADDRESSING_STYLE = env("AWS_S3_ADDRESSING_STYLE", default="") or None
+AWS_LOCATION = env("AWS_LOCATION", default="")  # a prefix for every object, e.g. "sandgate/"
+AWS_DEFAULT_ACL = None  # the bucket's own policy: private
+AWS_QUERYSTRING_AUTH = True  # were a URL ever made, it would be signed and expire
+AWS_S3_FILE_OVERWRITE = False  # as on disk: a name in use gets a new one, nothing is replaced
+AWS_S3_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # an object read through storage spills to a temporary file beyond
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+# The execute worker's local copies of datasets (fetched from storage by name, kept by SHA-256, re-checked
+# before each run): at most this many MB, each dropped after this many hours unused.
+SANDGATE_DATASET_CACHE_DIR = Path(env("SANDGATE_DATASET_CACHE_DIR", default=str(VAR_DIR / "dataset-cache")))
+SANDGATE_DATASET_CACHE_MB = env.int("SANDGATE_DATASET_CACHE_MB", default=2048)
+SANDGATE_DATASET_CACHE_MAX_AGE_HOURS = env.float("SANDGATE_DATASET_CACHE_MAX_AGE_HOURS", default=24.0)
 
 # The analysts' login page; the admin keeps its own.
 LOGIN_URL = "login"
@@ -248,6 +270,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ROUTES = {
     "analysis.tasks.generate_code": {"queue": "generate"},
     "analysis.tasks.run_execution": {"queue": "execute"},
+    # Profiling an XLSX/Parquet/JSON upload runs in the sandbox: where the sandboxes are.
+    "analysis.tasks.profile_dataset": {"queue": "execute"},
     # Reviewer notifications: the generate workers are idle while people review; no extra queue to deploy.
     "approvals.tasks.notify_reviewers_by_email": {"queue": "generate"},
     "approvals.tasks.notify_reviewers_by_webhook": {"queue": "generate"},
@@ -277,6 +301,8 @@ MISTRAL_API_KEY = env("MISTRAL_API_KEY", default="")
 MISTRAL_MODEL = env("MISTRAL_MODEL", default="mistral-large-latest")
 MISTRAL_SERVER_URL = env("MISTRAL_SERVER_URL", default="")
 MISTRAL_TIMEOUT_SECONDS = env.float("MISTRAL_TIMEOUT_SECONDS", default=60.0)
+# The longest answer one call may write (Mistral's `max_tokens`); generation holds are priced with it.
+MISTRAL_MAX_OUTPUT_TOKENS = env.int("MISTRAL_MAX_OUTPUT_TOKENS", default=2048)
 # Earlier turns of a session sent with a follow-up question, oldest dropped first beyond this.
 SANDGATE_HISTORY_TOKEN_BUDGET = env.int("SANDGATE_HISTORY_TOKEN_BUDGET", default=4000)
 # A session with no activity for this long expires (follow-ups then start a new session).
@@ -297,6 +323,8 @@ SANDBOX_LIMITS = {
     "scratch_mb": env.int("SANDBOX_SCRATCH_MB", default=256),
     "artifact_count": env.int("SANDBOX_ARTIFACT_COUNT", default=20),
     "artifact_mb": env.int("SANDBOX_ARTIFACT_MB", default=20),
+    # All results of one run together (charts, tables, values) as stored and served by the API.
+    "results_mb": env.int("SANDBOX_RESULTS_MB", default=5),
 }
 # Task time limits sit above the sandbox's wall timeout (which ends the run first, cleanly); Redis must
 # not redeliver an unacknowledged long task before its hard limit has passed.
@@ -337,6 +365,18 @@ SANDGATE_MAX_DATASET_MB = env.int("SANDGATE_MAX_DATASET_MB", default=50)
 SANDGATE_DATASET_MAX_COLUMNS = env.int("SANDGATE_DATASET_MAX_COLUMNS", default=2000)
 SANDGATE_DATASET_MAX_ROWS = env.int("SANDGATE_DATASET_MAX_ROWS", default=5_000_000)
 SANDGATE_DATASET_MAX_CELL_CHARS = env.int("SANDGATE_DATASET_MAX_CELL_CHARS", default=32_767)
+# What an XLSX's members or a Parquet file's row groups may unpack to; beyond it the profile refuses the file
+# before unpacking any of it (a zip bomb). The profile's CPU limit parses about 60 MB of sheet XML here.
+SANDGATE_DATASET_MAX_EXPANDED_MB = env.int("SANDGATE_DATASET_MAX_EXPANDED_MB", default=100)
+# Profiling an XLSX/Parquet/JSON upload in the sandbox (a worker on the execute queue): its limits, priced and
+# held for like a run's, and how many uploads of one team are profiled at once (the others wait, queued).
+SANDGATE_PROFILE_CPU_SECONDS = env.int("SANDGATE_PROFILE_CPU_SECONDS", default=30)
+SANDGATE_PROFILE_WALL_SECONDS = env.int("SANDGATE_PROFILE_WALL_SECONDS", default=45)
+SANDGATE_PROFILE_MEMORY_MB = env.int("SANDGATE_PROFILE_MEMORY_MB", default=1024)
+SANDGATE_PROFILING_PER_TEAM = env.int("SANDGATE_PROFILING_PER_TEAM", default=2)
+# One team's runs queued or running at once (a team's own `max_active_runs` overrides it); the others wait
+# in the database and take a freed slot oldest first, so no team's burst fills the broker ahead of another's.
+SANDGATE_RUNS_PER_TEAM = env.int("SANDGATE_RUNS_PER_TEAM", default=4)
 
 # --- Approval workflow ------------------------------------------------------------------------
 # An approval not run within this many hours expires; the worker checks it when the run starts.
@@ -358,6 +398,10 @@ BUDGET_LEASE_SECONDS = env.int("BUDGET_LEASE_SECONDS", default=3600)
 # --- Audit ------------------------------------------------------------------------------------
 # Append-only file of chain heads (position, sequence, hash, time); keep it outside the database.
 AUDIT_HEAD_FILE = Path(env("AUDIT_HEAD_FILE", default=str(VAR_DIR / "audit-heads.log")))
+# Also write each head as an object of its own in this bucket (same endpoint and keys as the storage above),
+# under this prefix: the anchor survives the loss of the machine that wrote the file. Empty: the file only.
+AUDIT_HEAD_BUCKET = env("AUDIT_HEAD_BUCKET", default="")
+AUDIT_HEAD_BUCKET_PREFIX = env("AUDIT_HEAD_BUCKET_PREFIX", default="audit-heads/")
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ what the analyst reads, and what administrators are told."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 
@@ -17,7 +18,7 @@ from tests.factories import demo_dataset
 from tests.fakes.mistral_server import FakeMistralServer, ScriptedResponse
 
 KEY = "test-key-generation"
-GOOD = "```python\nprint('ok')\n```"
+GOOD = json.dumps({"plan": "Prints ok.", "code": "print('ok')"})
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ where the wait itself matters, a recording `sleep` is passed in instead of waiti
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from analysis.llm import get_generator
+from analysis.llm.answer import parse_answer
 from analysis.llm.base import (
     CallUsage,
     DatasetContext,
@@ -30,16 +32,13 @@ API_KEY = "test-key-5f2c9a"  # a made-up key; the fake server only accepts this 
 MODEL = "mistral-large-latest"
 FAST_RETRY = RetryPolicy(max_retries=3, initial_backoff_seconds=0.01, max_total_wait_seconds=0.5)
 
-GOOD_ANSWER = """Here is the script:
-
-```python
-import pandas as pd
+GOOD_CODE = """import pandas as pd
 
 df = pd.read_csv("/data/sales.csv")
 print(df.groupby("region")["revenue"].sum())
-```
 """
-GOOD_CODE = extract_code(GOOD_ANSWER)
+GOOD_PLAN = "Adds up `revenue` for each `region` in sales.csv and prints the totals."
+GOOD_ANSWER = json.dumps({"plan": GOOD_PLAN, "code": GOOD_CODE})
 
 SALES = DatasetContext(
     name="sales.csv",
@@ -87,6 +86,8 @@ def test_returns_the_code_and_counts_tokens(generator: MistralGenerator, server:
     output = generator.generate(QUESTION)
 
     assert output.code == GOOD_CODE
+    assert output.plan == GOOD_PLAN
+    assert output.clarification is None
     assert output.provider == "mistral"
     assert output.model == MODEL
     assert (output.input_tokens, output.output_tokens) == (812, 64)
@@ -106,6 +107,7 @@ def test_request_carries_model_contract_and_dataset_columns(
     body = request.json
     assert body["model"] == MODEL
     assert body["temperature"] == pytest.approx(0.1)
+    assert body["response_format"] == {"type": "json_object"}  # Mistral's JSON mode
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     system = body["messages"][0]["content"]
     for fragment in (
@@ -117,7 +119,10 @@ def test_request_carries_model_contract_and_dataset_columns(
         "/output",
         "leave the figures open",
         "last expression of the script a pandas DataFrame",
-        "exactly one ```python code block",
+        '{"plan": "...", "code": "..."}',
+        "one to four plain sentences",
+        "in backticks",
+        '{"clarification": {"understood"',
         "Dataset 1: sales.csv",
         "path: /data/sales.csv",
         "rows: 1,200",
@@ -218,7 +223,53 @@ def test_answer_without_code_is_repaired_once_and_tokens_add_up(
     repair = second[len(first) + 1]
     assert repair["role"] == "user"
     assert "no ```python code block" in repair["content"]
-    assert "exactly one ```python code block" in repair["content"]
+    assert '{"plan": "...", "code": "..."}' in repair["content"]
+
+
+def test_a_json_answer_without_a_plan_is_repaired(
+    generator: MistralGenerator, server: FakeMistralServer
+) -> None:
+    server.reply(content=json.dumps({"code": GOOD_CODE}))
+    server.reply(content=GOOD_ANSWER)
+
+    output = generator.generate(QUESTION)
+
+    assert (output.code, output.plan) == (GOOD_CODE, GOOD_PLAN)
+    assert 'the JSON answer had no "plan"' in _messages(server, 1)[-1]["content"]
+
+
+def test_a_malformed_json_answer_is_repaired(generator: MistralGenerator, server: FakeMistralServer) -> None:
+    server.reply(content='{"plan": "Sums revenue.", "code": "print(1)"')  # cut short: not JSON
+    server.reply(content=GOOD_ANSWER)
+
+    output = generator.generate(QUESTION)
+
+    assert output.code == GOOD_CODE
+    assert len(server.requests) == 2
+    assert "no ```python code block" in _messages(server, 1)[-1]["content"]
+
+
+def test_a_clarification_instead_of_code_writes_no_code(
+    generator: MistralGenerator, server: FakeMistralServer
+) -> None:
+    asked = {
+        "understood": "a question about the weather",
+        "missing": "sales.csv has no weather data",
+        "examples": ["Total revenue by region", "Monthly revenue", "Top 3 regions by revenue", "A fourth"],
+    }
+    server.reply(content=json.dumps({"clarification": asked}))
+
+    output = generator.generate(QUESTION)
+
+    assert output.code == "" and output.plan == ""
+    assert output.clarification is not None
+    assert output.clarification.missing == "sales.csv has no weather data"
+    assert output.clarification.examples == (
+        "Total revenue by region",
+        "Monthly revenue",
+        "Top 3 regions by revenue",
+    )
+    assert len(server.requests) == 1
 
 
 def test_each_call_is_reported_for_billing_also_when_both_fail(
@@ -390,6 +441,35 @@ def test_unreachable_server_is_a_generation_error(mistral_settings: object) -> N
 
 
 # --- extraction ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        json.dumps({"plan": "Counts rows.", "code": "x = 1\n"}),
+        "```json\n" + json.dumps({"plan": "Counts rows.", "code": "x = 1"}) + "\n```",
+        "Here it is: " + json.dumps({"plan": "Counts rows.", "code": "```python\nx = 1\n```"}),
+        "Plan: Counts rows.\n\n```python\nx = 1\n```",  # the two-part form: a plan, then one block
+    ],
+)
+def test_the_plan_and_the_code_are_read_from_any_reasonable_form(answer: str) -> None:
+    parsed = parse_answer(answer)
+    assert (parsed.plan, parsed.code, parsed.clarification) == ("Counts rows.", "x = 1\n", None)
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (json.dumps({"plan": "Counts rows."}), 'no "code"'),
+        (json.dumps({"plan": "", "code": "x = 1"}), 'no "plan"'),
+        (json.dumps({"plan": "Counts rows.", "code": "for x in y\n  pass"}), "syntax error on line 1"),
+        (json.dumps({"clarification": {"understood": "a joke"}}), 'no "missing"'),
+        ("```python\nx = 1\n```", "no plan"),
+    ],
+)
+def test_an_incomplete_structured_answer_gets_a_readable_reason(answer: str, reason: str) -> None:
+    with pytest.raises(ExtractionError, match=reason):
+        parse_answer(answer)
 
 
 @pytest.mark.parametrize(

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 
-from analysis.sandboxes.base import CodeIntegrityError, Limits, accept_artifacts
+from analysis.sandboxes import local
+from analysis.sandboxes.base import CodeIntegrityError, DatasetMount, Limits, accept_artifacts
 from analysis.sandboxes.local import LocalSandbox
 from tests.analysis.test_sandbox_local import processes_mentioning, run
 
@@ -68,6 +70,37 @@ def test_reading_host_secrets_project_and_process_environment_shows_nothing():
     assert "SANDGATE_ATTACK_SECRET_KEY" not in everything(result)
     environ = next(line for line in result.stdout.splitlines() if line.startswith("environ"))
     assert "DATABASE_URL" not in environ and "DJANGO" not in environ and "MPLBACKEND" in environ
+
+
+def mountinfo_inside(datasets: list[DatasetMount]) -> list[tuple[str, str]]:
+    """(root, mount point) of each mount the sandbox sees in /proc/self/mountinfo."""
+    result = run("print(open('/proc/self/mountinfo').read())", datasets=datasets)
+    assert result.succeeded, result.error
+    return [(line.split()[3], line.split()[4]) for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_mountinfo_shows_sandbox_mount_points_and_as_roots_only_the_allow_listed_sources(tmp_path: Path):
+    data = tmp_path / "sales.csv"
+    data.write_text("month,revenue\n2024-01,10\n")
+    data.chmod(0o644)
+    tmp_path.chmod(0o755)
+    runtime = local.inspect_runtime(Path(django_settings.SANDBOX_RUNTIME_DIR))
+    layout = local._layout(runtime)
+    host = local._host_system_args()
+    sources = {bind.source for bind in (*layout.binds, *layout.font_binds)}
+    sources |= {host[i + 1] for i, arg in enumerate(host) if arg == "--ro-bind"}  # /usr and a few /etc files
+    sources |= {str(data), *local._DEVICES, "/newroot"}  # bwrap's own root tmpfs, inside its own tmpfs
+
+    mounts = mountinfo_inside([DatasetMount("sales.csv", str(data))])
+
+    inside = ("/", "/usr", "/etc/", "/proc", "/dev", "/opt/sandgate", "/tmp", "/output", "/data/sales.csv")
+    assert all(point == "/" or point.startswith(inside[1:]) for _, point in mounts), mounts
+    # A bind mount's root is its source's path in the source's file system: that much the kernel shows,
+    # for the allow-listed sources only (docs/security.md, "What /proc/self/mountinfo shows").
+    roots = {root for root, _ in mounts if root != "/"}
+    assert all(any(source.endswith(root) for source in sources) for root in roots), roots - sources
+    assert all(any(source.endswith(root) for root in roots) for source in sources), sources - roots
+    assert not any(".env" in root or root.rstrip("/") == str(django_settings.BASE_DIR) for root in roots)
 
 
 def test_writing_outside_scratch_fails_and_scratch_is_size_capped():
@@ -143,7 +176,61 @@ def test_cpu_loop_in_several_processes_is_stopped():
     result = run("import os\nos.fork()\nos.fork()\nwhile True:\n    pass\n", cpu_seconds=1, wall_seconds=3)
 
     assert not result.succeeded
-    assert result.timed_out or "CPU time limit" in result.error["value"]
+    assert result.timed_out or "CPU limit" in result.error["value"]
+
+
+def cpu_used(result) -> float:
+    return float(re.search(r"used ([0-9.]+) s of CPU time", result.error["value"]).group(1))
+
+
+def test_eight_processes_burning_cpu_are_stopped_when_their_total_passes_the_cpu_limit():
+    marker = f"sandgate-burn-{uuid.uuid4().hex}"
+    result = run(
+        f"""
+        import os, sys
+        sys.argv.append({marker!r})
+        for _ in range(7):
+            if os.fork() == 0:
+                break
+        while True:
+            pass
+        """,
+        cpu_seconds=2,
+        wall_seconds=60,
+    )
+
+    assert not result.succeeded and not result.timed_out
+    assert result.error["name"] == "CPULimitExceeded", result.error
+    assert "CPU limit of 2 s" in result.error["value"]
+    # Near the limit: about 2/8 s each. Per process, RLIMIT_CPU alone would have let them use 8 x 2 s.
+    assert 2 <= cpu_used(result) < 3.5, result.error
+    assert result.limits["cgroup_cpu"] is True
+    assert processes_mentioning(marker) == []
+
+
+def test_processes_that_closed_every_pipe_are_still_stopped_at_the_cpu_limit():
+    result = run(
+        """
+        import os
+        for fd in range(3, 64):  # the result channel among them
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        os.close(1)
+        os.close(2)
+        for _ in range(3):
+            if os.fork() == 0:
+                break
+        while True:
+            pass
+        """,
+        cpu_seconds=1,
+        wall_seconds=60,
+    )
+
+    assert result.error["name"] == "CPULimitExceeded", result.error
+    assert 1 <= cpu_used(result) < 2.5 and not result.timed_out
 
 
 def test_ptrace_mount_unshare_io_uring_bpf_and_keyring_are_denied_by_seccomp():

@@ -17,6 +17,7 @@ from analysis.services.execution import execution_run, execution_start
 from approvals.services import approval_request_approve
 from tests.factories import ApprovalRequestFactory, demo_dataset
 from tests.fakes.e2b_server import FakeE2BServer
+from tests.uploads import stored_bytes
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
 CODE = "print('hello')\n"
@@ -322,7 +323,7 @@ def test_an_execution_runs_on_e2b_through_the_service_and_is_recorded(approved, 
     assert execution.backend == "e2b" and execution.stdout == "hello from e2b\n"
     assert execution.results == [{"png": PNG}] and execution.limits["backend"] == "e2b"
     (dataset,) = approved.datasets.all()
-    assert e2b.files == {f"/data/{dataset.name}": open(dataset.file.path, "rb").read()}
+    assert e2b.files == {f"/data/{dataset.name}": stored_bytes(dataset)}
     assert e2b.requests_to("POST", "/execute")[0].json["code"] == approved.code
     assert_every_sandbox_killed(e2b)
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import marshal
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -332,7 +333,7 @@ def test_cpu_loop_is_stopped_by_the_cpu_limit_or_the_wall_timeout():
     result = run("while True:\n    pass\n", cpu_seconds=2, wall_seconds=3)
 
     assert not result.succeeded
-    assert result.timed_out or "CPU time limit" in result.error["value"], result.error
+    assert result.timed_out or "CPU limit" in result.error["value"], result.error
     assert result.duration_ms < 3000 + 2500
 
 
@@ -482,6 +483,14 @@ def test_a_run_leaves_no_process_not_even_a_zombie_so_a_thread_never_runs_out_of
     assert [r.stdout for r in results] == ["ok\n"] * 12, [r.error for r in results if not r.succeeded]
 
 
+def left_in_the_temp_dir(before: set[Path]) -> set[Path]:
+    """New `sandgate-*` entries, except another process's (their names carry the creating pid): other
+    workers on the same host make and remove their own meanwhile."""
+    pid_in_name = re.compile(r"^sandgate-(?:[a-z]+-)?(\d+)-")
+    new = set(Path(tempfile.gettempdir()).glob("sandgate-*")) - before
+    return {p for p in new if (m := pid_in_name.match(p.name)) is None or int(m[1]) == os.getpid()}
+
+
 def test_runs_leave_nothing_behind_in_the_temp_dir():
     run("print('first')")  # a root worker's first run may make its stage directory, once
     before = set(Path(tempfile.gettempdir()).glob("sandgate-*"))
@@ -489,7 +498,7 @@ def test_runs_leave_nothing_behind_in_the_temp_dir():
     results = [run("open('/tmp/scratch', 'w').write('x')") for _ in range(3)]
 
     assert all(r.succeeded for r in results), [r.error for r in results]
-    assert set(Path(tempfile.gettempdir()).glob("sandgate-*")) == before
+    assert left_in_the_temp_dir(before) == set()
 
 
 def test_a_starting_worker_sweeps_what_dead_workers_left_and_keeps_what_live_ones_use():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -157,7 +158,45 @@ def test_a_warm_sandbox_gets_the_runs_own_cpu_seconds_after_its_imports():
     soft, hard = eval(result.stdout.splitlines()[0])  # noqa: S307 - a tuple printed by the test's own code
     assert 1 < soft <= 4 and hard == soft + 1  # the imports' CPU time, then 1 s: not the 10 s of headroom
     assert not result.succeeded and not result.timed_out
-    assert "CPU time limit" in result.error["value"]
+    assert "CPU limit" in result.error["value"]
+
+
+def test_a_warm_sandbox_counts_the_cpu_of_all_its_processes_from_the_hand_over_not_its_imports():
+    limits = replace(TEST_LIMITS, cpu_seconds=1, wall_seconds=60)
+    pool = warm.WarmPool(size=1, limits=limits)
+    try:
+        light = run_in(
+            pool,
+            """
+            import os, time
+            started = time.process_time()
+            while time.process_time() - started < 0.7:
+                pass
+            print(sum(os.times()[:2]))
+            """,
+            limits=limits,
+        )
+        heavy = run_in(
+            pool,
+            """
+            import os
+            for _ in range(7):
+                if os.fork() == 0:
+                    break
+            while True:
+                pass
+            """,
+            limits=limits,
+        )
+    finally:
+        pool.close()
+
+    # The runner's own CPU time, imports included, is over 1 s; the run's, from the hand-over, is not.
+    assert light.succeeded, light.error
+    assert float(light.stdout) > 1 and light.limits["warm"] is True
+    assert heavy.error["name"] == "CPULimitExceeded" and "CPU limit of 1 s" in heavy.error["value"]
+    used = float(re.search(r"used ([0-9.]+) s", heavy.error["value"]).group(1))
+    assert 1 <= used < 2.5 and heavy.limits["warm"] is True
 
 
 def test_a_request_with_other_limits_runs_cold_and_leaves_the_warm_sandbox_alone(pool):

@@ -8,7 +8,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from analysis.models import Dataset
-from billing.models import Membership, Team
+from billing.models import Budget, Membership, Team
 
 
 def run_seed(*args: str) -> dict:
@@ -30,6 +30,7 @@ def test_seed_demo_prints_one_json_object_with_users_working_tokens_and_datasets
         "analyst": "analyst",
         "analyst2": "analyst",
         "reviewer": "reviewer",
+        "reviewer2": "reviewer",
         "auditor": "auditor",
         "admin": "admin",
     }
@@ -40,15 +41,36 @@ def test_seed_demo_prints_one_json_object_with_users_working_tokens_and_datasets
     assert data["datasets"] == [{"id": str(Dataset.objects.get().pk), "name": "sales.csv"}]
 
 
+def test_the_demo_has_two_reviewers_a_team_budget_and_the_analyst_s_own(db):
+    data = run_seed("--allow-public")
+    reviewers = Membership.objects.filter(team__slug="demo", role=Membership.Role.REVIEWER)
+    assert sorted(reviewers.values_list("user__username", flat=True)) == ["reviewer", "reviewer2"]
+    assert get_user_model().objects.get(username="reviewer2").is_staff
+    assert data["budgets"] == [
+        {"scope": "team", "user": None, "period": "monthly", "limitUsd": "25.00", "softThreshold": "0.800"},
+        {
+            "scope": "user",
+            "user": "analyst",
+            "period": "monthly",
+            "limitUsd": "5.00",
+            "softThreshold": "0.800",
+        },
+    ]
+    team_budget = Budget.objects.get(scope="team")
+    assert (team_budget.team.slug, team_budget.user, team_budget.is_active) == ("demo", None, True)
+    assert Budget.objects.get(scope="user").user.username == "analyst"
+
+
 def test_seed_demo_is_idempotent_and_each_run_replaces_the_demo_users_tokens(db):
     first, second = run_seed("--allow-public"), run_seed("--allow-public")
     without_tokens = [{k: v for k, v in user.items() if k != "token"} for user in first["users"]]
     assert without_tokens == [{k: v for k, v in user.items() if k != "token"} for user in second["users"]]
-    assert Membership.objects.filter(team__slug="demo").count() == 4
+    assert Membership.objects.filter(team__slug="demo").count() == 5
     assert Dataset.objects.count() == 1
-    assert AuthToken.objects.count() == 5
-    assert [token_works(u["token"]) for u in first["users"]] == [False] * 5
-    assert [token_works(u["token"]) for u in second["users"]] == [True] * 5
+    assert Budget.objects.count() == 2 and first["budgets"] == second["budgets"]
+    assert AuthToken.objects.count() == 6
+    assert [token_works(u["token"]) for u in first["users"]] == [False] * 6
+    assert [token_works(u["token"]) for u in second["users"]] == [True] * 6
 
 
 def test_with_debug_off_seed_demo_refuses_to_create_the_published_users_without_the_flag(db, settings):

@@ -21,6 +21,7 @@ from approvals.models import ApprovalRequest
 from audit.middleware import current_http_request
 from audit.models import AuditEvent
 from billing.models import Budget, BudgetPeriod, Membership, Price, Reservation
+from billing.money import usd_to_nanos
 from config.exceptions import ApplicationError
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import SessionFactory, TeamFactory, UserFactory, member
@@ -235,7 +236,7 @@ def test_a_question_over_budget_is_refused_and_only_the_refusal_is_written(world
 
 def test_crossing_a_soft_threshold_warns_once(world, settings):
     settings.MISTRAL_API_KEY = "configured"
-    user_budget(world["team"], world["analyst"], "0.02", soft_threshold=Decimal("0.5"))
+    user_budget(world["team"], world["analyst"], "1.00", soft_threshold=Decimal("0.01"))
     outcome = run(**ask(world))
     assert outcome["returned"]["above_soft_threshold"] is True
     actions = [e["action"] for e in outcome["written"]["AuditEvent"]]
@@ -250,7 +251,7 @@ def test_above_a_soft_threshold_the_teams_cheaper_model_prices_the_question(worl
     budget = user_budget(world["team"], world["analyst"], "1", soft_threshold=Decimal("0.5"))
     BudgetPeriod.objects.create(budget=budget, period_start=budget_start(budget), spent_usd=Decimal("0.6"))
     downgraded = run(**ask(world))
-    BudgetPeriod.objects.filter(budget=budget).update(spent_usd=Decimal("0.1"))
+    BudgetPeriod.objects.filter(budget=budget).update(spent_nanos=usd_to_nanos("0.1"))
     full_price = run(**ask(world))
     assert downgraded["returned"]["budget_estimate"] < full_price["returned"]["budget_estimate"]
 
@@ -267,7 +268,7 @@ def test_unknown_models_and_backends_are_priced_like_the_dearest(world, settings
     if missing == "llm":
         settings.MISTRAL_MODEL = "mistral-unknown-latest"
     if missing == "sandbox":
-        settings.SANDBOX_BACKEND = "nowhere"
+        Price.objects.filter(kind=Price.Kind.SANDBOX, name=settings.SANDBOX_BACKEND).delete()
     if missing == "both kinds":
         Price.objects.all().delete()  # then the built-in, deliberately dear, fallbacks
     outcome = run(**ask(world))

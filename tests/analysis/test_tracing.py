@@ -25,7 +25,8 @@ from tests.fakes.mistral_server import FakeMistralServer
 from tests.fakes.otlp_server import TRACES_PATH, FakeOtlpServer
 
 MISTRAL_KEY = "test-key-trace"
-ANSWER = '```python\nimport pandas as pd\ndf = pd.read_csv("/data/sales.csv")\nprint(len(df), "rows")\n```'
+CODE = 'import pandas as pd\ndf = pd.read_csv("/data/sales.csv")\nprint(len(df), "rows")\n'
+ANSWER = json.dumps({"plan": "Counts the rows of sales.csv.", "code": CODE})
 
 
 @pytest.fixture

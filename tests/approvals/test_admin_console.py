@@ -37,7 +37,7 @@ def test_change_page_shows_highlighted_code_and_the_decision_forms(client, staff
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{pending.pk}/change/").content.decode()
     assert 'class="sg-code"' in html
-    assert "Approve this code" in html
+    assert ">Approve</button>" in html and "Reject with reason" in html and "Edit the code" in html
     assert 'name="_save"' not in html  # no raw save: decisions go through the services
 
 
@@ -79,7 +79,19 @@ def test_bulk_actions_approve_and_reject_through_the_services(client, staff_revi
     )
     client.force_login(staff_reviewer)
     url = "/admin/approvals/approvalrequest/"
-    client.post(url, {"action": "approve_selected", "_selected_action": [str(first.pk)]})
+    confirm = client.post(url, {"action": "approve_selected", "_selected_action": [str(first.pk)]})
+    assert "Approve these requests?" in confirm.content.decode()  # nothing approved before confirming
+    first.refresh_from_db()
+    assert first.status == Status.PENDING_REVIEW
+    client.post(
+        url,
+        {
+            "action": "approve_selected",
+            "_selected_action": [str(first.pk)],
+            "confirm": "yes",
+            f"sha_{first.pk}": first.code_sha256,
+        },
+    )
     asked = client.post(url, {"action": "reject_selected", "_selected_action": [str(second.pk)]})
     assert "Reason" in asked.content.decode()
     client.post(

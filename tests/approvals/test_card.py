@@ -98,9 +98,9 @@ def test_the_console_shows_each_finding_beside_its_line_and_the_card(
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{request_with_card.pk}/change/").content.decode()
     assert 'id="line-3" class="sg-flagged"' in html
-    assert "[high] import-not-allowed: Imports sklearn" in html
-    assert "Approval card" in html and "/output/by_region.csv" in html
-    assert "0 of 2 needed" in html
+    assert "<strong>high</strong> import-not-allowed: Imports sklearn" in html
+    assert "Reads and writes" in html and "/output/by_region.csv" in html
+    assert "approvals 0 of 2" in html
     assert "Edit the code" in html
 
 
@@ -241,4 +241,194 @@ def test_the_card_of_code_the_check_understands_says_so(client, staff_reviewer, 
     )
     client.force_login(staff_reviewer)
     html = client.get(f"/admin/approvals/approvalrequest/{clear.pk}/change/").content.decode()
-    assert "Yes — the policy check followed every name this code uses." in html
+    assert "yes — the policy check followed every name this code uses." in html
+
+
+# --- the plan against the code -------------------------------------------------------------------
+
+INVENTORY = b"sku,warehouse,units_on_hand,unit_cost_eur\nA1,Lyon,10,2.5\nA2,Lyon,0,4.0\nA3,Hamburg,7,1.25\n"
+READS_STOCK = """import pandas as pd
+df = pd.read_csv("/data/inventory.csv")
+print(df.groupby("warehouse")["units_on_hand"].sum())
+"""
+
+
+@pytest.fixture
+def inventory(team):
+    from analysis.services.datasets import dataset_create
+
+    return dataset_create(team=team, name="inventory.csv", content=INVENTORY)
+
+
+def _card_of(as_user, user, team, inventory, *, plan: str, code: str = READS_STOCK) -> dict:
+    request = ApprovalRequestFactory(user=user, team=team, code=code, plan=plan)
+    request.datasets.set([inventory])
+    return as_user(user).get(f"/api/requests/{request.pk}").json()["card"]["plan"]
+
+
+def test_a_plan_that_names_another_column_than_the_code_reads_is_a_finding(as_user, analyst, team, inventory):
+    plan = _card_of(
+        as_user, analyst, team, inventory, plan="Adds up the unit cost for each warehouse in inventory.csv."
+    )
+
+    assert plan["columns"] == ["warehouse", "unit_cost_eur"]
+    assert plan["findings"] == [
+        {
+            "kind": "plan-code-mismatch",
+            "message": "The plan says `unit_cost_eur` (“unit cost”); the code reads `units_on_hand`.",
+        }
+    ]
+
+
+def test_a_plan_that_says_what_the_code_reads_has_no_finding(as_user, analyst, team, inventory):
+    plan = _card_of(
+        as_user,
+        analyst,
+        team,
+        inventory,
+        plan="Adds up `units_on_hand` for each `warehouse` in inventory.csv.",
+    )
+
+    assert plan == {
+        "text": "Adds up `units_on_hand` for each `warehouse` in inventory.csv.",
+        "columns": ["warehouse", "units_on_hand"],
+        "datasets": ["inventory.csv"],
+        "findings": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "message"),
+    [
+        (
+            "Counts the rows of inventory.csv per `warehouse`.",
+            "code-not-planned",
+            "The code reads `units_on_hand`, which the plan does not mention.",
+        ),
+        (
+            "Adds up `units_on_hand` and `unit_cost_eur` per `warehouse`.",
+            "plan-not-read",
+            "The plan says `unit_cost_eur`, but the code never reads it.",
+        ),
+        (
+            "Adds up `units_on_hand` per `warehouse` and `stock_value`.",
+            "plan-unknown-column",
+            "The plan mentions `stock_value`, which is not a column of the selected datasets.",
+        ),
+        ("", "no-plan", "There is no plan for this code: read the code to see what it computes."),
+    ],
+)
+def test_each_difference_between_plan_and_code_says_what_differs(
+    as_user, analyst, team, inventory, text, kind, message
+):
+    plan = _card_of(as_user, analyst, team, inventory, plan=text)
+
+    assert {"kind": kind, "message": message} in plan["findings"]
+
+
+def test_a_plan_that_names_another_dataset_than_the_code_opens_is_a_finding(
+    as_user, analyst, team, inventory
+):
+    from analysis.services.datasets import dataset_create
+
+    other = dataset_create(team=team, name="stock.csv", content=INVENTORY)
+    request = ApprovalRequestFactory(
+        user=analyst,
+        team=team,
+        code=READS_STOCK,
+        plan="Adds up `units_on_hand` per `warehouse` in stock.csv.",
+    )
+    request.datasets.set([inventory, other])
+
+    plan = as_user(analyst).get(f"/api/requests/{request.pk}").json()["card"]["plan"]
+
+    assert plan["findings"] == [
+        {"kind": "plan-dataset-mismatch", "message": "The plan says stock.csv; the code reads inventory.csv."}
+    ]
+
+
+def test_a_reviewers_edit_keeps_the_plan_and_the_card_flags_what_the_edit_changed(
+    as_user, analyst, team, reviewer, inventory
+):
+    from approvals.services import approval_request_edit
+
+    request = ApprovalRequestFactory(
+        user=analyst, team=team, code=READS_STOCK, plan="Adds up `units_on_hand` for each `warehouse`."
+    )
+    request.datasets.set([inventory])
+    edited = approval_request_edit(
+        request=request, reviewer=reviewer, code=READS_STOCK.replace("units_on_hand", "unit_cost_eur")
+    )
+
+    plan = as_user(analyst).get(f"/api/requests/{edited.pk}").json()["card"]["plan"]
+
+    assert edited.plan == request.plan
+    assert plan["findings"] == [
+        {
+            "kind": "plan-code-mismatch",
+            "message": "The plan says `units_on_hand`; the code reads `unit_cost_eur`.",
+        }
+    ]
+
+
+def test_the_review_page_shows_the_plan_first_and_its_mismatch_among_the_findings(
+    client, staff_reviewer, analyst, team, inventory
+):
+    request = ApprovalRequestFactory(
+        user=analyst, team=team, code=READS_STOCK, plan="Adds up the unit cost for each warehouse."
+    )
+    request.datasets.set([inventory])
+    client.force_login(staff_reviewer)
+
+    html = client.get(f"/admin/approvals/approvalrequest/{request.pk}/change/").content.decode()
+
+    page = html[html.index('id="review"') :]
+    order = [
+        'class="sg-question"',
+        'class="sg-plan"',
+        "Adds up the unit cost for each warehouse.",
+        ">Approve</button>",
+        'id="reads-h"',
+        'id="cost-h"',
+        'id="risk-h"',
+        "Plan and code differ",
+        'id="line-1"',
+    ]
+    assert [page.index(part) for part in order] == sorted(page.index(part) for part in order)
+    assert "The plan says `unit_cost_eur` (“unit cost”); the code reads `units_on_hand`." in page
+
+
+def test_the_offline_plan_matches_its_code_for_many_questions(team):
+    """The offline generator writes plan and code from one reading: the card never finds them apart."""
+    from analysis.dataset_formats import caps
+    from analysis.datasets import profile_csv
+    from analysis.demo import sales_csv
+    from approvals.plan_check import check_plan
+    from approvals.policy import describe_code
+
+    row_count, columns = profile_csv(sales_csv(rows=200), caps())
+    sales = DatasetContext("sales.csv", "/data/sales.csv", row_count, columns)
+    questions = [
+        "total revenue by region",
+        "average units per product in the North",
+        "monthly revenue trend",
+        "top 3 products by units",
+        "share of revenue by region as a pie chart",
+        "revenue year over year",
+        "how many rows per product and region",
+        "correlation between units and revenue",
+        "distribution of units",
+        "revenue per unit by region",
+        "rows where units is above 30",
+    ]
+    for question in questions:
+        output = OfflineGenerator().generate(GenerationInput(query=question, datasets=[sales]))
+        assert output.code, (question, output.clarification)
+        seen = describe_code(code=output.code)
+        known = {c["name"] for c in columns}
+        reads = [k for k in seen["subscripts"] if k in known]
+        checked = check_plan(
+            plan=output.plan, datasets=[{"name": "sales.csv", "columns": columns}], read_columns=reads,
+            read_paths=seen["paths"],
+        )  # fmt: skip
+        assert checked["findings"] == [], (question, output.plan, checked)

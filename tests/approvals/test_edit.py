@@ -96,10 +96,12 @@ def test_the_admin_edit_page_saves_a_new_version_and_shows_the_diff(client, revi
     response = client.post(url, {"code": EDITED}, follow=True)
     edited = ApprovalRequest.objects.get(parent=pending)
     html = response.content.decode()
-    assert f"/admin/approvals/approvalrequest/{edited.pk}/change/" in response.redirect_chain[-1][0]
-    assert "Saved as version 2" in html
-    assert "Changes from the previous version" in html and "mean" in html
+    assert "Saved as <a" in html and "version 2</a>" in html
+    assert "Nothing else is waiting for your review." in html  # the editor cannot approve their own edit
     assert edited.edited_by == reviewer
+    version_page = client.get(f"/admin/approvals/approvalrequest/{edited.pk}/change/").content.decode()
+    assert "Changes from version 1" in version_page and "mean" in version_page
+    assert "You cannot approve this version" in version_page
 
 
 def test_the_admin_asks_for_a_new_version_of_a_rejected_request(client, reviewer, analyst, team):

@@ -14,6 +14,7 @@ from audit.models import AuditEvent
 from billing.models import Reservation
 from tests.factories import ApprovalRequestFactory, demo_dataset
 from tests.threads import run_together
+from tests.uploads import replace_stored, stored_bytes
 
 Status = ApprovalRequest.Status
 Action = AuditEvent.Action
@@ -51,12 +52,31 @@ def test_code_changed_after_approval_is_refused(approved, analyst):
     assert approved.status == Status.FAILED
 
 
-def test_a_dataset_changed_on_disk_after_approval_is_refused(approved, analyst):
+def test_a_dataset_changed_in_storage_after_approval_is_refused(approved, analyst):
     execution = start(approved, analyst)
     dataset = approved.datasets.get()
-    with open(dataset.file.path, "ab") as fh:
-        fh.write(b"2025-12-31,North,Widget,1,1000000\n")
-    refused_with(execution_run(execution_id=execution.pk), "datasets or limits changed")
+    replace_stored(dataset, stored_bytes(dataset) + b"2025-12-31,North,Widget,1,1000000\n")
+    refused_with(execution_run(execution_id=execution.pk), "“sales.csv” in storage is not the one approved")
+
+
+def test_a_dataset_changed_after_an_earlier_run_is_refused_although_the_worker_keeps_a_copy(
+    approved, analyst, reviewer, team
+):
+    """The worker's cached copy holds the approved bytes; the object changed in storage is still noticed."""
+    assert execution_run(execution_id=start(approved, analyst).pk).status == Execution.Status.SUCCEEDED
+    dataset = approved.datasets.get()
+    replace_stored(dataset, stored_bytes(dataset).replace(b"North", b"Nowhere"))
+    again = ApprovalRequestFactory(user=analyst, team=team, risk_level="low")
+    again.datasets.set([dataset])
+    again = approval_request_approve(request=again, reviewer=reviewer)
+    refused_with(execution_run(execution_id=start(again, analyst).pk), "in storage is not the one approved")
+
+
+def test_a_dataset_missing_from_storage_is_refused(approved, analyst):
+    execution = start(approved, analyst)
+    dataset = approved.datasets.get()
+    dataset.file.storage.delete(dataset.file.name)
+    refused_with(execution_run(execution_id=execution.pk), "The dataset “sales.csv” is missing from storage")
 
 
 def test_limits_changed_after_approval_are_refused(approved, analyst):

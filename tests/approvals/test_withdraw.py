@@ -20,7 +20,7 @@ from tests.threads import run_together
 
 Status = ApprovalRequest.Status
 KEY = "test-key-withdraw"
-GOOD = "```python\nprint('ok')\n```"
+GOOD = '{"plan": "Prints ok.", "code": "print(\'ok\')"}'
 
 
 def withdraw(client, request):
@@ -176,7 +176,7 @@ def test_the_session_page_offers_withdraw_and_withdrawing_marks_the_request(anal
 
     response = client.post(action, follow=True)
 
-    assert response.redirect_chain[-1][0] == f"/sessions/{waiting.session_id}/"
+    assert response.redirect_chain[-1][0] == f"/sessions/{waiting.session_id}/#req-{waiting.pk}"
     page = response.content.decode()
     assert "You withdrew the request." in page and "You withdrew this request." in page
     assert ">Withdraw</button>" not in page

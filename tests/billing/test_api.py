@@ -53,7 +53,7 @@ def test_execute_over_budget_answers_402_and_the_request_stays_approved(as_user,
     assert response.json()["error"]["scope"] == "user"
     request.refresh_from_db()
     assert request.status == ApprovalRequest.Status.APPROVED
-    assert not Execution.objects.exists() and not budget.periods.filter(reserved_usd__gt=0).exists()
+    assert not Execution.objects.exists() and not budget.periods.filter(reserved_nanos__gt=0).exists()
 
 
 def test_execute_within_budget_holds_the_runs_estimate(

@@ -62,10 +62,7 @@ def test_a_new_month_starts_with_the_whole_limit_again(team, analyst):
     assert refused.value.extra["resetsAt"] == "2026-12-01T00:00:00+00:00"
     with time_machine.travel(datetime(2026, 12, 1, 0, 1, tzinfo=UTC), tick=False):
         budget_reserve(team=team, user=analyst, feature="generation", amount=HOLD)
-    assert sorted(BudgetPeriod.objects.filter(budget=budget).values_list("reserved_usd", flat=True)) == [
-        HOLD,
-        HOLD,
-    ]
+    assert sorted(p.reserved_usd for p in BudgetPeriod.objects.filter(budget=budget)) == [HOLD, HOLD]
 
 
 def test_a_total_budget_never_resets(team, analyst):

@@ -35,7 +35,7 @@ def test_a_refusal_holds_nothing_on_any_row(refusing):
 
     assert refused.value.extra["scope"] == refusing
     assert refused.value.extra["reservedUsd"] == "0.40000000"
-    assert sorted(BudgetPeriod.objects.values_list("reserved_usd", "spent_usd")) == [
+    assert sorted((p.reserved_usd, p.spent_usd) for p in BudgetPeriod.objects.all()) == [
         (Decimal("0.40"), 0),
         (Decimal("0.40"), 0),
     ]
@@ -116,11 +116,11 @@ def test_a_soft_threshold_warning_is_written_in_the_holds_own_transaction(monkey
         budget_reserve(team=team, user=user, feature="generation", amount=Decimal("0.60"))
 
     assert not Reservation.objects.exists()
-    assert list(BudgetPeriod.objects.values_list("reserved_usd", "warned")) == [(0, False)]
+    assert list(BudgetPeriod.objects.values_list("reserved_nanos", "warned")) == [(0, False)]
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.BUDGET_SOFT_THRESHOLD).exists()
 
     monkeypatch.setattr(services, "audit_log", audit_log)
     held = budget_reserve(team=team, user=user, feature="generation", amount=Decimal("0.60"))
     assert held.above_soft_threshold
-    assert list(BudgetPeriod.objects.values_list("reserved_usd", "warned")) == [(Decimal("0.60"), True)]
+    assert list(BudgetPeriod.objects.values_list("reserved_nanos", "warned")) == [(600_000_000, True)]
     assert AuditEvent.objects.filter(action=AuditEvent.Action.BUDGET_SOFT_THRESHOLD).count() == 1

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, Permission
 from django.forms import MultiWidget
 
 from analysis.models import Execution, Session
+from analysis.sandboxes import Limits, run_seconds_ceiling
 from analysis.services.execution import execution_start
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
@@ -131,7 +132,8 @@ def test_a_stored_limit_of_zero_is_held_as_the_run_gets_it_not_as_free(analyst, 
     execution_start(request=approved, user=analyst)
     hold = Reservation.objects.get(request=approved)
     assert hold.amount_usd > 0
-    assert hold.amount_usd == sandbox_cost(seconds=120, memory_mb=1024)  # the server's default limits
+    # The server's default limits: 120 s of wall time, its kill grace and reaping, at 1024 MB.
+    assert hold.amount_usd == sandbox_cost(seconds=run_seconds_ceiling(Limits()), memory_mb=1024)
 
 
 # --- datasets and sessions ------------------------------------------------------------------------
@@ -227,7 +229,10 @@ def test_a_budget_changed_in_the_console_is_audited_before_and_after(
     assert (budget.limit_usd, budget.team) == (Decimal("25"), team)  # whose budget it is stays
     (event,) = events(Action.BUDGET_CHANGED)
     assert (event.actor, event.team, event.details["changed"]) == (admin_user, team, ["limit_usd"])
-    assert (event.details["before"]["limit_usd"], event.details["after"]["limit_usd"]) == ("10.000000", "25")
+    assert (event.details["before"]["limit_usd"], event.details["after"]["limit_usd"]) == (
+        "10.000000",
+        "25.000000",
+    )
 
 
 def test_a_price_changed_in_the_console_is_audited_before_and_after(admin_client, admin_user, prices):

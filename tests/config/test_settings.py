@@ -50,3 +50,18 @@ def test_celery_time_limits_sit_above_the_sandbox_wall_timeout(settings):
     assert wall < settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
     assert settings.CELERY_TASK_ACKS_LATE is True
     assert settings.CELERY_WORKER_PREFETCH_MULTIPLIER == 1
+
+
+STORAGE_CLASS = "from django.core.files.storage import storages; print(type(storages['default']).__name__)"
+
+
+def storage_class(**env: str) -> str:
+    shown = manage("shell", "--no-imports", "-c", STORAGE_CLASS, **env)
+    assert shown.returncode == 0, shown.stderr
+    return shown.stdout.strip()
+
+
+def test_datasets_and_artifacts_stay_on_the_local_disk_unless_a_bucket_is_named():
+    assert storage_class(AWS_STORAGE_BUCKET_NAME="") == "FileSystemStorage"
+    named = storage_class(AWS_STORAGE_BUCKET_NAME="sandgate", AWS_S3_ENDPOINT_URL="http://127.0.0.1:1")
+    assert named == "S3Storage"

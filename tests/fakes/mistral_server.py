@@ -5,7 +5,7 @@ Tests point the real `mistralai` SDK at it (server_url), script the answers it g
 
     with FakeMistralServer() as server:
         server.fail(status=429, headers={"Retry-After": "0"})
-        server.reply(content="```python\\nprint(1)\\n```", prompt_tokens=120, completion_tokens=30)
+        server.reply(content='{"plan": "Prints 1.", "code": "print(1)"}', prompt_tokens=120)
         ...  # MistralGenerator(server_url=server.url, ...)
         assert server.requests[-1].json["model"] == "mistral-large-latest"
 """

@@ -1,4 +1,5 @@
-"""Uploading datasets from the page: CSV in the app, XLSX/Parquet/JSON profiled in the real sandbox."""
+"""Uploading datasets from the page: CSV in the app, XLSX/Parquet/JSON profiled in the real sandbox by the
+worker's service, run in the test's process (tests/analysis/test_dataset_profiling.py has a real worker)."""
 
 import json
 import subprocess
@@ -11,6 +12,7 @@ from django.test import Client
 from analysis import selectors
 from analysis.models import Dataset
 from audit.models import AuditEvent
+from tests.uploads import made_by_pandas, profile_waiting
 
 CSV = b"city,visits,opened\nLyon,3,2024-01-02\nNantes,5,2024-02-03\n"
 
@@ -26,16 +28,13 @@ def upload(client, name: str, content: bytes, **extra):
     return client.post("/datasets/", {"file": SimpleUploadedFile(name, content), **extra}, follow=True)
 
 
-def made_by_pandas(tmp_path, name: str, writer: str) -> bytes:
-    """A real XLSX/Parquet file, written by the sandbox runtime's pandas (the app has no pandas)."""
-    path = tmp_path / name
-    script = (
-        "import pandas as pd\n"
-        "df = pd.DataFrame({'city': ['Lyon', 'Nantes', 'Lille'], 'visits': [3, 5, 8]})\n"
-        f"df.{writer}({str(path)!r}{', index=False' if 'excel' in writer else ''})\n"
-    )
-    subprocess.run([str(settings.SANDBOX_RUNTIME_DIR / "bin" / "python"), "-c", script], check=True)
-    return path.read_bytes()
+def upload_and_profile(client, name: str, content: bytes):
+    """Upload, then let the worker's service profile it; the dataset's page as the analyst then sees it."""
+    response = upload(client, name, content)
+    assert response.status_code == 200, response.content.decode()[:2000]
+    assert "it is being profiled in the sandbox" in response.content.decode()
+    (dataset,) = profile_waiting()
+    return dataset, client.get(f"/datasets/{dataset.pk}/")
 
 
 def test_a_csv_upload_is_profiled_previewed_and_audited(client, team):
@@ -60,9 +59,8 @@ def test_a_csv_upload_is_profiled_previewed_and_audited(client, team):
 )
 def test_xlsx_parquet_and_json_are_profiled_in_the_sandbox(client, team, tmp_path, name, writer):
     content = made_by_pandas(tmp_path, name, writer)
-    response = upload(client, name, content)
-    dataset = Dataset.objects.get(team=team)
-    assert dataset.row_count == 3
+    dataset, response = upload_and_profile(client, name, content)
+    assert dataset.status == Dataset.Status.READY and dataset.row_count == 3
     # pandas 3 in the sandbox calls text columns "str"
     assert dataset.columns == [{"name": "city", "dtype": "str"}, {"name": "visits", "dtype": "int64"}]
     assert "<td>Lille</td>" in response.content.decode()
@@ -74,7 +72,6 @@ def test_xlsx_parquet_and_json_are_profiled_in_the_sandbox(client, team, tmp_pat
         ("visits.txt", CSV, "Dataset names are plain file names ending in .csv, .xlsx, .parquet, .json"),
         ("visits.csv", "ville,été\nLyon,1\n".encode("latin-1"), "is not UTF-8 text"),
         ("visits.xlsx", CSV, "is not a real Excel (XLSX) file"),
-        ("visits.parquet", b"PAR1 but not really", "could not read"),
         ("visits.json", b'{"city": ["Lyon", ', "is not valid JSON"),
         ("visits.csv", b"", "The submitted file is empty."),
     ],
@@ -84,6 +81,17 @@ def test_bad_files_are_refused_with_a_clear_message_and_nothing_is_stored(client
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Dataset.objects.exists()
+
+
+def test_a_file_the_sandbox_cannot_read_ends_failed_with_its_reason_on_the_page(client):
+    dataset, response = upload_and_profile(client, "visits.parquet", b"PAR1 but not really")
+    assert dataset.status == Dataset.Status.FAILED
+    assert dataset.failure_reason.startswith("Sandgate could not read “visits.parquet” as Parquet: ")
+    body = response.content.decode()
+    assert "Refused: this file cannot be used." in body and "could not read “visits.parquet”" in body
+    assert "hx-get" not in body  # final: the page stops polling
+    listed = client.get("/datasets/").content.decode()
+    assert 'data-status="failed">Failed</span>' in listed and "could not read “visits.parquet”" in listed
 
 
 def test_a_file_over_the_size_limit_is_refused(client, settings):
@@ -114,9 +122,8 @@ def test_json_nested_100k_deep_is_refused_with_a_clear_message(client):
 
 def test_json_as_deep_as_allowed_goes_to_the_sandbox_profile(client):
     content = b'{"a": [' + b"[" * 62 + b"1" + b"]" * 62 + b"]}"
-    response = upload(client, "nested.json", content)
-    assert response.status_code == 200  # redirected to the new dataset's page
-    assert Dataset.objects.get().row_count == 1
+    dataset, _ = upload_and_profile(client, "nested.json", content)
+    assert (dataset.status, dataset.row_count) == (Dataset.Status.READY, 1)
 
 
 def test_a_300k_column_csv_is_refused_with_a_clear_message(client):
@@ -184,17 +191,17 @@ def test_the_sandbox_profile_refuses_a_file_beyond_a_cap_too(
 ):
     content = made_by_pandas(tmp_path, name, writer)
     setattr(settings, setting, 1)
-    response = upload(client, name, content)
-    assert response.status_code == 400
+    dataset, response = upload_and_profile(client, name, content)
+    assert dataset.status == Dataset.Status.FAILED
+    assert dataset.failure_reason.startswith(f"“{name}” {message}")
     assert f"“{name}” {message}" in response.content.decode()
-    assert not Dataset.objects.exists()
+    assert not selectors.dataset_preview(dataset=dataset)
 
 
 def test_a_json_file_wider_than_the_column_cap_is_refused_by_the_sandbox_profile(client):
     wide = json.dumps({f"c{i}": [i] for i in range(2_001)}).encode()
-    response = upload(client, "wide.json", wide)
-    assert response.status_code == 400
-    assert "“wide.json” has more than 2,000 columns (it has 2,001)." in response.content.decode()
+    dataset, _ = upload_and_profile(client, "wide.json", wide)
+    assert dataset.failure_reason.startswith("“wide.json” has more than 2,000 columns (it has 2,001).")
 
 
 def test_a_parquet_file_as_wide_as_allowed_with_long_values_is_profiled_in_full(client, tmp_path):
@@ -207,10 +214,8 @@ def test_a_parquet_file_as_wide_as_allowed_with_long_values_is_profiled_in_full(
         f"df.to_parquet({str(path)!r})\n"
     )
     subprocess.run([str(settings.SANDBOX_RUNTIME_DIR / "bin" / "python"), "-c", script], check=True)
-    response = upload(client, "wide.parquet", path.read_bytes())
-    assert response.status_code == 200
-    dataset = Dataset.objects.get()
-    assert (dataset.row_count, len(dataset.columns)) == (10, 2000)
+    dataset, _ = upload_and_profile(client, "wide.parquet", path.read_bytes())
+    assert (dataset.status, dataset.row_count, len(dataset.columns)) == (Dataset.Status.READY, 10, 2000)
     assert dataset.columns[1999]["name"] == "1999" + "😀" * 251
     preview = selectors.dataset_preview(dataset=dataset)
     assert len(preview) == 10 and preview[9][1999] == "😀" * 100 + "…"

@@ -1,6 +1,7 @@
 """The analysts' pages: who may see what, what each page shows, and the downloads."""
 
 import base64
+import re
 
 import nbformat
 import pytest
@@ -9,7 +10,7 @@ from django.test import Client
 from analysis.models import Execution
 from approvals.models import ApprovalRequest
 from billing.models import CostSpan, Membership
-from tests.factories import ApprovalRequestFactory, demo_dataset, member
+from tests.factories import ApprovalRequestFactory, TeamFactory, demo_dataset, member
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 16).decode()
 
@@ -87,45 +88,59 @@ def test_login_page_logs_an_analyst_in_and_home_lists_sessions_pending_and_spend
     assert response.redirect_chain[-1][0] == "/"
     body = response.content.decode()
     assert "Plot revenue by region" in body
-    assert "Pending review" in body
-    assert "$0.2500" in body
+    assert "Waiting for review" in body
+    assert "$0.25" in body
 
 
 def test_asking_a_question_creates_a_request_through_the_service_and_opens_its_session(analyst, team):
     dataset = demo_dataset(team, rows=5)
     client = logged_in(analyst)
-    form = client.get("/ask/")
-    assert b"sales.csv" in form.content
+    form = client.get("/ask/").content.decode()
+    assert "<legend>Datasets to use</legend>" in form  # the checkboxes' label is the fieldset's legend
+    assert '<label for="id_datasets_0">sales.csv</label>' in form and "checked" not in form
+    preselected = client.get(f"/ask/?dataset={dataset.pk}").content.decode()
+    assert f'value="{dataset.pk}" id="id_datasets_0" checked' in preselected  # asked from its page
+    nothing = client.post("/ask/", {"query": "Plot monthly revenue"})
+    assert nothing.status_code == 400 and b"Choose at least one dataset to ask about." in nothing.content
+    assert not ApprovalRequest.objects.exists()
     response = client.post("/ask/", {"query": "Plot monthly revenue", "datasets": [str(dataset.pk)]})
     request = ApprovalRequest.objects.get(user=analyst)
-    assert response.status_code == 302 and response["Location"] == f"/sessions/{request.session_id}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/sessions/{request.session_id}/#req-{request.pk}"
     assert request.status == ApprovalRequest.Status.GENERATING
     assert list(request.datasets.all()) == [dataset]
 
 
-def test_a_user_without_a_team_gets_the_services_message_on_the_ask_page(db):
-    from tests.factories import UserFactory
-
-    response = logged_in(UserFactory()).post("/ask/", {"query": "anything"})
-    assert response.status_code == 200
-    assert b"not an analyst or reviewer in any team" in response.content
+def test_a_question_about_another_teams_dataset_is_refused_and_makes_no_request(analyst, team):
+    demo_dataset(team, rows=5)
+    other = demo_dataset(TeamFactory(), rows=5)  # another team's: not offered, and not accepted
+    response = logged_in(analyst).post("/ask/", {"query": "anything", "datasets": [str(other.pk)]})
+    assert response.status_code == 400
+    assert b"Select a valid choice" in response.content
     assert not ApprovalRequest.objects.exists()
 
 
-def test_a_follow_up_goes_into_the_same_session(analyst, own_request):
+def test_a_follow_up_goes_into_the_same_session_and_the_page_opens_at_it(analyst, team, own_request):
+    dataset = demo_dataset(team, rows=5)
+    own_request.datasets.set([dataset])
     url = f"/sessions/{own_request.session_id}/"
-    response = logged_in(analyst).post(url, {"query": "Now only for the north"})
-    assert response.status_code == 302
+    form = logged_in(analyst).get(url).content.decode()
+    assert f'value="{dataset.pk}"' in form and "checked" in form  # the session's dataset, ticked
+    response = logged_in(analyst).post(
+        url, {"query": "Now only for the north", "datasets": [str(dataset.pk)]}
+    )
     follow_up = ApprovalRequest.objects.exclude(pk=own_request.pk).get()
+    assert response.status_code == 302 and response["Location"] == f"{url}#req-{follow_up.pk}"
     assert follow_up.session_id == own_request.session_id
+    assert list(follow_up.datasets.all()) == [dataset]
 
 
 def test_a_waiting_request_polls_and_shows_highlighted_code(analyst, own_request):
     response = logged_in(analyst).get(f"/sessions/{own_request.session_id}/")
     body = response.content.decode()
     assert "Waiting for review" in body
-    assert 'hx-trigger="every 1s"' in body
-    assert f'hx-get="/sessions/{own_request.session_id}/requests/{own_request.pk}/"' in body
+    assert 'hx-trigger="every 10s"' in body  # a person reviews: slow polling
+    assert f'hx-get="/sessions/{own_request.session_id}/requests/{own_request.pk}/?seen=' in body
     assert '<span class="nb">print</span>' in body  # pygments
     assert 'aria-current="step"' in body
 
@@ -170,7 +185,8 @@ def test_a_rejected_request_shows_the_reviewers_reason(analyst, reviewer, own_re
     )
     body = logged_in(analyst).get(f"/sessions/{own_request.session_id}/").content.decode()
     assert "Rejected by rita" in body and "Please drop the customer names." in body
-    assert "hx-trigger" not in body
+    assert "Ask again with this feedback" in body
+    assert 'hx-trigger="every 10s"' in body  # watching for a new version the reviewer may ask for
 
 
 def test_the_run_button_starts_the_one_execution_of_an_approved_request(analyst, reviewer, own_request):
@@ -268,3 +284,39 @@ def test_home_budget_meter_shows_spent_reserved_limit_and_reset_date(analyst, te
     assert "Team acme's monthly budget" in body
     assert "Spent $0.00, reserved $1.50 of $20.00; resets" in body
     assert '<meter id="budget-' in body
+
+
+def test_an_unchanged_status_answers_204_so_nothing_on_the_page_moves(analyst, own_request):
+    client = logged_in(analyst)
+    page = client.get(f"/sessions/{own_request.session_id}/").content.decode()
+    poll = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "code=1" in poll and "results=0" in poll and "next=0" in poll
+
+    unchanged = client.get(poll)
+
+    assert unchanged.status_code == 204 and unchanged.content == b""
+
+
+def test_a_changed_status_swaps_the_live_part_and_sends_code_results_and_next_version_once(
+    analyst, reviewer, team, own_request
+):
+    from approvals.services import approval_request_edit
+
+    client = logged_in(analyst)
+    page = client.get(f"/sessions/{own_request.session_id}/").content.decode()
+    poll = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    edited = approval_request_edit(request=own_request, reviewer=reviewer, code="print('edited')\n")
+
+    update = client.get(poll).content.decode()
+
+    assert update.lstrip().startswith(f'<div class="live" id="live-{own_request.pk}"')
+    assert "Replaced by" in update and f'href="#req-{edited.pk}"' in update
+    assert f'<div hx-swap-oob="afterend:#req-{own_request.pk}">' in update  # version 2, after version 1
+    assert f'id="req-{edited.pk}"' in update and "What changed from version 1" in update
+    assert f'id="code-{own_request.pk}"' not in update  # the page has it: the reader's panel stays as is
+    assert 'hx-trigger="every' not in update.split(f'id="req-{edited.pk}"')[0]  # version 1 stops polling
+    finish(edited, reviewer, stdout="done\n", results=[{"png": PNG}])
+    next_poll = re.search(r'hx-get="([^"]+)"', update.split(f'id="req-{edited.pk}"')[1]).group(1)
+    done = client.get(next_poll.replace("&amp;", "&")).content.decode()
+    assert f'<div id="results-{edited.pk}" class="results-area" hx-swap-oob="true">' in done
+    assert f'src="data:image/png;base64,{PNG}"' in done

@@ -1,4 +1,8 @@
-"""Create the demo team, its users with API tokens, and sales.csv. Safe to run again.
+"""Create the demo team, its users with API tokens, sales.csv and two budgets. Safe to run again.
+
+Two reviewers, so that a high-risk request's quorum of two and "edit, then another reviewer approves" can
+be tried; a team monthly budget and one for `analyst`, so the home page's meters and the review card's
+"tightest budget" line have something to say.
 
 The demo users' passwords are published (README), so with DEBUG off they are created or reset only with
 `--allow-public`: `make up` passes it when it listens on a loopback address, nowhere else. Without the flag,
@@ -7,6 +11,7 @@ which is what the README's curl flow (`seed_demo --json`) needs.
 """
 
 import json
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -17,14 +22,21 @@ from django.db import transaction
 from analysis.demo import sales_csv
 from analysis.models import Dataset
 from analysis.services.datasets import dataset_create
-from billing.models import Membership, Team
+from billing.models import Budget, Membership, Team
+from billing.services import budget_save
 from config.tokens import token_create, token_revoke_all
 
 USERS = (
     ("analyst", Membership.Role.ANALYST),
     ("analyst2", Membership.Role.ANALYST),
     ("reviewer", Membership.Role.REVIEWER),
+    ("reviewer2", Membership.Role.REVIEWER),
     ("auditor", Membership.Role.AUDITOR),
+)
+# (scope, username or None, monthly limit in USD): the demo team's budget and the first analyst's own.
+BUDGETS = (
+    (Budget.Scope.TEAM, None, Decimal("25.00")),
+    (Budget.Scope.USER, "analyst", Decimal("5.00")),
 )
 ADMIN = ("admin", "admin")
 STAFF_PERMISSIONS = {
@@ -34,6 +46,7 @@ STAFF_PERMISSIONS = {
         "analysis.view_execution",
         "analysis.view_dataset",
         "analysis.view_session",
+        "billing.view_costspan",  # the spend report links them
     ],
     Membership.Role.AUDITOR: [
         "audit.view_auditevent",
@@ -83,11 +96,15 @@ class Command(BaseCommand):
             )
         for dataset in summary["datasets"]:
             self.stdout.write(f"dataset  {dataset['name']} id={dataset['id']}")
+        for budget in summary.get("budgets", []):
+            whose = f"user {budget['user']}" if budget["user"] else "team"
+            self.stdout.write(f"budget   {whose}: ${budget['limitUsd']} {budget['period']}")
 
     def _seed(self) -> dict:
         team, _ = Team.objects.get_or_create(slug="demo", defaults={"name": "Demo team"})
         users = [self._member(team, username, role) for username, role in USERS]
-        users.append(self._entry(self._user(ADMIN[0], is_staff=True, is_superuser=True), ADMIN[1]))
+        admin = self._user(ADMIN[0], is_staff=True, is_superuser=True)
+        users.append(self._entry(admin, ADMIN[1]))
         dataset = Dataset.objects.filter(team=team, name="sales.csv").first()
         if dataset is None:
             dataset = dataset_create(team=team, name="sales.csv", content=sales_csv())
@@ -95,6 +112,30 @@ class Command(BaseCommand):
             "team": team.slug,
             "users": users,
             "datasets": [{"id": str(dataset.pk), "name": dataset.name}],
+            "budgets": [
+                self._budget(team, scope, username, limit, admin) for scope, username, limit in BUDGETS
+            ],
+        }
+
+    def _budget(self, team: Team, scope: str, username: str | None, limit: Decimal, admin) -> dict:
+        """The demo's monthly budget of this scope; one that exists (maybe changed by hand) is kept."""
+        user = get_user_model().objects.get(username=username) if username else None
+        budget = Budget.objects.filter(
+            team=team, scope=scope, user=user, period=Budget.Period.MONTHLY
+        ).first()
+        if budget is None:
+            budget = budget_save(
+                budget=Budget(
+                    team=team, scope=scope, user=user, period=Budget.Period.MONTHLY, limit_usd=limit
+                ),
+                actor=admin,
+            )
+        return {
+            "scope": budget.scope,
+            "user": username,
+            "period": budget.period,
+            "limitUsd": f"{budget.limit_usd:.2f}",
+            "softThreshold": f"{budget.soft_threshold:.3f}",
         }
 
     def _tokens_for_existing_users(self) -> dict:
