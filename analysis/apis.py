@@ -174,8 +174,17 @@ class DatasetListApi(APIView):
         return paginator.get_paginated_response(DatasetSummarySerializer(page, many=True).data)
 
     @extend_schema(
+        operation_id="datasets_upload",
+        tags=["datasets"],
         request={"multipart/form-data": DatasetUploadInput},
-        responses={201: DatasetSerializer, 202: DatasetSerializer},
+        responses={
+            201: OpenApiResponse(DatasetSerializer, description="A CSV, profiled now: `status` is `ready`."),
+            202: OpenApiResponse(
+                DatasetSerializer,
+                description="Any other format: `status` is `profiling` (or `queued` behind the team's other "
+                "uploads); poll `datasets_get` until `ready` or `failed`.",
+            ),
+        },
     )
     def post(self, request):
         """Upload a dataset: 201 with a CSV profiled and ready, 202 with any other format while a worker
@@ -189,7 +198,7 @@ class DatasetListApi(APIView):
             name=upload.name,
             # Never more than the size cap and one byte: enough to refuse a larger file, in bounded memory.
             content=upload.read(settings.SANDGATE_MAX_DATASET_MB * 1024 * 1024 + 1),
-            allow_sample_sharing=args["allowSampleSharing"],
+            allow_sample_sharing=args.get("allowSampleSharing", False),
             team_id=args.get("teamId"),
         )
         ready = dataset.status == dataset.Status.READY

@@ -81,7 +81,11 @@ class ExecuteOutput(BudgetWarningMixin):
 class ExecutionErrorSerializer(serializers.Serializer):
     """Why the code stopped, E2B's shape: the exception's name and value, and its traceback."""
 
-    name = serializers.CharField(help_text="e.g. `KeyError`; `SandboxError`, `IntegrityError`, `WorkerLost`…")
+    name = serializers.CharField(
+        help_text="The code's exception (e.g. `KeyError`), or Sandgate's: `SandboxError`, `SandboxTimeout`, "
+        "`CPULimitExceeded`, `MalformedResult` (the sandbox's report was refused), `IntegrityError`, "
+        "`ApprovalExpired`, `WorkerLost`."
+    )
     value = serializers.CharField()
     traceback = serializers.CharField()
 
@@ -111,6 +115,9 @@ class ExecutionLimitsSerializer(serializers.Serializer):
     scratch_mb = serializers.IntegerField(required=False, allow_null=True)
     artifact_count = serializers.IntegerField(required=False, allow_null=True)
     artifact_mb = serializers.IntegerField(required=False, allow_null=True)
+    results_mb = serializers.IntegerField(
+        required=False, allow_null=True, help_text="All the run's results together, as stored JSON."
+    )
     network = serializers.BooleanField(required=False)
     team_overrides = serializers.ListField(
         child=serializers.CharField(), required=False, help_text="Limits the team's settings changed."
@@ -126,6 +133,9 @@ class ExecutionLimitsSerializer(serializers.Serializer):
     cgroup_version = serializers.IntegerField(required=False, allow_null=True)
     cgroup_memory = serializers.BooleanField(required=False)
     cgroup_pids = serializers.BooleanField(required=False)
+    cgroup_cpu = serializers.BooleanField(
+        required=False, help_text="CPU time counted for all the run's processes together (cpu_seconds)."
+    )
     host_uid = serializers.IntegerField(required=False)
     # E2B
     template = serializers.CharField(required=False)
@@ -204,10 +214,13 @@ class ColumnSerializer(serializers.Serializer):
 
 
 class DatasetUploadInput(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True)
-    allowSampleSharing = serializers.BooleanField(required=False, default=False)
-    # One of the caller's own teams; without it, their first team by slug.
-    teamId = serializers.UUIDField(required=False, allow_null=True)
+    file = serializers.FileField(allow_empty_file=True, help_text="CSV, XLSX, Parquet or JSON.")
+    allowSampleSharing = serializers.BooleanField(
+        required=False, help_text="Whether sample rows may reach the model's prompt (false when absent)."
+    )
+    teamId = serializers.UUIDField(
+        required=False, allow_null=True, help_text="One of your own teams; without it, your first by slug."
+    )
 
 
 class DatasetSummarySerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from rest_framework import serializers
 
 from . import selectors
-from .models import Budget
+from .models import Budget, CostSpan
 
 
 class BudgetStatusSerializer(serializers.Serializer):
@@ -32,10 +32,10 @@ class BudgetWarningSerializer(serializers.Serializer):
     """The budget most used, once the caller's use is above a budget's soft threshold."""
 
     scope = serializers.ChoiceField(choices=Budget.Scope.choices)
-    # Amounts as the budget periods store them (up to 8 decimal places).
-    limitUsd = serializers.DecimalField(max_digits=20, decimal_places=8)
-    usedUsd = serializers.DecimalField(max_digits=20, decimal_places=8, help_text="Spent and held.")
-    remainingUsd = serializers.DecimalField(max_digits=20, decimal_places=8)
+    # Exact amounts (billing.money.usd_text): every decimal they have, down to the nano-dollar (9 places).
+    limitUsd = serializers.DecimalField(max_digits=20, decimal_places=9)
+    usedUsd = serializers.DecimalField(max_digits=20, decimal_places=9, help_text="Spent and held.")
+    remainingUsd = serializers.DecimalField(max_digits=20, decimal_places=9)
     resetsAt = serializers.DateTimeField(allow_null=True)
     message = serializers.CharField()
 
@@ -64,7 +64,7 @@ class SpendRowSerializer(serializers.Serializer):
     user = serializers.CharField(required=False)
     team = serializers.CharField(required=False)
     model = serializers.CharField(required=False)
-    feature = serializers.CharField(required=False)
+    feature = serializers.ChoiceField(choices=CostSpan.Feature.choices, required=False)
     day = serializers.DateField(required=False)
     costUsd = serializers.DecimalField(max_digits=20, decimal_places=8)
     calls = serializers.IntegerField()

@@ -45,6 +45,7 @@ class ErrorCode(models.TextChoices):
     OWN_EDIT = "own_edit", "You edited this version; another reviewer must approve it."
     NOT_YOUR_REQUEST = "not_your_request", "Only the analyst who asked starts the run."
     NOT_YOUR_SESSION = "not_your_session", "Only the session's own analyst can do this."
+    NOT_ALLOWED = "not_allowed", "Only the request's analyst or a reviewer of its team can ask again."
     NOT_AN_AUDITOR = "not_an_auditor", "Only auditors read the audit trail."
     SESSION_REQUIRED = "session_required", "Only a logged-in session (not a token) can do this."
     # Not found (404), wrong method or format (405, 406, 415)
@@ -61,6 +62,10 @@ class ErrorCode(models.TextChoices):
     ALREADY_REVISED = "already_revised", "A new version of this request was already asked for."
     SESSION_CLOSED = "session_closed", "The session is archived or expired; start a new one."
     DATASET_NAME_TAKEN = "dataset_name_taken", "The team already has a dataset of this name."
+    DATASET_NOT_READY = (
+        "dataset_not_ready",
+        "A chosen dataset is still being profiled or failed; `datasetId` and its `status` say which.",
+    )
     TOO_MANY_TOKENS = "too_many_tokens", "You have the most live API tokens allowed; revoke one first."
     # Rate limited (429), and the rest (500)
     RATE_LIMITED = "rate_limited", "Too many requests; retry later."

@@ -69,8 +69,14 @@ ERROR_DETAIL_SCHEMA = {
             "query parameter such as `from`) → its messages; `non_field_errors` for the input as a whole.",
         },
         "status": {
-            "allOf": [component_ref("RequestStatus")],
-            "description": "409 `invalid_state` and `not_approved`: the request's status now.",
+            "anyOf": [component_ref("RequestStatus"), component_ref("DatasetStatus")],
+            "description": "409 `invalid_state` and `not_approved`: the request's status now (a "
+            "`RequestStatus`); 409 `dataset_not_ready`: the dataset's (a `DatasetStatus`).",
+        },
+        "datasetId": {
+            "type": "string",
+            "format": "uuid",
+            "description": "409 `dataset_not_ready`: the dataset that is not ready.",
         },
         "scope": {
             "allOf": [component_ref("BudgetScope")],

@@ -232,13 +232,16 @@ SPECTACULAR_SETTINGS = {
         "RequestStatus": "approvals.models.ApprovalRequest.Status",
         "RiskLevel": "approvals.models.ApprovalRequest.Risk",
         "FindingSeverity": "approvals.models.PolicyRule.Severity",
+        "PlanFindingKind": "approvals.plan_check.PlanFindingKind",
         "ExecutionStatus": "analysis.models.Execution.Status",
+        "DatasetStatus": "analysis.models.Dataset.Status",
         "SessionStatus": "analysis.models.Session.Status",
         "MessageRole": "analysis.models.Message.Role",
         "AuditAction": "audit.models.AuditEvent.Action",
         "BudgetScope": "billing.models.Budget.Scope",
         "BudgetPeriod": "billing.models.Budget.Period",
         "SpendGroup": "billing.selectors.SpendGroup",
+        "CostFeature": "billing.models.CostSpan.Feature",
     },
 }
 

@@ -36,6 +36,7 @@ OPERATION_IDS = {
     ("/api/sessions/{session_id}", "get"): "sessions_get",
     ("/api/sessions/{session_id}/archive", "post"): "sessions_archive",
     ("/api/datasets", "get"): "datasets_list",
+    ("/api/datasets", "post"): "datasets_upload",
     ("/api/datasets/{dataset_id}", "get"): "datasets_get",
     ("/api/audit", "get"): "audit_list",
     ("/api/budget", "get"): "budget_get",
@@ -61,13 +62,18 @@ ENUM_USES = {
     "ExecutionStatus": [("Execution", "status"), ("ExecutionSummary", "status"), ("ExecuteOutput", "status")],
     "RiskLevel": [("ApprovalRequest", "riskLevel"), ("CardRisk", "level")],
     "FindingSeverity": [("Finding", "severity")],
+    "PlanFindingKind": [("CardPlanFinding", "kind")],
+    "DatasetStatus": [("Dataset", "status"), ("DatasetSummary", "status"), ("ErrorDetail", "status")],
     "AuditAction": [("AuditEvent", "action"), ("audit_list", "action")],
     "SessionStatus": [("Session", "status")],
     "MessageRole": [("Message", "role")],
     "BudgetScope": [("BudgetStatus", "scope"), ("BudgetWarning", "scope"), ("ErrorDetail", "scope")],
     "BudgetPeriod": [("BudgetStatus", "period")],
     "SpendGroup": [("SpendReport", "groupBy"), ("spend_get", "groupBy"), ("spend_csv", "groupBy")],
+    "CostFeature": [("SpendRow", "feature")],
 }
+# Field names of status-like values (`statusLabel`, the status in words for people, is not one).
+STATUS_LIKE = r"(^status$|Status$|^action$|^role$|^scope$|^period$|^severity$|[rR]iskLevel|^level$|^kind$)"
 # Free-form by design: what clients store (session metadata), a console change's states before and after.
 FREE_FORM = {("Session", "metadata"), ("SessionDetail", "metadata"), ("AuditDetails", "before")}
 FREE_FORM |= {("AuditDetails", "after")}
@@ -91,7 +97,7 @@ def operation(schema: dict, operation_id: str) -> dict:
 
 
 def refs(node) -> set[str]:
-    """The component names a schema refers to, directly or through allOf/oneOf."""
+    """The component names a schema refers to, directly or through allOf/oneOf/anyOf."""
     if not isinstance(node, dict):
         return set()
     found = {node["$ref"].rsplit("/", 1)[1]} if "$ref" in node else set()
@@ -128,10 +134,7 @@ def test_no_status_like_field_is_a_plain_string(schema):
         (component, field)
         for component, body in schema["components"]["schemas"].items()
         for field, prop in body.get("properties", {}).items()
-        if re.search(
-            r"(status|Status|^action$|^role$|^scope$|^period$|^severity$|[rR]iskLevel|^level$)", field
-        )
-        and prop.get("type") == "string"
+        if re.search(STATUS_LIKE, field) and prop.get("type") == "string"
     ]
     assert plain == []
 
@@ -144,7 +147,7 @@ def test_every_answer_field_is_typed(schema):
             if (component, field) in FREE_FORM:
                 assert prop["type"] == "object", (component, field)
                 continue
-            if not ({"type", "$ref", "allOf", "oneOf"} & set(prop)):
+            if not ({"type", "$ref", "allOf", "oneOf", "anyOf"} & set(prop)):
                 untyped.append((component, field))
             if prop.get("type") == "array" and not prop["items"]:
                 untyped.append((component, f"{field}[]"))
@@ -172,6 +175,17 @@ def test_nested_answers_are_named_components(schema):
     assert refs(schema["components"]["schemas"]["AuditEvent"]["properties"]["details"]) == {"AuditDetails"}
     dataset = schema["components"]["schemas"]["Dataset"]["properties"]
     assert refs(dataset["columns"]["items"]) == {"Column"}
+    assert dataset["profiledAt"]["nullable"]
+    listed = schema["components"]["schemas"]["DatasetSummary"]["properties"]
+    assert refs(listed["firstColumns"]["items"]) == {"Column"}
+    assert refs(detail["clarification"]) == {"Clarification"} and detail["clarification"]["nullable"]
+    card = schema["components"]["schemas"]["ApprovalCard"]["properties"]
+    assert refs(card["plan"]) == {"CardPlan"}
+    plan = schema["components"]["schemas"]["CardPlan"]["properties"]
+    assert refs(plan["findings"]["items"]) == {"CardPlanFinding"}
+    for status in ("201", "202"):
+        answer = operation(schema, "datasets_upload")["responses"][status]["content"]["application/json"]
+        assert refs(answer["schema"]) == {"Dataset"}
 
 
 def test_one_error_component_for_every_error_answer(schema):
@@ -202,11 +216,11 @@ def test_no_default_makes_an_optional_input_required(schema):
         for parameter in op.get("parameters", []):
             if "default" in parameter.get("schema", {}):
                 defaults.append((op["operationId"], parameter["name"]))
-        body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        for name in refs(body or {}):
-            for field, prop in components[name]["properties"].items():
-                if "default" in prop:
-                    defaults.append((name, field))
+        for media in op.get("requestBody", {}).get("content", {}).values():  # JSON and multipart alike
+            for name in refs(media.get("schema", {})):
+                for field, prop in components[name]["properties"].items():
+                    if "default" in prop:
+                        defaults.append((name, field))
     assert defaults == []
 
 
