@@ -15,7 +15,7 @@ const reviewer = createClient<paths>({ baseUrl, headers: { Authorization: `Token
 const POLL_MS = 200;
 const DEADLINE_MS = 120_000;
 const WAITING: RequestStatus[] = ["generating"];
-const RUNNING: ExecutionStatus[] = ["queued", "running"];
+const RUNNING: ExecutionStatus[] = ["waiting", "queued", "running"];
 
 function required(name: string): string {
   const value = process.env[name];
@@ -88,6 +88,14 @@ if (!selfApproved.error) throw new Error(`an analyst approved: HTTP ${selfApprov
 console.log(
   JSON.stringify({
     requestStatus: generated.status,
+    statusLabel: generated.statusLabel,
+    plan: generated.plan,
+    cardPlan: {
+      text: generated.card.plan.text,
+      columns: generated.card.plan.columns,
+      findings: generated.card.plan.findings.map((finding) => finding.kind),
+    },
+    clarification: generated.clarification ? generated.clarification.missing : null,
     riskLevel: generated.riskLevel,
     approvedBy: decision ? decision.reviewer : null,
     approvalStatus: approved.data.status,

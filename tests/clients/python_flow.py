@@ -24,6 +24,7 @@ from sandgate_client.models import (
     ApiError,
     ApprovalRequestDetail,
     ApproveInput,
+    CostFeature,
     ExecuteInput,
     ExecuteOutput,
     Execution,
@@ -36,7 +37,7 @@ from sandgate_client.types import UNSET, Unset
 
 POLL_SECONDS = 0.2
 DEADLINE_SECONDS = 120.0
-RUNNING = (ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
+RUNNING = (ExecutionStatus.WAITING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
 class FlowError(Exception):
@@ -119,7 +120,8 @@ def main() -> dict[str, object]:
     spend = spend_get.sync_detailed(client=analyst, group_by=SpendGroup.FEATURE)
     if not isinstance(spend.parsed, SpendReport):
         raise failed("spend_get", spend.status_code, spend.parsed)
-    features = [row.feature if isinstance(row.feature, str) else "" for row in spend.parsed.results]
+    rows = spend.parsed.results
+    features = [row.feature.value if isinstance(row.feature, CostFeature) else "" for row in rows]
 
     # A 400 (no question) and a 403 (an analyst may not approve), each read as the one error type.
     empty = requests_analyze.sync_detailed(client=analyst, body=AnalyzeInput(query=""))
@@ -135,6 +137,14 @@ def main() -> dict[str, object]:
 
     return {
         "requestStatus": generated.status.value,
+        "statusLabel": generated.status_label,
+        "plan": generated.plan,
+        "cardPlan": {
+            "text": generated.card.plan.text,
+            "columns": generated.card.plan.columns,
+            "findings": [finding.kind.value for finding in generated.card.plan.findings],
+        },
+        "clarification": None if generated.clarification is None else generated.clarification.missing,
         "riskLevel": generated.risk_level.value,
         "approvedBy": decision.reviewer if decision is not None else None,
         "approvalStatus": approved.parsed.status.value,

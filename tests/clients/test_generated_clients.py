@@ -22,6 +22,7 @@ import pytest
 from django.core.management import call_command
 
 from analysis.models import Execution
+from approvals.labels import status_label
 
 CLIENTS = Path(__file__).resolve().parent
 ROOT = CLIENTS.parents[1]
@@ -62,6 +63,9 @@ def schema_url(live_server) -> str:
 
 def assert_the_flow_went_through(seen: dict) -> None:
     assert seen["requestStatus"] == "pending_review", seen
+    assert seen["statusLabel"] == status_label("pending_review")
+    assert seen["plan"] and seen["cardPlan"]["text"] == seen["plan"] and seen["clarification"] is None
+    assert "revenue" in seen["cardPlan"]["columns"] and seen["cardPlan"]["findings"] == []
     assert seen["riskLevel"] in ("low", "medium")
     assert seen["approvedBy"] == "reviewer" and seen["approvalStatus"] in ("approved", "queued", "running")
     assert seen["executionStatus"] == "succeeded" and seen["charts"] >= 1 and seen["stdout"]
