@@ -4,13 +4,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 
 from analysis.models import Execution, Message, Session
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
-from billing.models import Budget, BudgetPeriod, CostSpan, Price, Reservation
-from billing.periods import period_start
+from billing.models import CostSpan, Price, Reservation
 from billing.services import BudgetExceeded, budget_reserve, price_save
 from tests.billing.conftest import team_budget, user_budget
 from tests.factories import ApprovalRequestFactory
@@ -155,16 +153,6 @@ def test_spend_of_free_calls_is_written_as_a_plain_decimal(as_user, analyst, tea
     span(ApprovalRequestFactory(user=analyst, team=team), analyst, "offline-rules-v1", "0")
     [row] = as_user(analyst).get("/api/spend?groupBy=model").json()["results"]
     assert row["costUsd"] == "0.00000000"
-
-
-def test_a_budget_lowered_below_its_spend_refuses_with_402_not_an_error(as_user, analyst, team, prices):
-    budget = user_budget(team, analyst, "5")
-    start = period_start(period=budget.period, at=timezone.now())
-    BudgetPeriod.objects.create(budget=budget, period_start=start, spent_usd=Decimal(4))
-    Budget.objects.filter(pk=budget.pk).update(limit_usd=Decimal(1))  # an admin lowered it meanwhile
-    response = as_user(analyst).post("/api/analyze", {"query": "plot revenue"}, format="json")
-    assert response.status_code == 402
-    assert "has $0.00 left" in response.json()["error"]["message"]
 
 
 def test_spend_filters_by_time_range(as_user, reviewer, spend):
