@@ -213,8 +213,15 @@ class ColumnSerializer(serializers.Serializer):
     dtype = serializers.CharField()
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
+class UploadedFileField(serializers.FileField):
+    """A multipart file part, its bytes and its file name (not the URL a FileField shows in an answer)."""
+
+
 class DatasetUploadInput(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="CSV, XLSX, Parquet or JSON.")
+    file = UploadedFileField(
+        allow_empty_file=True, help_text="CSV, XLSX, Parquet or JSON; its file name is the dataset's name."
+    )
     allowSampleSharing = serializers.BooleanField(
         required=False, help_text="Whether sample rows may reach the model's prompt (false when absent)."
     )

@@ -183,6 +183,10 @@ def test_nested_answers_are_named_components(schema):
     assert refs(card["plan"]) == {"CardPlan"}
     plan = schema["components"]["schemas"]["CardPlan"]["properties"]
     assert refs(plan["findings"]["items"]) == {"CardPlanFinding"}
+    upload = operation(schema, "datasets_upload")["requestBody"]["content"]
+    assert list(upload) == ["multipart/form-data"]
+    file = schema["components"]["schemas"]["DatasetUploadInput"]["properties"]["file"]
+    assert (file["type"], file["format"]) == ("string", "binary")
     for status in ("201", "202"):
         answer = operation(schema, "datasets_upload")["responses"][status]["content"]["application/json"]
         assert refs(answer["schema"]) == {"Dataset"}

@@ -1,5 +1,6 @@
 // The seed flow with types generated from Sandgate's served schema (openapi-typescript) and openapi-fetch:
-// analyze → poll → approve → execute → poll → spend as CSV and JSON → a 400 and a 403 read as the error type.
+// analyze → poll → approve → execute → poll → spend as CSV and JSON → upload a dataset (multipart) and read it
+// back → a 400 and a 403 read as the error type.
 // Compiled with `tsc --strict` next to the generated `schema.d.ts`; no type assertions, no `any`.
 // Prints what it saw as one JSON line; tests/clients/test_generated_clients.py checks it.
 import createClient from "openapi-fetch";
@@ -14,6 +15,7 @@ const analyst = createClient<paths>({ baseUrl, headers: { Authorization: `Token 
 const reviewer = createClient<paths>({ baseUrl, headers: { Authorization: `Token ${required("REVIEWER_TOKEN")}` } });
 const POLL_MS = 200;
 const DEADLINE_MS = 120_000;
+const VISITS = "city,visits\nLyon,3\nNantes,5\n";
 const WAITING: RequestStatus[] = ["generating"];
 const RUNNING: ExecutionStatus[] = ["waiting", "queued", "running"];
 
@@ -79,6 +81,21 @@ if (csv.data === undefined) throw failed("spend_csv", csv.response.status, csv.e
 const spend = await analyst.GET("/api/spend", { params: { query: { groupBy: "feature" } } });
 if (!spend.data) throw failed("spend_get", spend.response.status, spend.error);
 
+// The upload's `file` is typed as its content (format: binary); the form part gives it its file name.
+const uploaded = await analyst.POST("/api/datasets", {
+  body: { file: VISITS },
+  bodySerializer(body) {
+    const form = new FormData();
+    form.append("file", new Blob([body.file], { type: "text/csv" }), "visits.csv");
+    return form;
+  },
+});
+if (!uploaded.data) throw failed("datasets_upload", uploaded.response.status, uploaded.error);
+const shown = await analyst.GET("/api/datasets/{dataset_id}", {
+  params: { path: { dataset_id: uploaded.data.id } },
+});
+if (!shown.data) throw failed("datasets_get", shown.response.status, shown.error);
+
 // A 400 (no question) and a 403 (an analyst may not approve), each read as the one error type.
 const empty = await analyst.POST("/api/analyze", { body: { query: "" } });
 if (!empty.error) throw new Error(`an empty question was accepted: HTTP ${empty.response.status}`);
@@ -105,6 +122,12 @@ console.log(
     csvHeader: csv.data.split("\n")[0],
     spendGroupBy: spend.data.groupBy,
     spendFeatures: spend.data.results.map((row) => row.feature ?? ""),
+    upload: {
+      status: uploaded.response.status,
+      name: shown.data.name,
+      datasetStatus: shown.data.status,
+      columns: shown.data.columns.map((column) => column.name),
+    },
     badRequest: {
       status: empty.response.status,
       code: empty.error.error.code,

@@ -1,6 +1,7 @@
 """The seed flow with the Python client generated from Sandgate's served schema (openapi-python-client).
 
-analyze → poll → approve → execute → poll → spend as CSV and JSON → a 400 and a 403 read as the error type.
+analyze → poll → approve → execute → poll → spend as CSV and JSON → upload a dataset (multipart) and read it
+back → a 400 and a 403 read as the error type.
 Checked with `mypy --strict` next to the generated `sandgate_client` package: no casts, no `Any`, every
 answer narrowed by its type. Prints what it saw as one JSON line; tests/clients/test_generated_clients.py
 checks it. Reads SANDGATE_URL, ANALYST_TOKEN and REVIEWER_TOKEN from the environment.
@@ -12,9 +13,11 @@ import json
 import os
 import time
 from http import HTTPStatus
+from io import BytesIO
 from uuid import UUID
 
 from sandgate_client import AuthenticatedClient
+from sandgate_client.api.datasets import datasets_get, datasets_upload
 from sandgate_client.api.executions import executions_get, executions_start
 from sandgate_client.api.requests import requests_analyze, requests_approve, requests_get
 from sandgate_client.api.spend import spend_csv, spend_get
@@ -25,6 +28,8 @@ from sandgate_client.models import (
     ApprovalRequestDetail,
     ApproveInput,
     CostFeature,
+    Dataset,
+    DatasetUploadInput,
     ExecuteInput,
     ExecuteOutput,
     Execution,
@@ -33,10 +38,11 @@ from sandgate_client.models import (
     SpendGroup,
     SpendReport,
 )
-from sandgate_client.types import UNSET, Unset
+from sandgate_client.types import UNSET, File, Unset
 
 POLL_SECONDS = 0.2
 DEADLINE_SECONDS = 120.0
+VISITS = b"city,visits\nLyon,3\nNantes,5\n"
 RUNNING = (ExecutionStatus.WAITING, ExecutionStatus.QUEUED, ExecutionStatus.RUNNING)
 
 
@@ -123,6 +129,14 @@ def main() -> dict[str, object]:
     rows = spend.parsed.results
     features = [row.feature.value if isinstance(row.feature, CostFeature) else "" for row in rows]
 
+    visits = File(payload=BytesIO(VISITS), file_name="visits.csv", mime_type="text/csv")
+    uploaded = datasets_upload.sync_detailed(client=analyst, body=DatasetUploadInput(file=visits))
+    if not isinstance(uploaded.parsed, Dataset):
+        raise failed("datasets_upload", uploaded.status_code, uploaded.parsed)
+    shown = datasets_get.sync_detailed(uploaded.parsed.id, client=analyst)
+    if not isinstance(shown.parsed, Dataset):
+        raise failed("datasets_get", shown.status_code, shown.parsed)
+
     # A 400 (no question) and a 403 (an analyst may not approve), each read as the one error type.
     empty = requests_analyze.sync_detailed(client=analyst, body=AnalyzeInput(query=""))
     if not isinstance(empty.parsed, ApiError):
@@ -154,6 +168,12 @@ def main() -> dict[str, object]:
         "csvHeader": csv.parsed.split("\n")[0],
         "spendGroupBy": spend.parsed.group_by.value,
         "spendFeatures": features,
+        "upload": {
+            "status": int(uploaded.status_code),
+            "name": shown.parsed.name,
+            "datasetStatus": shown.parsed.status.value,
+            "columns": [column.name for column in shown.parsed.columns],
+        },
         "badRequest": {
             "status": int(empty.status_code),
             "code": empty.parsed.error.code.value,

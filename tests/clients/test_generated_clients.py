@@ -4,8 +4,8 @@ Each test generates a client from the schema the live server serves (`/api/schem
 temporary folder (nothing generated is committed): the Python client with openapi-python-client, checked
 with `mypy --strict`; the TypeScript types with openapi-typescript, used through openapi-fetch, checked with
 `tsc --noEmit --strict`, compiled to JavaScript and run by node. The flow programs (python_flow.py,
-flow.ts) print what they saw; the test checks it and the rows. The npm tools are tests/clients' own
-(package-lock.json), installed by `make install` (`npm ci`).
+flow.ts: the seed flow and a dataset upload) print what they saw; the test checks it and the rows. The npm
+tools are tests/clients' own (package-lock.json), installed by `make install` (`npm ci`).
 """
 
 from __future__ import annotations
@@ -71,6 +71,12 @@ def assert_the_flow_went_through(seen: dict) -> None:
     assert seen["executionStatus"] == "succeeded" and seen["charts"] >= 1 and seen["stdout"]
     assert seen["csvHeader"] == "feature,costUsd,calls,inputTokens,outputTokens,seconds,unpricedCalls"
     assert seen["spendGroupBy"] == "feature" and {"generation", "execution"} <= set(seen["spendFeatures"])
+    assert seen["upload"] == {
+        "status": 201,
+        "name": "visits.csv",
+        "datasetStatus": "ready",
+        "columns": ["city", "visits"],
+    }
     bad = seen["badRequest"]
     assert (bad["status"], bad["code"], bad["fields"]) == (400, "invalid_input", ["query"]) and bad[
         "messages"
