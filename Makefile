@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 RUNTIME := .sandbox/runtime
 LAUNCHER := .sandbox/sandgate-launch
+CLIENTS := tests/clients
 PORT ?= 8000
 # The address the web server listens on. Only this machine by default; HOST=0.0.0.0 opens it to the network.
 HOST ?= 127.0.0.1
@@ -25,7 +26,8 @@ secret-key:
 
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
-install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) /usr/bin/bwrap /usr/bin/chromium $(AXE)
+install: $(VENV)/.installed $(RUNTIME)/.installed $(LAUNCHER) $(CLIENTS)/node_modules/.installed /usr/bin/bwrap \
+  /usr/bin/chromium $(AXE)
 
 /usr/bin/bwrap:
 	@command -v bwrap >/dev/null || { \
@@ -53,6 +55,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+# The generated-client test's npm tools (openapi-typescript, openapi-fetch, typescript), exactly as locked.
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  echo "Installing Node.js and npm (the generated TypeScript client's test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq nodejs npm; }
+	cd $(CLIENTS) && npm ci --no-audit --no-fund
 	touch $@
 
 # The launcher between the worker and bwrap: rlimits, cgroup, uid drop, without forking the worker.

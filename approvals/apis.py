@@ -24,7 +24,13 @@ def _detail(*, user, request_id) -> dict:
 class RequestListApi(APIView):
     pagination_class = Pagination  # declares the paginated answer in the schema
 
-    @extend_schema(parameters=[RequestListInput], responses=ApprovalRequestSerializer(many=True))
+    @extend_schema(
+        operation_id="requests_list",
+        tags=["requests"],
+        parameters=[RequestListInput],
+        responses=ApprovalRequestSerializer(many=True),
+        description="Analysts see their own requests, reviewers and auditors their teams', newest first.",
+    )
     def get(self, request):
         params = RequestListInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -35,13 +41,20 @@ class RequestListApi(APIView):
 
 
 class RequestDetailApi(APIView):
-    @extend_schema(responses=ApprovalRequestDetailSerializer)
+    @extend_schema(operation_id="requests_get", tags=["requests"], responses=ApprovalRequestDetailSerializer)
     def get(self, request, request_id):
         return Response(_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):
-    @extend_schema(request=ApproveInput, responses=ApprovalRequestDetailSerializer)
+    @extend_schema(
+        operation_id="requests_approve",
+        tags=["requests"],
+        request=ApproveInput,
+        responses=ApprovalRequestDetailSerializer,
+        description="A reviewer of the team (never of their own request) approves or rejects a request that "
+        "waits for review. A high-risk request stays `pending_review` until the team's quorum approved.",
+    )
     def post(self, request):
         data = ApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -55,7 +68,7 @@ class ApproveApi(APIView):
             )
         else:
             approval_request = services.approval_request_reject(
-                request=approval_request, reviewer=request.user, reason=args["reason"]
+                request=approval_request, reviewer=request.user, reason=args.get("reason", "")
             )
         return Response(_detail(user=request.user, request_id=approval_request.pk), status=status.HTTP_200_OK)
 
@@ -64,7 +77,12 @@ class ReviseApi(APIView):
     """A new version of a request rejected with a reason, generated with the feedback: asked for by the
     request's analyst ("ask again") or a reviewer of its team."""
 
-    @extend_schema(request=None, responses={202: ApprovalRequestSerializer})
+    @extend_schema(
+        operation_id="requests_revise",
+        tags=["requests"],
+        request=None,
+        responses={202: ApprovalRequestSerializer},
+    )
     def post(self, request, request_id):
         rejected = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
         revision = services.approval_request_revise(request=rejected, user=request.user)
@@ -75,7 +93,14 @@ class ReviseApi(APIView):
 class CancelApi(APIView):
     """The analyst who asked withdraws a request still waiting for review."""
 
-    @extend_schema(request=None, responses=ApprovalRequestDetailSerializer)
+    @extend_schema(
+        operation_id="requests_cancel",
+        tags=["requests"],
+        request=None,
+        responses=ApprovalRequestDetailSerializer,
+        description="The request's own analyst withdraws it while it waits for review (`generating` or "
+        "`pending_review`); it becomes `cancelled`.",
+    )
     def post(self, request, request_id):
         waiting = selectors.approval_request_to_act_on(user=request.user, request_id=request_id)
         cancelled = services.approval_request_cancel(request=waiting, user=request.user)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.db import models
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -24,6 +25,15 @@ _GENERIC = frozenset({"id", "name", "date", "type", "value", "values", "total", 
                       "amount", "number", "data", "time", "day", "month", "year", "week", "quarter", "share",
                       "rate", "level", "code", "key", "status"})  # fmt: skip
 _TICKED = re.compile(r"`([^`\n]{1,200})`")
+
+
+class PlanFindingKind(models.TextChoices):
+    NO_PLAN = "no-plan", "The code came without a plan"
+    PLAN_UNKNOWN_COLUMN = "plan-unknown-column", "The plan names a column the datasets lack"
+    PLAN_CODE_MISMATCH = "plan-code-mismatch", "The plan names some columns, the code reads others"
+    PLAN_NOT_READ = "plan-not-read", "The plan names a column the code never reads"
+    CODE_NOT_PLANNED = "code-not-planned", "The code reads a column the plan does not name"
+    PLAN_DATASET_MISMATCH = "plan-dataset-mismatch", "The plan names other datasets than the code reads"
 
 
 @dataclass(frozen=True)
@@ -86,39 +96,50 @@ def column_mentions(*, plan: str, columns: list[str]) -> list[Mention]:
 
 def _findings(*, plan, mentions, named, read_columns, files, read_files, known) -> list[dict]:
     if not plan:
-        return [_finding("no-plan", "There is no plan for this code: read the code to see what it computes.")]
+        return [
+            _finding(
+                PlanFindingKind.NO_PLAN,
+                "There is no plan for this code: read the code to see what it computes.",
+            )
+        ]
     findings = []
     unknown = [t for t in dict.fromkeys(_TICKED.findall(plan)) if _looks_like_column(t) and t not in known]
     unknown = [t for t in unknown if not any(t == f or t == f"/data/{f}" for f in read_files + files)]
     for name in unknown:
         message = f"The plan mentions `{name}`, which is not a column of the selected datasets."
-        findings.append(_finding("plan-unknown-column", message))
+        findings.append(_finding(PlanFindingKind.PLAN_UNKNOWN_COLUMN, message))
     said_not_read = [m for m in mentions if m.column not in read_columns]
     read_not_said = [c for c in read_columns if c not in named]
     if said_not_read and read_not_said:
         said = ", ".join(_said(m) for m in said_not_read)
         read = ", ".join(f"`{c}`" for c in read_not_said)
-        findings.append(_finding("plan-code-mismatch", f"The plan says {said}; the code reads {read}."))
+        findings.append(
+            _finding(PlanFindingKind.PLAN_CODE_MISMATCH, f"The plan says {said}; the code reads {read}.")
+        )
     elif said_not_read:
         said = ", ".join(_said(m) for m in said_not_read)
-        findings.append(_finding("plan-not-read", f"The plan says {said}, but the code never reads it."))
+        findings.append(
+            _finding(PlanFindingKind.PLAN_NOT_READ, f"The plan says {said}, but the code never reads it.")
+        )
     elif read_not_said:
         read = ", ".join(f"`{c}`" for c in read_not_said)
         findings.append(
-            _finding("code-not-planned", f"The code reads {read}, which the plan does not mention.")
+            _finding(
+                PlanFindingKind.CODE_NOT_PLANNED, f"The code reads {read}, which the plan does not mention."
+            )
         )
     if files and read_files and set(files) != set(read_files):
         findings.append(
             _finding(
-                "plan-dataset-mismatch",
+                PlanFindingKind.PLAN_DATASET_MISMATCH,
                 f"The plan says {', '.join(files)}; the code reads {', '.join(read_files)}.",
             )
         )
     return findings
 
 
-def _finding(kind: str, message: str) -> dict:
-    return {"kind": kind, "message": message}
+def _finding(kind: PlanFindingKind, message: str) -> dict:
+    return {"kind": kind.value, "message": message}
 
 
 def _said(mention: Mention) -> str:

@@ -12,7 +12,12 @@ class AuditListApi(APIView):
 
     pagination_class = Pagination  # declares the paginated answer in the schema
 
-    @extend_schema(parameters=[AuditListInput], responses=AuditEventSerializer(many=True))
+    @extend_schema(
+        operation_id="audit_list",
+        tags=["audit"],
+        parameters=[AuditListInput],
+        responses=AuditEventSerializer(many=True),
+    )
     def get(self, request):
         params = AuditListInput(data=request.query_params)
         params.is_valid(raise_exception=True)

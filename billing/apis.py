@@ -1,11 +1,11 @@
-"""Budget and spend reports: GET /api/budget, GET /api/spend (JSON, or CSV with Accept: text/csv)."""
+"""Budget and spend reports: GET /api/budget, GET /api/spend (JSON) and GET /api/spend.csv (CSV)."""
 
 from __future__ import annotations
 
 import io
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from config.spreadsheets import SafeDictWriter
 
 from . import selectors
+from .serializers import BudgetListSerializer, BudgetStatusSerializer, SpendInput, SpendReportSerializer
 
 
 class CSVRenderer(BaseRenderer):
@@ -46,69 +47,73 @@ def _empty_report_columns(data) -> list[str]:
 SPEND_COLUMNS = ["costUsd", "calls", "inputTokens", "outputTokens", "seconds", "unpricedCalls"]
 
 
-class BudgetStatusSerializer(serializers.Serializer):
-    budgetId = serializers.IntegerField(source="budget.pk")
-    scope = serializers.CharField(source="budget.scope")
-    team = serializers.CharField(source="budget.team.slug")
-    user = serializers.CharField(source="budget.user.username", default=None)
-    period = serializers.CharField(source="budget.period")
-    limitUsd = serializers.DecimalField(source="budget.limit_usd", max_digits=14, decimal_places=6)
-    softThreshold = serializers.DecimalField(source="budget.soft_threshold", max_digits=4, decimal_places=3)
-    spentUsd = serializers.DecimalField(source="spent", max_digits=14, decimal_places=6)
-    reservedUsd = serializers.DecimalField(source="reserved", max_digits=14, decimal_places=6)
-    remainingUsd = serializers.DecimalField(source="remaining", max_digits=14, decimal_places=6)
-    aboveSoftThreshold = serializers.BooleanField(source="above_soft_threshold")
-    resetsAt = serializers.DateTimeField(source="resets_at", allow_null=True)
-
-
-class BudgetListSerializer(serializers.Serializer):
-    results = BudgetStatusSerializer(many=True)
-
-
 class BudgetApi(APIView):
-    @extend_schema(responses=BudgetListSerializer)
+    @extend_schema(operation_id="budget_get", tags=["budget"], responses=BudgetListSerializer)
     def get(self, request):
         statuses = selectors.budget_status_list(user=request.user)
         return Response({"results": BudgetStatusSerializer(statuses, many=True).data})
 
 
-class SpendInput(serializers.Serializer):
-    groupBy = serializers.ChoiceField(choices=list(selectors.SPEND_GROUPS), default="day")
-    # `from`/`to` are Python keywords: read by their query names below.
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+def _spend_report(request) -> dict:
+    # An empty parameter (`from=`) counts as absent, as HTML forms send them.
+    data = SpendInput(data={name: value for name, value in request.query_params.items() if value})
+    data.is_valid(raise_exception=True)
+    args = data.validated_data
+    group_by = args.get("groupBy", selectors.SpendGroup.DAY)
+    rows = selectors.spend_report(
+        user=request.user, group_by=group_by, start=args.get("from"), end=args.get("to")
+    )
+    return {"groupBy": group_by, "results": rows}
+
+
+def _csv_attachment(response: Response, report: dict) -> Response:
+    response["Content-Disposition"] = f'attachment; filename="spend-by-{report["groupBy"]}.csv"'
+    return response
 
 
 class SpendApi(APIView):
+    # `Accept: text/csv` answers CSV here too, for the clients that ask so; `GET /api/spend.csv` is the
+    # documented CSV operation (one media type per operation, so generated clients parse each right).
     renderer_classes = [JSONRenderer, CSVRenderer]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("groupBy", enum=list(selectors.SPEND_GROUPS)),
-            OpenApiParameter("from", str, description="ISO date or date-time, inclusive (UTC)"),
-            OpenApiParameter("to", str, description="ISO date or date-time, exclusive (UTC)"),
-        ],
-        responses={(200, "application/json"): dict, (200, "text/csv"): str},
+        operation_id="spend_get",
+        tags=["spend"],
+        parameters=[SpendInput, OpenApiParameter("format", exclude=True)],
+        responses={(200, "application/json"): SpendReportSerializer},
+        description="Spend grouped by `groupBy`: analysts see their own, reviewers and auditors their "
+        "teams'. The same report as CSV: `GET /api/spend.csv` (`Accept: text/csv` here answers CSV too).",
     )
     def get(self, request):
-        params = request.query_params
-        data = SpendInput(
-            data={
-                k: v
-                for k, v in {
-                    "groupBy": params.get("groupBy"),
-                    "start": params.get("from"),
-                    "end": params.get("to"),
-                }.items()
-                if v
-            }
-        )
-        data.is_valid(raise_exception=True)
-        args = data.validated_data
-        rows = selectors.spend_report(
-            user=request.user, group_by=args["groupBy"], start=args.get("start"), end=args.get("end")
-        )
-        response = Response({"groupBy": args["groupBy"], "results": rows})
+        report = _spend_report(request)
+        response = Response(report)
         if request.accepted_renderer.format == "csv":
-            response["Content-Disposition"] = f'attachment; filename="spend-by-{args["groupBy"]}.csv"'
+            return _csv_attachment(response, report)
         return response
+
+
+class SpendCsvApi(APIView):
+    """The spend report as CSV, always; its errors stay JSON in the API's error shape."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return CSVRenderer(), CSVRenderer.media_type
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400 and isinstance(response, Response):
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = JSONRenderer.media_type
+        return response
+
+    @extend_schema(
+        operation_id="spend_csv",
+        tags=["spend"],
+        parameters=[SpendInput],
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+        description="The spend report of `GET /api/spend` as a CSV attachment: a header row (the group, then "
+        "costUsd, calls, inputTokens, outputTokens, seconds, unpricedCalls) and one row per group; cells a "
+        "spreadsheet would run as a formula are neutralised.",
+    )
+    def get(self, request):
+        report = _spend_report(request)
+        return _csv_attachment(Response(report), report)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.db import models
 from django.db.models import Case, Count, DateTimeField, F, FilteredRelation, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -29,12 +30,23 @@ def membership_role(*, user, team: Team) -> str | None:
 
 # --- budgets and spend ------------------------------------------------------------------------
 
+
+class SpendGroup(models.TextChoices):
+    """What a spend report's rows are grouped by (`groupBy`); each row names its group under this key."""
+
+    USER = "user", "User"
+    TEAM = "team", "Team"
+    MODEL = "model", "Model"
+    FEATURE = "feature", "Feature"
+    DAY = "day", "Day (UTC)"
+
+
 SPEND_GROUPS = {
-    "user": "user__username",
-    "team": "tenant__slug",
-    "model": "model",
-    "feature": "feature",
-    "day": "day",
+    SpendGroup.USER: "user__username",
+    SpendGroup.TEAM: "tenant__slug",
+    SpendGroup.MODEL: "model",
+    SpendGroup.FEATURE: "feature",
+    SpendGroup.DAY: "day",
 }
 USD_PLACES = Decimal(1).scaleb(-AMOUNT_PLACES)  # costUsd's format: 8 decimals
 SEEING_TEAM_SPEND = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)

@@ -30,6 +30,7 @@ class NewTokenSerializer(TokenSerializer):
 class TokenListApi(APIView):
     @extend_schema(
         operation_id="tokens_list",
+        tags=["tokens"],
         responses={200: inline_serializer("TokenList", {"results": TokenSerializer(many=True)})},
     )
     def get(self, request):
@@ -38,7 +39,9 @@ class TokenListApi(APIView):
         )
         return Response({"results": listed.data})
 
-    @extend_schema(operation_id="tokens_create", request=None, responses={201: NewTokenSerializer})
+    @extend_schema(
+        operation_id="tokens_create", tags=["tokens"], request=None, responses={201: NewTokenSerializer}
+    )
     def post(self, request):
         # A token may not make tokens: a stolen one could otherwise outlive its own expiry forever.
         if not isinstance(request.successful_authenticator, SessionAuthentication):
@@ -52,6 +55,7 @@ class TokenListApi(APIView):
 
     @extend_schema(
         operation_id="tokens_revoke_all",
+        tags=["tokens"],
         request=None,
         responses={200: inline_serializer("TokensRevoked", {"revoked": serializers.IntegerField()})},
     )
@@ -60,7 +64,7 @@ class TokenListApi(APIView):
 
 
 class TokenDetailApi(APIView):
-    @extend_schema(operation_id="tokens_revoke", request=None, responses={204: None})
+    @extend_schema(operation_id="tokens_revoke", tags=["tokens"], request=None, responses={204: None})
     def delete(self, request, token_id):
         tokens.token_revoke(user=request.user, token_id=token_id)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView
 
 from analysis import apis as analysis_apis
 from approvals import apis as approval_apis
@@ -8,6 +7,7 @@ from audit import apis as audit_apis
 from billing import apis as billing_apis
 from config import apis as config_apis
 from config.auth import AdminLoginForm
+from config.openapi import SchemaApi
 
 api_urls = [
     path("analyze", analysis_apis.AnalyzeApi.as_view(), name="analyze"),
@@ -37,9 +37,10 @@ api_urls = [
     path("audit", audit_apis.AuditListApi.as_view(), name="audit-list"),
     path("budget", billing_apis.BudgetApi.as_view(), name="budget"),
     path("spend", billing_apis.SpendApi.as_view(), name="spend"),
+    path("spend.csv", billing_apis.SpendCsvApi.as_view(), name="spend-csv"),
     path("tokens", config_apis.TokenListApi.as_view(), name="token-list"),
     path("tokens/<str:token_id>", config_apis.TokenDetailApi.as_view(), name="token-detail"),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
 ]
 
 admin.site.login_form = AdminLoginForm  # refuses, with a clear message, after too many failed logins

@@ -223,8 +223,26 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.share_parameter_enums",
         "config.openapi.add_error_responses",
     ],
+    # Each status-like choice set is one named component, built from the model's TextChoices: a new
+    # status is in the schema (and the generated clients' types) as soon as it is in the model.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatus": "approvals.models.ApprovalRequest.Status",
+        "RiskLevel": "approvals.models.ApprovalRequest.Risk",
+        "FindingSeverity": "approvals.models.PolicyRule.Severity",
+        "PlanFindingKind": "approvals.plan_check.PlanFindingKind",
+        "ExecutionStatus": "analysis.models.Execution.Status",
+        "DatasetStatus": "analysis.models.Dataset.Status",
+        "SessionStatus": "analysis.models.Session.Status",
+        "MessageRole": "analysis.models.Message.Role",
+        "AuditAction": "audit.models.AuditEvent.Action",
+        "BudgetScope": "billing.models.Budget.Scope",
+        "BudgetPeriod": "billing.models.Budget.Period",
+        "SpendGroup": "billing.selectors.SpendGroup",
+        "CostFeature": "billing.models.CostSpan.Feature",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -122,6 +122,39 @@ def test_spend_exports_csv_when_asked(as_user, reviewer, spend):
     ]
 
 
+def test_spend_csv_is_its_own_operation_and_its_errors_stay_json(as_user, reviewer, spend):
+    response = as_user(reviewer).get("/api/spend.csv?groupBy=feature")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="spend-by-feature.csv"'
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [(r["feature"], r["costUsd"]) for r in rows] == [
+        ("execution", "0.25000000"),
+        ("generation", "1.50000000"),
+    ]
+    # Whatever the client's Accept says, the answer is CSV; an error is the API's JSON error.
+    assert (
+        as_user(reviewer)
+        .get("/api/spend.csv", HTTP_ACCEPT="application/json")["Content-Type"]
+        .startswith("text/csv")
+    )
+    refused = as_user(reviewer).get("/api/spend.csv?from=yesterday")
+    assert refused.status_code == 400 and refused["Content-Type"] == "application/json"
+    assert refused.json()["error"]["fields"] == {"from": [refused.json()["error"]["fields"]["from"][0]]}
+    assert "from" in refused.json()["error"]["message"]
+
+
+def test_an_invalid_spend_parameter_is_named_as_the_request_names_it(as_user, analyst):
+    error = as_user(analyst).get("/api/spend?from=2026-01-01&to=tomorrow").json()["error"]
+    assert error["code"] == "invalid_input" and list(error["fields"]) == ["to"]
+    assert error["message"].startswith("to: ")
+
+
+def test_spend_of_free_calls_is_written_as_a_plain_decimal(as_user, analyst, team):
+    span(ApprovalRequestFactory(user=analyst, team=team), analyst, "offline-rules-v1", "0")
+    [row] = as_user(analyst).get("/api/spend?groupBy=model").json()["results"]
+    assert row["costUsd"] == "0.00000000"
+
+
 def test_spend_filters_by_time_range(as_user, reviewer, spend):
     assert as_user(reviewer).get("/api/spend?groupBy=day&to=2000-01-01").json()["results"] == []
     rows = as_user(reviewer).get("/api/spend?groupBy=day&from=2000-01-01").json()["results"]
