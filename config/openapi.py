@@ -69,9 +69,12 @@ ERROR_DETAIL_SCHEMA = {
             "query parameter such as `from`) → its messages; `non_field_errors` for the input as a whole.",
         },
         "status": {
-            "anyOf": [component_ref("RequestStatus"), component_ref("DatasetStatus")],
-            "description": "409 `invalid_state` and `not_approved`: the request's status now (a "
-            "`RequestStatus`); 409 `dataset_not_ready`: the dataset's (a `DatasetStatus`).",
+            "allOf": [component_ref("RequestStatus")],
+            "description": "409 `invalid_state` and `not_approved`: the request's status now.",
+        },
+        "datasetStatus": {
+            "allOf": [component_ref("DatasetStatus")],
+            "description": "409 `dataset_not_ready`: the status of the dataset that is not ready.",
         },
         "datasetId": {
             "type": "string",

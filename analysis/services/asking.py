@@ -100,7 +100,7 @@ def _check_ready(dataset: Dataset) -> None:
         message = f"“{dataset.name}” could not be used: {dataset.failure_reason} Upload a corrected file."
     else:
         message = f"“{dataset.name}” is still being profiled; ask again once it is ready."
-    extra = {"datasetId": str(dataset.pk), "status": dataset.status}
+    extra = {"datasetId": str(dataset.pk), "datasetStatus": dataset.status}
     raise Conflict(message, code="dataset_not_ready", extra=extra)
 
 

@@ -300,7 +300,7 @@ def test_a_dataset_not_ready_cannot_be_chosen_for_a_question(team, analyst, as_u
 
     assert response.status_code == 409
     error = response.json()["error"]
-    assert (error["code"], error["status"]) == ("dataset_not_ready", "profiling")
+    assert (error["code"], error["datasetStatus"]) == ("dataset_not_ready", "profiling")
     assert error["message"] == "“visits.json” is still being profiled; ask again once it is ready."
 
     Dataset.objects.filter(pk=dataset.pk).update(status=Status.FAILED, failure_reason="It is broken.")

@@ -63,7 +63,7 @@ ENUM_USES = {
     "RiskLevel": [("ApprovalRequest", "riskLevel"), ("CardRisk", "level")],
     "FindingSeverity": [("Finding", "severity")],
     "PlanFindingKind": [("CardPlanFinding", "kind")],
-    "DatasetStatus": [("Dataset", "status"), ("DatasetSummary", "status"), ("ErrorDetail", "status")],
+    "DatasetStatus": [("Dataset", "status"), ("DatasetSummary", "status"), ("ErrorDetail", "datasetStatus")],
     "AuditAction": [("AuditEvent", "action"), ("audit_list", "action")],
     "SessionStatus": [("Session", "status")],
     "MessageRole": [("Message", "role")],

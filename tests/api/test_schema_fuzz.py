@@ -186,7 +186,7 @@ def test_answers_to_writes_match_the_schema(world):
         "code": "dataset_not_ready",
         "message": not_ready.json()["error"]["message"],
         "datasetId": world.not_ready_dataset_id,
-        "status": "profiling",
+        "datasetStatus": "profiling",
     }
     for role in ("analyst", "reviewer"):  # every rejected request of the world was revised once already
         path = {"request_id": world.revised_request_id}
