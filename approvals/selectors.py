@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import hashlib
+
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from billing.models import Membership
+from billing.selectors import budget_status_version
 from config.exceptions import NotFound
 
-from .models import ApprovalRequest, PolicyRule
+from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .plan_check import check_plan
 from .policy import (
     DEFAULT_ALLOWED_MODULES,
@@ -70,6 +74,69 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
         return visible.get(pk=request_id)
     except (ApprovalRequest.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Request not found.") from None
+
+
+# --- versions: what a poller's ETag and the session page's live status are made of -------------------
+#
+# The one rule: a request's version is read from the columns of every row its answers show that can change
+# after it is created, in one query. The request row's `updated_at` stands for the request's own fields:
+# every UPDATE of a field the answers show sets it (`services.approval_request_transition` does for every
+# transition; a generation's lease is not shown).
+# The run's fields are read as they are (the analysis app writes them with conditional UPDATEs); votes are
+# only ever added (their count); a next version is a new row (its id). What does not change once the
+# request exists is left out: its datasets, the previous version (final when a next one is made), user
+# names.
+VERSION_COLUMNS = (
+    "pk",
+    "status",
+    "updated_at",
+    "execution__status",
+    "execution__backend",
+    "execution__started_at",
+    "execution__finished_at",
+    "execution__duration_ms",
+)
+
+CARD_VERSION_COLUMNS = (
+    "team__high_risk_quorum",
+    "votes_count",
+    "budgets_count",
+    "budgets_saved",
+    "budgets_moved",
+)
+
+
+def approval_request_versions(requests: QuerySet[ApprovalRequest], *, card: bool = False) -> dict:
+    """{pk: version} of these requests. With `card`, also what the approval card reads beyond the row: the
+    votes, the team's quorum and the requester's budgets (`billing.selectors.budget_status_version`)."""
+    newest = ApprovalRequest.objects.filter(parent=OuterRef("pk")).order_by("-version").values("pk")[:1]
+    requests = requests.order_by().annotate(next_id=Subquery(newest))
+    columns = (*VERSION_COLUMNS, "next_id")
+    if card:
+        votes = ApprovalVote.objects.filter(request=OuterRef("pk")).order_by().values("request")
+        requests = requests.annotate(
+            votes_count=Subquery(votes.annotate(n=Count("pk")).values("n")),
+            **budget_status_version(team="team_id", user="user_id"),
+        )
+        columns = (*columns, *CARD_VERSION_COLUMNS)
+    today = timezone.now().date().isoformat() if card else ""  # a daily budget resets at midnight (UTC)
+    return {row[0]: _version(row, today) for row in requests.values_list(*columns)}
+
+
+def _version(row: tuple, salt: str) -> str:
+    return hashlib.blake2b(repr((row, salt)).encode(), digest_size=12).hexdigest()
+
+
+def approval_request_version(*, user, request_id) -> str:
+    """The version of `GET /api/requests/{id}`'s answer (its ETag); another team's request is a 404."""
+    visible = ApprovalRequest.objects.filter(approval_request_visible_q(user=user))
+    try:
+        versions = approval_request_versions(visible.filter(pk=request_id), card=True)
+    except (ValueError, ValidationError):
+        versions = {}
+    if not versions:
+        raise NotFound("Request not found.")
+    return next(iter(versions.values()))
 
 
 def policy_config() -> PolicyConfig:

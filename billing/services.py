@@ -386,7 +386,7 @@ def _hold(*, period_id: int, budget: Budget, nanos: int) -> None:
         BudgetPeriod.objects.filter(pk=period_id)
         .alias(used=_used())
         .filter(used__lte=budget.limit_nanos - nanos)
-        .update(reserved_nanos=F("reserved_nanos") + nanos)
+        .update(reserved_nanos=F("reserved_nanos") + nanos, version=F("version") + 1)
     )
     if held != 1:
         raise _Refused(budget, period_id)
@@ -463,7 +463,9 @@ def _move(*, period_ids: list[int], held: int, spent: int) -> None:
     """Drop `held` from reserved and add `spent` to spent (nano-dollars) on each period, in lock order."""
     for period_id in sorted(period_ids):
         BudgetPeriod.objects.filter(pk=period_id).update(
-            reserved_nanos=F("reserved_nanos") - held, spent_nanos=F("spent_nanos") + spent
+            reserved_nanos=F("reserved_nanos") - held,
+            spent_nanos=F("spent_nanos") + spent,
+            version=F("version") + 1,
         )
 
 
