@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Func, IntegerField, QuerySet
+from django.db.models import Func, IntegerField, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONArray
 
@@ -32,12 +32,8 @@ def session_get(*, user, session_id) -> Session:
 def request_version_own(*, user, session_id, request_id) -> str:
     """The version of one of the user's own requests in one of their sessions, as its live status shows it
     (one query); anything else is a 404."""
-    own = ApprovalRequest.objects.filter(
-        approval_request_visible_q(user=user),
-        user=user,
-        session_id=session_id,
-        session__in=session_list(user=user).values("pk"),
-        pk=request_id,
+    own = approval_request_visible_q(user=user) & Q(
+        user=user, session_id=session_id, session__in=session_list(user=user).values("pk"), pk=request_id
     )
     versions = approval_request_versions(own)
     if not versions:

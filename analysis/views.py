@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
@@ -134,7 +135,7 @@ def session_detail(request, session_id):
         if submitted is not None:
             return redirect(_turn_url(submitted))  # the page opens at the new question
     active = session.status == Session.Status.ACTIVE
-    versions = approval_request_versions(ApprovalRequest.objects.filter(session=session))
+    versions = approval_request_versions(Q(session=session))
     turns = presenters.session_turns(requests, versions=versions, session_active=active)
     context = {"session": session, "turns": turns, "form": form}
     return render(request, "analysis/session.html", context, status=400 if form.errors else 200)

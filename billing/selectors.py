@@ -116,16 +116,16 @@ def budget_status_list(*, user, team: Team | None = None, now=None) -> list[Budg
 
 def budget_status_version(*, team: str, user: str) -> dict[str, Subquery]:
     """Annotations that change whenever `budget_status_list(user=<user>, team=<team>)` can, for a queryset
-    whose columns `team` and `user` name them: the applying budgets' count and latest save (a budget added,
-    changed or deactivated) and the sum of their periods' `version` (every hold, release and charge adds 1).
-    The current periods also change with the day (a daily budget resets): the caller adds today's date.
+    whose columns `team` and `user` name them: the applying budgets' latest save (every save, the first
+    included, moves `updated_at`; budgets are deactivated, never deleted) and the sum of their periods'
+    `version` (every hold, release and charge adds 1). The current periods also change with the day (a
+    daily budget resets): the caller adds today's date.
     """
     applying = Budget.objects.filter(
         Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=OuterRef(user)), team=OuterRef(team)
     )
     one_group = applying.order_by().values("team")
     return {
-        "budgets_count": Subquery(one_group.annotate(n=Count("pk")).values("n")),
         "budgets_saved": Subquery(one_group.annotate(at=Max("updated_at")).values("at")),
         "budgets_moved": Subquery(one_group.annotate(v=Sum("periods__version")).values("v")),
     }
