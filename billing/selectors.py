@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,7 +25,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import AMOUNT_PLACES, Budget, CostSpan, Membership, Team
+from .models import AMOUNT_PLACES, Budget, CostSpan, Membership, Price, Team
 from .money import nanos_to_usd, usd_text
 from .periods import period_end, period_start
 
@@ -40,6 +41,29 @@ def team_list_for_user(*, user, roles: tuple[str, ...] | None = None) -> QuerySe
 
 def membership_role(*, user, team: Team) -> str | None:
     return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+# This process's copy of the price table: (read at, by time.monotonic(); the rows). Every call that prices
+# something reads it (an analyze prices its generation and its run); the table changes when an admin says.
+_prices: tuple[float, tuple[Price, ...]] | None = None
+
+
+def price_list(*, kind: str) -> list[Price]:
+    """The prices of one kind, from this process's copy of the table: read again once older than
+    SANDGATE_PRICES_MAX_AGE_SECONDS, or after a price was saved in this process (`prices_forget`)."""
+    global _prices
+    copy = _prices
+    if copy is None or time.monotonic() - copy[0] > settings.SANDGATE_PRICES_MAX_AGE_SECONDS:
+        copy = _prices = (time.monotonic(), tuple(Price.objects.all()))
+    return [price for price in copy[1] if price.kind == kind]
+
+
+def prices_forget(**kwargs) -> None:
+    """Drop this process's copy of the price table (a price was saved or deleted here)."""
+    global _prices
+    _prices = None
 
 
 # --- budgets and spend ------------------------------------------------------------------------

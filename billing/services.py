@@ -34,6 +34,7 @@ from config.exceptions import ApplicationError
 from .models import AMOUNT_PLACES, Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 from .money import nanos_to_usd, usd_text, usd_to_nanos
 from .periods import period_end, period_start
+from .selectors import price_list
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
@@ -67,7 +68,7 @@ def _stored(cost: Decimal) -> Decimal:
 
 
 def _llm_price(model: str) -> tuple[Decimal, Decimal, bool]:
-    prices = list(Price.objects.filter(kind=Price.Kind.LLM))
+    prices = price_list(kind=Price.Kind.LLM)
     price = next((p for p in prices if p.name == model), None)
     if price is not None:
         return price.input_usd_per_mtok, price.output_usd_per_mtok, False
@@ -102,7 +103,7 @@ def llm_calls_cost(*, model: str, calls: list[tuple[int, int]]) -> Decimal:
 def sandbox_price(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Priced:
     """One run's cost, as its cost span will store it. The same function prices a run's hold (at the
     longest the run may be counted) and its charge (as long as it was counted)."""
-    prices = list(Price.objects.filter(kind=Price.Kind.SANDBOX))
+    prices = price_list(kind=Price.Kind.SANDBOX)
     price = next((p for p in prices if p.name == (backend or settings.SANDBOX_BACKEND)), None)
     unpriced = price is None
     if price is None and prices:
