@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,32 +111,41 @@ def budget_status_list(*, user, team: Team | None = None, now=None) -> list[Budg
     """Every active budget that applies to the user (their teams' and their own), with current totals.
 
     One query: each budget joined to its current period's row (which may not exist yet), whose start
-    depends on the budget's kind of period. It runs on every analyze, execute and request detail.
+    depends on the budget's kind of period. It runs on every analyze, execute and request detail. For one
+    team the budgets come without a join to their team and user: they are the ones asked about.
     """
-    now = now or timezone.now()
-    starts = {kind: period_start(period=kind, at=now) for kind in Budget.Period.values}
+    day = (now or timezone.now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    budgets = _budgets_with_current_period(day=day, related=team is None)
+    teams = Q(team=team) if team is not None else Q(team__in=team_list_for_user(user=user).values("pk"))
+    budgets = budgets.filter(teams).filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+    statuses = []
+    for b in budgets:
+        if team is not None:
+            b.team = team
+            if b.user_id is not None:
+                b.user = user
+        start = period_start(period=b.period, at=day)
+        spent, reserved = (nanos_to_usd(n or 0, places=AMOUNT_PLACES) for n in (b.spent, b.reserved))
+        resets_at = period_end(period=b.period, start=start)
+        statuses.append(BudgetStatus(budget=b, spent=spent, reserved=reserved, resets_at=resets_at))
+    return statuses
+
+
+@functools.lru_cache(maxsize=4)
+def _budgets_with_current_period(*, day: datetime, related: bool) -> QuerySet[Budget]:
+    """Active budgets with the totals of the period current on `day` (every kind of period starts at a UTC
+    midnight), built once per day and process (never evaluated itself): building it is most of its cost."""
     current_start = Case(
-        *[When(period=kind, then=Value(start)) for kind, start in starts.items()],
+        *[When(period=kind, then=Value(period_start(period=kind, at=day))) for kind in Budget.Period.values],
         output_field=DateTimeField(),
     )
-    teams = Q(team=team) if team is not None else Q(team__in=team_list_for_user(user=user).values("pk"))
     budgets = (
-        Budget.objects.filter(teams, is_active=True)
-        .filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+        Budget.objects.filter(is_active=True)
         .annotate(current=FilteredRelation("periods", condition=Q(periods__period_start=current_start)))
         .annotate(spent=F("current__spent_nanos"), reserved=F("current__reserved_nanos"))
-        .select_related("team", "user")
         .order_by("team__slug", "scope", "pk")
     )
-    return [
-        BudgetStatus(
-            budget=b,
-            spent=nanos_to_usd(b.spent or 0, places=AMOUNT_PLACES),
-            reserved=nanos_to_usd(b.reserved or 0, places=AMOUNT_PLACES),
-            resets_at=period_end(period=b.period, start=starts[b.period]),
-        )
-        for b in budgets
-    ]
+    return budgets.select_related("team", "user") if related else budgets
 
 
 def budget_status_version(*, team: str, user: str) -> dict[str, Subquery]:
