@@ -1,5 +1,5 @@
-from django.utils.cache import get_conditional_response
-from django.utils.http import quote_etag
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import etag
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -42,6 +42,12 @@ class RequestListApi(APIView):
         return paginator.get_paginated_response(ApprovalRequestSerializer(page, many=True).data)
 
 
+def _detail_version(request, request_id) -> str:
+    """The detail's ETag, read before the answer is built: a change in between only makes it older than
+    the body, and the next poll then gets the body again. Another team's request is a 404 here."""
+    return selectors.approval_request_version(user=request.user, request_id=request_id)
+
+
 class RequestDetailApi(APIView):
     @extend_schema(
         operation_id="requests_get",
@@ -54,19 +60,9 @@ class RequestDetailApi(APIView):
         "body) until something the answer shows changes: the request's status or fields, its run, votes, "
         "next version, or the budgets its cost card reads.",
     )
+    @method_decorator(etag(_detail_version))
     def get(self, request, request_id):
-        if request.headers.get("If-None-Match"):  # a poller: the version alone answers while it holds
-            etag = quote_etag(selectors.approval_request_version(user=request.user, request_id=request_id))
-            not_modified = get_conditional_response(request, etag=etag)
-            if not_modified is not None:
-                not_modified["ETag"] = etag
-                return not_modified
-        # The version is read with the request; the card's budgets and votes after it, so the body is never
-        # older than its ETag (a change in between makes the next poll get the body again).
-        detail = selectors.approval_request_get(user=request.user, request_id=request_id, versioned=True)
-        response = Response(ApprovalRequestDetailSerializer(detail).data)
-        response["ETag"] = quote_etag(selectors.approval_request_version_of(detail))
-        return response
+        return Response(_detail(user=request.user, request_id=request_id))
 
 
 class ApproveApi(APIView):

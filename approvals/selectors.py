@@ -4,7 +4,7 @@ import functools
 import hashlib
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from billing.models import Membership
@@ -57,13 +57,9 @@ def approval_request_list(
     return qs
 
 
-def approval_request_get(*, user, request_id, versioned: bool = False) -> ApprovalRequest:
-    """One request the user may see, with what its serializers read; anything else is a 404. `versioned`:
-    with the columns of its version too (`approval_request_version_of`)."""
-    requests = approval_request_list(user=user)
-    if versioned:
-        requests = requests.annotate(**_version_columns(card=True))
-    return _visible_get(requests, request_id=request_id)
+def approval_request_get(*, user, request_id) -> ApprovalRequest:
+    """One request the user may see, with what its serializers read; anything else is a 404."""
+    return _visible_get(approval_request_list(user=user), request_id=request_id)
 
 
 def approval_request_to_act_on(*, user, request_id) -> ApprovalRequest:
@@ -94,54 +90,52 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
 # only ever added (their count); a next version is a new row (its id). What does not change once the
 # request exists is left out: its datasets, the previous version (final when a next one is made), user
 # names.
-def _version_columns(*, card: bool) -> dict:
-    """The columns a version is read from, as annotations; with `card`, also what the approval card reads
-    beyond the row: the team's quorum, the votes and the requester's budgets
-    (`billing.selectors.budget_status_version`)."""
-    newest = ApprovalRequest.objects.filter(parent=OuterRef("pk")).order_by("-version").values("pk")[:1]
-    columns = {
-        "version_status": F("status"),
-        "version_updated_at": F("updated_at"),
-        "version_run_status": F("execution__status"),
-        "version_run_backend": F("execution__backend"),
-        "version_run_started_at": F("execution__started_at"),
-        "version_run_finished_at": F("execution__finished_at"),
-        "version_run_duration_ms": F("execution__duration_ms"),
-        "version_next_id": Subquery(newest),
-    }
-    if card:
-        votes = ApprovalVote.objects.filter(request=OuterRef("pk")).order_by().values("request")
-        columns.update(
-            version_quorum=F("team__high_risk_quorum"),
-            version_votes=Subquery(votes.annotate(n=Count("pk")).values("n")),
-            **budget_status_version(team="team_id", user="user_id"),
-        )
-    return columns
+VERSION_COLUMNS = (
+    "pk",
+    "status",
+    "updated_at",
+    "execution__status",
+    "execution__backend",
+    "execution__started_at",
+    "execution__finished_at",
+    "execution__duration_ms",
+)
+
+CARD_VERSION_COLUMNS = (
+    "team__high_risk_quorum",
+    "votes_count",
+    "budgets_saved",
+    "budgets_moved",
+)
 
 
 def approval_request_versions(where: Q, *, card: bool = False) -> dict:
-    """{pk: version} of the requests `where` selects, in one query."""
+    """{pk: version} of the requests `where` selects. With `card`, also what the approval card reads beyond
+    the row: the votes, the team's quorum and the requester's budgets
+    (`billing.selectors.budget_status_version`)."""
     rows = _versions_base(card=card).filter(where)
-    return {row[0]: _version(row[1:], card=card) for row in rows}
-
-
-def approval_request_version_of(request: ApprovalRequest) -> str:
-    """The version of a request loaded by `approval_request_get(versioned=True)`: the same columns, read
-    in the same query as the request itself."""
-    return _version(tuple(getattr(request, name) for name in _version_columns(card=True)), card=True)
+    today = timezone.now().date().isoformat() if card else ""  # a daily budget resets at midnight (UTC)
+    return {row[0]: _version(row, today) for row in rows}
 
 
 @functools.cache
 def _versions_base(*, card: bool) -> QuerySet:
     """The version columns and subqueries, built once per process (never evaluated itself): building them
     is most of a version's cost in Python, and the poll that answers 304 does little else."""
-    columns = _version_columns(card=card)
-    return ApprovalRequest.objects.order_by().annotate(**columns).values_list("pk", *columns)
+    newest = ApprovalRequest.objects.filter(parent=OuterRef("pk")).order_by("-version").values("pk")[:1]
+    base = ApprovalRequest.objects.order_by().annotate(next_id=Subquery(newest))
+    if not card:
+        return base.values_list(*VERSION_COLUMNS, "next_id")
+    votes = ApprovalVote.objects.filter(request=OuterRef("pk")).order_by().values("request")
+    base = base.annotate(
+        votes_count=Subquery(votes.annotate(n=Count("pk")).values("n")),
+        **budget_status_version(team="team_id", user="user_id"),
+    )
+    return base.values_list(*VERSION_COLUMNS, "next_id", *CARD_VERSION_COLUMNS)
 
 
-def _version(values: tuple, *, card: bool) -> str:
-    today = timezone.now().date().isoformat() if card else ""  # a daily budget resets at midnight (UTC)
-    return hashlib.blake2b(repr((values, today)).encode(), digest_size=12).hexdigest()
+def _version(row: tuple, salt: str) -> str:
+    return hashlib.blake2b(repr((row, salt)).encode(), digest_size=12).hexdigest()
 
 
 def approval_request_version(*, user, request_id) -> str:
