@@ -114,7 +114,7 @@ class ExecutionDetailApi(APIView):
         query = ExecutionWatchInput(data=request.query_params)
         query.is_valid(raise_exception=True)
         execution = selectors.execution_get_watched(
-            user=request.user, execution_id=execution_id, after=query.validated_data["after"]
+            user=request.user, execution_id=execution_id, after=query.validated_data.get("after", 0)
         )
         return Response(ExecutionSerializer(execution).data)
 

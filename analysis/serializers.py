@@ -156,8 +156,9 @@ class ArtifactSerializer(serializers.Serializer):
 class ExecutionWatchInput(serializers.Serializer):
     after = serializers.IntegerField(
         min_value=0,
-        default=0,
-        help_text="While the run runs: only the output after this `outputSeq` (what the last poll returned).",
+        required=False,
+        help_text="While the run runs: only the output after this `outputSeq` (what the last poll returned); "
+        "absent, all of it.",
     )
 
 
