@@ -22,7 +22,7 @@ from config.navigation import landing_url
 
 from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
-from .models import Dataset, Session
+from .models import Dataset, Execution, Session
 from .services.asking import analysis_submit
 from .services.datasets import dataset_upload
 from .services.execution import execution_start
@@ -149,12 +149,37 @@ def request_status(request, session_id, request_id):
     turn = presenters.turn(approval, session_active=approval.session.status == Session.Status.ACTIVE)
     if request.GET.get("seen") == turn.seen:
         return HttpResponse(status=204)
-    shown = {flag: request.GET.get(flag) == "1" for flag in ("plan", "code", "results", "next")}
+    shown = {flag: request.GET.get(flag) == "1" for flag in ("plan", "code", "results", "next", "output")}
     context = {"turn": turn, "shown": shown}
     if turn.next_version is not None and not shown["next"]:
         next_request = _own_request(user=request.user, session_id=session_id, request_id=turn.next_version.pk)
         context["next_turn"] = presenters.turn(next_request)
     return render(request, "analysis/_status_update.html", context)
+
+
+@login_required
+@require_GET
+def request_output(request, session_id, request_id):
+    """What the question's run printed after live chunk `after`, polled by htmx only while it may still print:
+    new lines are appended to the output box (nothing else on the page moves), 204 while nothing is new, 286
+    (htmx: stop polling) once the run ended; the status poll then shows its results."""
+    execution_id = selectors.execution_id_of_own_request(
+        user=request.user, session_id=session_id, request_id=request_id
+    )
+    if execution_id is None:
+        raise Http404("No run yet.")
+    try:
+        after = max(int(request.GET.get("after", "0")), 0)
+    except ValueError:
+        after = 0
+    watched = selectors.execution_get_watched(user=request.user, execution_id=execution_id, after=after)
+    if watched.status in Execution.FINAL_STATUSES:
+        return HttpResponse(status=286)
+    if watched.output_seq == after:
+        return HttpResponse(status=204)
+    context = {"request_id": request_id, "session_id": session_id, "after": watched.output_seq}
+    context.update(stdout=watched.stdout, stderr=watched.stderr, interval=presenters.OUTPUT_POLL_MILLISECONDS)
+    return render(request, "analysis/_output_update.html", context)
 
 
 @login_required
