@@ -25,6 +25,7 @@ from .serializers import (
     ExecuteInput,
     ExecuteOutput,
     ExecutionSerializer,
+    ExecutionWatchInput,
     SessionDetailSerializer,
     SessionSerializer,
 )
@@ -101,9 +102,20 @@ class ExecuteApi(APIView):
 
 
 class ExecutionDetailApi(APIView):
-    @extend_schema(operation_id="executions_get", tags=["executions"], responses=ExecutionSerializer)
+    @extend_schema(
+        operation_id="executions_get",
+        tags=["executions"],
+        parameters=[ExecutionWatchInput],
+        responses=ExecutionSerializer,
+        description="The run. While it runs, what it printed so far; poll with `after` set to the last "
+        "`outputSeq` to get only what is new (docs/api.md, live output).",
+    )
     def get(self, request, execution_id):
-        execution = selectors.execution_get(user=request.user, execution_id=execution_id)
+        query = ExecutionWatchInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        execution = selectors.execution_get_watched(
+            user=request.user, execution_id=execution_id, after=query.validated_data.get("after", 0)
+        )
         return Response(ExecutionSerializer(execution).data)
 
 

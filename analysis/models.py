@@ -127,7 +127,7 @@ class Execution(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
-        # Its worker died mid-run (lease expired); settled by the reaper, never run again.
+        # Its worker died mid-run (heartbeat stale or lease expired); settled by the reaper, never run again.
         INTERRUPTED = "interrupted", "Interrupted"
 
     FINAL_STATUSES = frozenset({Status.SUCCEEDED, Status.FAILED, Status.TIMED_OUT, Status.INTERRUPTED})
@@ -150,8 +150,12 @@ class Execution(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     # Set when a worker claims the run; past it, a still-running row's worker is presumed dead (the reaper).
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Renewed every SANDGATE_HEARTBEAT_SECONDS while its worker lives; stale, the reaper interrupts the run.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # The sequence number of the last live-output chunk the worker wrote (analysis/live.py).
+    output_seq = models.PositiveIntegerField(default=0)
 
     class Meta:
         # Plain b-trees: `db_index=True` would add a `_like` twin no query uses, written on every insert.
@@ -186,3 +190,22 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OutputChunk(models.Model):
+    """Live output of a running execution, when there is no Redis: what the run printed since the last chunk.
+
+    Written by the worker at most every SANDGATE_LIVE_OUTPUT_DATABASE_SECONDS; removed when the run ends (the
+    execution's own stdout and stderr are the record).
+    """
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField()
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["execution", "seq"], name="output_chunk_seq_unique")]
+
+    def __str__(self) -> str:
+        return f"output {self.execution_id} #{self.seq}"

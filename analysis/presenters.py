@@ -31,6 +31,8 @@ Status = ApprovalRequest.Status
 # person (review can take hours); an unchanged status answers 204, so nothing on the page moves.
 POLL_FAST_SECONDS = 1
 POLL_WAITING_SECONDS = 10
+# How often the output box of a run that may still print asks for new lines (`views.request_output`).
+OUTPUT_POLL_MILLISECONDS = 500
 _WAITING_FOR_A_PERSON = (Status.PENDING_REVIEW, Status.APPROVED, Status.REJECTED)
 
 # What a run's own status says, under the request's status line.
@@ -101,6 +103,12 @@ class Turn:
     artifacts: list[dict] = field(default_factory=list)
     execution: Execution | None = None
     execution_text: str = ""
+    output_poll_ms: int = OUTPUT_POLL_MILLISECONDS
+
+    @property
+    def live_output(self) -> bool:
+        """The run may still print: the page shows its output box, polled for new lines."""
+        return self.execution is not None and self.execution.status not in Execution.FINAL_STATUSES
 
     @property
     def headline(self) -> str:

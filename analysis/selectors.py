@@ -10,6 +10,7 @@ from approvals.selectors import approval_request_versions, approval_request_visi
 from billing.selectors import team_list_for_user
 from config.exceptions import NotFound
 
+from .live import live_output_read
 from .llm.base import DatasetContext, Revision, Turn
 from .llm.prompt import turn_token_estimate
 from .models import Dataset, Execution, Session
@@ -122,6 +123,28 @@ def execution_get(*, user, execution_id) -> Execution:
         return visible.select_related("request").get(pk=execution_id)
     except (Execution.DoesNotExist, ValueError):
         raise NotFound("Execution not found.") from None
+
+
+def execution_id_of_own_request(*, user, session_id, request_id):
+    """The id of the run of one of the user's own questions in their session; None before it has one."""
+    own = Execution.objects.filter(
+        request_id=request_id, request__session_id=session_id, request__user=user
+    ).values_list("pk", flat=True)
+    return own.first()
+
+
+def execution_get_watched(*, user, execution_id, after: int = 0) -> Execution:
+    """The execution as a watcher sees it. While it runs, `stdout` and `stderr` are what it printed after live
+    chunk `after` (all of it with 0) and `output_seq` the last chunk's number; once it ended, they are its
+    record, whatever `after`."""
+    execution = execution_get(user=user, execution_id=execution_id)
+    if execution.status != Execution.Status.RUNNING:
+        return execution
+    live = live_output_read(execution_id=execution.pk, after=after)
+    if not Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING).exists():
+        return execution_get(user=user, execution_id=execution_id)  # it ended meanwhile: its record
+    execution.stdout, execution.stderr, execution.output_seq = live.stdout, live.stderr, live.seq
+    return execution
 
 
 def dataset_context(*, dataset: Dataset) -> DatasetContext:

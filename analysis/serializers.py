@@ -153,14 +153,30 @@ class ArtifactSerializer(serializers.Serializer):
         return reverse("api:artifact-download", args=[artifact.execution_id, artifact.name])
 
 
+class ExecutionWatchInput(serializers.Serializer):
+    after = serializers.IntegerField(
+        min_value=0,
+        required=False,
+        help_text="While the run runs: only the output after this `outputSeq` (what the last poll returned); "
+        "absent, all of it.",
+    )
+
+
 class ExecutionSerializer(serializers.Serializer):
     executionId = serializers.UUIDField(source="id")
     requestId = serializers.UUIDField(source="request_id")
     status = serializers.ChoiceField(choices=Execution.Status.choices)
     backend = serializers.CharField(help_text="`local` or `e2b`; empty until a worker takes the run.")
     codeSha256 = serializers.CharField(source="code_sha256")
-    stdout = serializers.CharField()
-    stderr = serializers.CharField()
+    stdout = serializers.CharField(
+        help_text="While `running`: what the code printed so far (with `after`, only what is new). Once the "
+        "run ended: all of its output, the record (a client shows it instead of what it gathered)."
+    )
+    stderr = serializers.CharField(help_text="As `stdout`.")
+    outputSeq = serializers.IntegerField(
+        source="output_seq",
+        help_text="The number of the last chunk of output included; pass it as `after` on the next poll.",
+    )
     error = serializers.SerializerMethodField()
     results = serializers.SerializerMethodField()
     limits = serializers.SerializerMethodField()

@@ -26,6 +26,11 @@ urlpatterns = [
         views.request_status,
         name="request-status",
     ),
+    path(
+        "sessions/<uuid:session_id>/requests/<uuid:request_id>/output/",
+        views.request_output,
+        name="request-output",
+    ),
     path("sessions/<uuid:session_id>/requests/<uuid:request_id>/run/", views.request_run, name="request-run"),
     path(
         "sessions/<uuid:session_id>/requests/<uuid:request_id>/revise/",

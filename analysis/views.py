@@ -27,7 +27,7 @@ from config.navigation import landing_url
 
 from . import exports, presenters, selectors
 from .forms import AskForm, DatasetUploadForm, FollowUpForm
-from .models import Dataset, Session
+from .models import Dataset, Execution, Session
 from .services.asking import analysis_submit
 from .services.datasets import dataset_upload
 from .services.execution import execution_start
@@ -164,7 +164,8 @@ def request_status(request, session_id, request_id):
     return response
 
 
-SHOWN = ("plan", "code", "results", "next")  # what the page already has of a request, as the poll says
+# What the page already has of a request, as the poll says.
+SHOWN = ("plan", "code", "results", "next", "output")
 
 
 def _status_answer(request, *, version: str, user, session_id, request_id) -> HttpResponse:
@@ -181,6 +182,31 @@ def _status_answer(request, *, version: str, user, session_id, request_id) -> Ht
             _own_request(**following), seen=selectors.request_version_own(**following)
         )
     return render(request, "analysis/_status_update.html", context)
+
+
+@login_required
+@require_GET
+def request_output(request, session_id, request_id):
+    """What the question's run printed after live chunk `after`, polled by htmx only while it may still print:
+    new lines are appended to the output box (nothing else on the page moves), 204 while nothing is new, 286
+    (htmx: stop polling) once the run ended; the status poll then shows its results."""
+    execution_id = selectors.execution_id_of_own_request(
+        user=request.user, session_id=session_id, request_id=request_id
+    )
+    if execution_id is None:
+        raise Http404("No run yet.")
+    try:
+        after = max(int(request.GET.get("after", "0")), 0)
+    except ValueError:
+        after = 0
+    watched = selectors.execution_get_watched(user=request.user, execution_id=execution_id, after=after)
+    if watched.status in Execution.FINAL_STATUSES:
+        return HttpResponse(status=286)
+    if watched.output_seq == after:
+        return HttpResponse(status=204)
+    context = {"request_id": request_id, "session_id": session_id, "after": watched.output_seq}
+    context.update(stdout=watched.stdout, stderr=watched.stderr, interval=presenters.OUTPUT_POLL_MILLISECONDS)
+    return render(request, "analysis/_output_update.html", context)
 
 
 @login_required

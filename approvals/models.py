@@ -26,7 +26,7 @@ class ApprovalRequest(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
-        # Its worker died while generating or running (lease expired); settled by the reaper.
+        # Its worker died while generating or running (heartbeat stale, lease past); settled by the reaper.
         INTERRUPTED = "interrupted", "Interrupted"
 
     FINAL_STATUSES = frozenset(
@@ -92,6 +92,8 @@ class ApprovalRequest(models.Model):
     # Set when a generate worker claims the request: a redelivered task leaves a claimed request alone,
     # and past it a request still generating is presumed abandoned (the reaper).
     generation_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # Renewed every SANDGATE_HEARTBEAT_SECONDS while the generate worker lives; stale, the reaper interrupts.
+    generation_heartbeat_at = models.DateTimeField(null=True, blank=True)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -1,7 +1,9 @@
+import logging
 import os
 
 from celery import Celery
 from celery.signals import (
+    celeryd_after_setup,
     task_postrun,
     task_prerun,
     worker_init,
@@ -15,6 +17,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("sandgate")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+logger = logging.getLogger("sandgate.worker")
+
+
+@celeryd_after_setup.connect
+def _log_queues_served(sender, instance, **kwargs) -> None:
+    """Say which queues this worker consumes: one that serves none of generate/execute is visible at once."""
+    served = sorted(instance.app.amqp.queues.consume_from or instance.app.amqp.queues)
+    declared = sorted(queue.name for queue in instance.app.conf.task_queues or ())
+    missing = sorted(set(declared) - set(served))
+    logger.warning("worker %s serves the queues: %s", sender, ", ".join(served))
+    if missing:
+        logger.warning("worker %s does not serve: %s (another worker must)", sender, ", ".join(missing))
 
 
 @worker_init.connect

@@ -1,11 +1,8 @@
-from datetime import date
-from decimal import Decimal
-
 import pytest
 from rest_framework.test import APIClient
 
-from billing.models import Membership, Price
-from tests.factories import TeamFactory, member
+from billing.models import Membership
+from tests.factories import TeamFactory, default_prices, member
 
 
 @pytest.hookimpl(wrapper=True)
@@ -127,36 +124,6 @@ def _fresh_cache():
     prices_forget()  # and this process's copy of the price table: a test's prices roll back with it
 
 
-# The seeded defaults (billing/migrations/0004_seed_prices.py); transactional tests empty the table, so
-# tests that price anything put them back.
-DEFAULT_PRICES = [
-    ("mistral-large-latest", "2.00", "6.00"),
-    ("mistral-small-latest", "0.20", "0.60"),
-    ("offline-rules-v1", "0", "0"),
-]
-
-
 @pytest.fixture
 def prices(db):
-    for name, price_in, price_out in DEFAULT_PRICES:
-        Price.objects.update_or_create(
-            name=name,
-            defaults={
-                "kind": Price.Kind.LLM,
-                "input_usd_per_mtok": Decimal(price_in),
-                "output_usd_per_mtok": Decimal(price_out),
-                "source": "test",
-                "as_of": date(2026, 11, 26),
-            },
-        )
-    for backend in ("local", "e2b"):
-        Price.objects.update_or_create(
-            name=backend,
-            defaults={
-                "kind": Price.Kind.SANDBOX,
-                "usd_per_vcpu_second": Decimal("0.000014"),
-                "usd_per_gib_second": Decimal("0.0000045"),
-                "source": "test",
-                "as_of": date(2026, 11, 26),
-            },
-        )
+    default_prices()

@@ -45,7 +45,8 @@ def purge_queues_of_this_run() -> None:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str] | None = None):
+    def __init__(self, env: dict[str, str] | None = None, *, every_queue_by_default: bool = False):
+        """`every_queue_by_default`: started without -Q, as `celery -A config worker` is in the README."""
         queues = ",".join(queues_of_this_run())
         env = {
             **os.environ,
@@ -56,7 +57,8 @@ class WorkerProcess:
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
-        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", queues, "--pool", "solo"]
+        cmd = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo"]
+        cmd += [] if every_queue_by_default else ["-Q", queues]
         cmd += ["--without-heartbeat", "--without-mingle", "--without-gossip", "--loglevel", "INFO"]
         # Its own process group, so kill_hard() can take the worker down the way a lost machine would.
         self.proc = subprocess.Popen(

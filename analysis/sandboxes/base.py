@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Protocol
 
@@ -26,6 +27,8 @@ ERROR_KEYS = frozenset({"name", "value", "traceback"})
 ERROR_NAME_CHARS = 200
 _PNG_BASE64 = "iVBORw0KGgo"  # the PNG signature, base64-encoded
 _MB = 1024 * 1024
+# Told what the code prints as it prints it: ("stdout" or "stderr", text). The result still carries it all.
+OutputSink = Callable[[str, str], None]
 
 
 @dataclass(frozen=True)
@@ -242,5 +245,11 @@ class Sandbox(Protocol):
     name: str
 
     def run(
-        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+        self,
+        *,
+        code: str,
+        code_sha256: str,
+        datasets: list[DatasetMount],
+        limits: Limits,
+        on_output: OutputSink | None = None,
     ) -> SandboxResult: ...

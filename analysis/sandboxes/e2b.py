@@ -48,6 +48,7 @@ from .base import (
     DatasetMount,
     Limits,
     MalformedResult,
+    OutputSink,
     SandboxResult,
     accept_artifacts,
     cap_results,
@@ -90,7 +91,13 @@ class E2BSandbox:
         self.lifetime_seconds = lifetime_seconds or settings.E2B_TIMEOUT_SECONDS
 
     def run(
-        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+        self,
+        *,
+        code: str,
+        code_sha256: str,
+        datasets: list[DatasetMount],
+        limits: Limits,
+        on_output: OutputSink | None = None,
     ) -> SandboxResult:
         source = verified_code(code, code_sha256)  # before any network call: nothing else may run
         uploads = _uploads(datasets)
@@ -104,7 +111,10 @@ class E2BSandbox:
             _upload(sandbox, uploads)
             phase = "run"
             execution = sandbox.run_code(
-                source.decode("utf-8"), timeout=limits.wall_seconds, request_timeout=_REQUEST_TIMEOUT_SECONDS
+                source.decode("utf-8"),
+                timeout=limits.wall_seconds,
+                request_timeout=_REQUEST_TIMEOUT_SECONDS,
+                **_forwarding(on_output),
             )
             result = _result(execution, limits)
             if not result.timed_out:
@@ -162,6 +172,16 @@ class E2BSandbox:
 
 
 # --- Before the sandbox ------------------------------------------------------------------------------
+
+
+def _forwarding(on_output: OutputSink | None) -> dict:
+    """The SDK's callbacks, called as the kernel's output lines arrive on the streamed response."""
+    if on_output is None:
+        return {}
+    return {
+        "on_stdout": lambda message: on_output("stdout", message.line),
+        "on_stderr": lambda message: on_output("stderr", message.line),
+    }
 
 
 def _uploads(datasets: list[DatasetMount]) -> list[tuple[str, str]]:

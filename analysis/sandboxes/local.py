@@ -30,6 +30,7 @@ Approved code is still untrusted code. What stands between it and the worker:
 from __future__ import annotations
 
 import atexit
+import codecs
 import contextlib
 import functools
 import hashlib
@@ -61,6 +62,7 @@ from .base import (
     DatasetMount,
     Limits,
     MalformedResult,
+    OutputSink,
     SandboxResult,
     accept_artifacts,
     check_error,
@@ -109,12 +111,18 @@ class LocalSandbox:
         self.launcher = Path(launcher or settings.SANDBOX_LAUNCHER)
 
     def run(
-        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+        self,
+        *,
+        code: str,
+        code_sha256: str,
+        datasets: list[DatasetMount],
+        limits: Limits,
+        on_output: OutputSink | None = None,
     ) -> SandboxResult:
         source = verified_code(code, code_sha256)  # the bytes hashed are the bytes sent: nothing between
         started = self.launch(limits=limits, dataset_binds=_dataset_binds(datasets))
         try:
-            return started.execute(source)
+            return started.execute(source, on_output)
         finally:
             started.destroy()
 
@@ -233,7 +241,7 @@ class Launched:
             return True
         return bool(select.select([self.ready_read], [], [], timeout)[0])
 
-    def execute(self, source: bytes) -> SandboxResult:
+    def execute(self, source: bytes, on_output: OutputSink | None = None) -> SandboxResult:
         """Hand over the code and collect the result; the wall clock starts now, at the hand-over."""
         if self.used:
             raise RuntimeError("a sandbox runs exactly one execution")
@@ -247,7 +255,13 @@ class Launched:
         try:
             with os.fdopen(self.result_read, "rb", buffering=0):
                 exchange = _exchange(
-                    process, source, self.result_read, stopper, limits.output_bytes, _result_cap(limits)
+                    process,
+                    source,
+                    self.result_read,
+                    stopper,
+                    limits.output_bytes,
+                    _result_cap(limits),
+                    on_output,
                 )
         except BaseException:
             _kill_tree(process)  # never leave a sandbox running behind an error of ours
@@ -796,12 +810,16 @@ def _exchange(
     stopper: _Stopper,
     output_bytes: int,
     result_cap: int,
+    on_output: OutputSink | None = None,
 ) -> _Exchange:
-    """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the stopper kills."""
+    """Feed the code on stdin and read stdout, stderr and the result pipe until EOF or the stopper kills.
+
+    What stdout and stderr carry is also told to `on_output` as it comes (the run's live output).
+    """
     exchange = _Exchange(_Capped(output_bytes), _Capped(output_bytes), _Capped(result_cap))
     readers = {
-        process.stdout.fileno(): exchange.stdout,
-        process.stderr.fileno(): exchange.stderr,
+        process.stdout.fileno(): _Forwarded(exchange.stdout, "stdout", on_output),
+        process.stderr.fileno(): _Forwarded(exchange.stderr, "stderr", on_output),
         result_fd: exchange.result,
     }
     pending = memoryview(code)
@@ -825,7 +843,22 @@ def _exchange(
     return exchange
 
 
-def _read_into(selector: selectors.BaseSelector, fd: int, sink: _Capped) -> None:
+class _Forwarded:
+    """A stream kept (`_Capped`) and told, decoded, to the output sink as it comes."""
+
+    def __init__(self, capped: _Capped, name: str, on_output: OutputSink | None) -> None:
+        self.capped = capped
+        self.name = name
+        self.on_output = on_output
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, chunk: bytes) -> None:
+        self.capped.feed(chunk)
+        if self.on_output is not None:
+            self.on_output(self.name, self.decoder.decode(chunk))
+
+
+def _read_into(selector: selectors.BaseSelector, fd: int, sink: _Capped | _Forwarded) -> None:
     chunk = os.read(fd, _READ_CHUNK)
     if chunk:
         sink.feed(chunk)  # past the cap this only drains, so the writer never blocks on a full pipe

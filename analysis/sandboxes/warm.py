@@ -42,7 +42,7 @@ from pathlib import Path
 from django.conf import settings
 
 from . import local
-from .base import DatasetMount, Limits, SandboxResult, verified_code
+from .base import DatasetMount, Limits, OutputSink, SandboxResult, verified_code
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +84,14 @@ class WarmSandbox:
     data_root: Path  # private (0711) parent of data_dir, removed with it
     data_dir: Path  # bound read-only at /data
 
-    def execute(self, source: bytes, datasets: list[DatasetMount]) -> SandboxResult:
+    def execute(
+        self, source: bytes, datasets: list[DatasetMount], on_output: OutputSink | None = None
+    ) -> SandboxResult:
         if self.launched.used:
             raise RuntimeError("a warm sandbox runs exactly one execution")
         for dataset in datasets:
             _place(dataset, self.data_dir)
-        result = self.launched.execute(source)
+        result = self.launched.execute(source, on_output)
         result.limits = {**result.limits, "warm": True}
         return result
 
@@ -111,16 +113,24 @@ class WarmPool:
         self._slots = itertools.count()
 
     def run(
-        self, *, code: str, code_sha256: str, datasets: list[DatasetMount], limits: Limits
+        self,
+        *,
+        code: str,
+        code_sha256: str,
+        datasets: list[DatasetMount],
+        limits: Limits,
+        on_output: OutputSink | None = None,
     ) -> SandboxResult:
         source = verified_code(code, code_sha256)
         warm = self.take(limits)
         if warm is None:
-            result = self.sandbox.run(code=code, code_sha256=code_sha256, datasets=datasets, limits=limits)
+            result = self.sandbox.run(
+                code=code, code_sha256=code_sha256, datasets=datasets, limits=limits, on_output=on_output
+            )
             self.fill()
             return result
         try:
-            return warm.execute(source, datasets)
+            return warm.execute(source, datasets, on_output)
         finally:
             warm.destroy()
             self.fill()

@@ -39,6 +39,7 @@ from config.exceptions import Conflict, Forbidden
 
 from .. import tracing
 from ..dataset_cache import MISSING, LocalCopy, dataset_local_copy
+from ..live import RunWatch, live_output_end
 from ..models import Dataset, Execution, Message, Session
 from ..sandboxes import get_sandbox, run_seconds_ceiling
 from ..sandboxes.base import CodeIntegrityError, DatasetMount, Limits, SandboxResult
@@ -189,6 +190,7 @@ def _execution_claim(*, execution_id) -> Execution | None:
         status=Execution.Status.RUNNING,
         started_at=now,
         lease_expires_at=now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS),
+        heartbeat_at=now,
     )
     if claimed != 1:
         return None
@@ -264,11 +266,22 @@ def execution_run(*, execution_id) -> Execution | None:
     mounts = [DatasetMount(name=dataset.name, host_path=str(copy.path)) for dataset, copy in copies]
     started = time.monotonic()
     logger.info("execution %s: claimed, running it in the %s sandbox", execution_id, execution.backend)
+    watch = RunWatch(
+        beat=lambda: execution_heartbeat(execution_id=execution_id),
+        execution_id=execution_id,
+        output_bytes=limits.output_bytes,
+        wall_seconds=limits.wall_seconds,
+    )
     with tracing.execution_span(request=request, backend=execution.backend) as traced:
         try:
-            result = get_sandbox().run(
-                code=request.code, code_sha256=execution.code_sha256, datasets=mounts, limits=limits
-            )
+            with watch:
+                result = get_sandbox().run(
+                    code=request.code,
+                    code_sha256=execution.code_sha256,
+                    datasets=mounts,
+                    limits=limits,
+                    on_output=watch.write,
+                )
         except CodeIntegrityError as exc:  # the backend's own last-moment re-hash
             return _execution_refuse(execution=execution, reason=str(exc))
         except Exception as exc:  # the sandbox itself broke: the run still must end, visibly
@@ -279,7 +292,13 @@ def execution_run(*, execution_id) -> Execution | None:
         result.limits = _limits_in_force(limits=limits, team=request.team, record=result.limits)
         status = _final_status(result)
         tracing.execution_span_finish(span=traced, status=status, duration_ms=result.duration_ms)
-    return _execution_finish(execution=execution, result=result, limits=limits)
+    return _execution_finish(execution=execution, result=result, limits=limits, output_seq=watch.seq)
+
+
+def execution_heartbeat(*, execution_id) -> int:
+    """The worker running this execution is alive (analysis.live.RunWatch renews it)."""
+    running = Execution.objects.filter(pk=execution_id, status=Execution.Status.RUNNING)
+    return running.update(heartbeat_at=timezone.now())
 
 
 def _limits_in_force(*, limits: Limits, team: Team, record: dict) -> dict:
@@ -295,9 +314,12 @@ def _final_status(result: SandboxResult) -> str:
 
 
 @transaction.atomic
-def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Limits) -> Execution:
+def _execution_finish(
+    *, execution: Execution, result: SandboxResult, limits: Limits, output_seq: int = 0
+) -> Execution:
     status = _final_status(result)
     Execution.objects.filter(pk=execution.pk, status=Execution.Status.RUNNING).update(
+        output_seq=output_seq,
         status=status,
         stdout=result.stdout,
         stderr=result.stderr,
@@ -308,6 +330,7 @@ def _execution_finish(*, execution: Execution, result: SandboxResult, limits: Li
         duration_ms=result.duration_ms,
     )
     execution.refresh_from_db()
+    live_output_end(execution_id=execution.pk)
     artifacts_store(execution=execution, result=result)
     request = approval_request_transition(request=execution.request, source=(Status.RUNNING,), target=status)
     cost_span_record_execution(

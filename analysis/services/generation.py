@@ -35,6 +35,7 @@ from config.enqueue import enqueue_on_commit
 from config.exceptions import Conflict
 
 from .. import tracing
+from ..live import RunWatch
 from ..llm import get_generator
 from ..llm.base import CallUsage, GenerationConfigurationError, GenerationError, GenerationInput
 from ..llm.offline import MODEL as OFFLINE_MODEL
@@ -49,9 +50,21 @@ Action = AuditEvent.Action
 
 
 def request_generate_code(*, request_id) -> ApprovalRequest | None:
-    """Ask the LLM (or the offline generator) for code; runs in the `generate` worker."""
+    """Ask the LLM (or the offline generator) for code; runs in the `generate` worker, its heartbeat renewed
+    meanwhile (a worker that dies leaves it stale: the reaper)."""
     if not _request_generation_claim(request_id=request_id):
         return None  # a redelivered task (another worker has it or had it), or a request cancelled meanwhile
+    with RunWatch(beat=lambda: request_generation_heartbeat(request_id=request_id)):
+        return _request_generate_claimed(request_id=request_id)
+
+
+def request_generation_heartbeat(*, request_id) -> int:
+    """The worker generating this request's code is alive (analysis.live.RunWatch renews it)."""
+    generating = ApprovalRequest.objects.filter(pk=request_id, status=Status.GENERATING)
+    return generating.update(generation_heartbeat_at=timezone.now())
+
+
+def _request_generate_claimed(*, request_id) -> ApprovalRequest | None:
     request = ApprovalRequest.objects.select_related("team", "user", "parent").get(pk=request_id)
     generator = get_generator()
     choice = generation_model_for(team=request.team, user=request.user)
@@ -230,10 +243,11 @@ def request_regenerate(*, revision: ApprovalRequest, feedback: str, asked_by_ana
 
 def _request_generation_claim(*, request_id) -> bool:
     """Claim the generation once, with a lease: a second task for the same request finds it claimed."""
-    lease_expires_at = timezone.now() + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS)
+    now = timezone.now()
+    lease_expires_at = now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS)
     claimed = ApprovalRequest.objects.filter(
         pk=request_id, status=Status.GENERATING, generation_lease_expires_at__isnull=True
-    ).update(generation_lease_expires_at=lease_expires_at)
+    ).update(generation_lease_expires_at=lease_expires_at, generation_heartbeat_at=now)
     return claimed == 1
 
 

@@ -18,6 +18,7 @@ from audit.services import audit_log
 from billing.models import CostSpan
 from billing.services import budget_release_request
 
+from ..live import live_output_end, live_output_read
 from ..models import Dataset, Execution, Message
 from .datasets import dataset_profiling_interrupt, dataset_profiling_release
 from .execution import runs_release, runs_release_waiting
@@ -28,8 +29,7 @@ Action = AuditEvent.Action
 
 
 INTERRUPTED_MESSAGE = (
-    "The worker handling this stopped (it crashed or was restarted) before it finished. "
-    "It was not run again; ask again to retry."
+    "The worker running this stopped; the code was not run again — ask again or run it again."
 )
 
 
@@ -51,51 +51,79 @@ def reap_stuck(*, now=None, limit: int = 500) -> dict[str, int]:
     return counts
 
 
+def worker_lost_q(*, now, heartbeat: str, lease: str) -> Q:
+    """Rows whose worker is presumed dead: the heartbeat stale (SANDGATE_HEARTBEAT_STALE_SECONDS), or the
+    lease past (the hard time limit and a margin: a worker that beats yet never ends)."""
+    stale = now - timedelta(seconds=settings.SANDGATE_HEARTBEAT_STALE_SECONDS)
+    return Q(**{f"{heartbeat}__lt": stale}) | Q(**{f"{lease}__lt": now})
+
+
 def _executions_interrupt_expired(*, now, limit: int) -> int:
-    expired = Execution.objects.filter(status=Execution.Status.RUNNING, lease_expires_at__lt=now)
+    lost = worker_lost_q(now=now, heartbeat="heartbeat_at", lease="lease_expires_at")
+    expired = Execution.objects.filter(lost, status=Execution.Status.RUNNING)
     ids = list(expired.values_list("pk", flat=True)[:limit])
     return sum(execution_interrupt(execution_id=pk, now=now) for pk in ids)
 
 
 @transaction.atomic
 def execution_interrupt(*, execution_id, now) -> int:
-    """A running execution whose lease expired ends `interrupted`, its budget hold released; never re-run."""
+    """A running execution whose worker is presumed dead ends `interrupted`, its budget hold released, what it
+    printed until then kept as its output; never re-run."""
     error = {"name": "WorkerLost", "value": INTERRUPTED_MESSAGE, "traceback": ""}
-    interrupted = Execution.objects.filter(
-        pk=execution_id, status=Execution.Status.RUNNING, lease_expires_at__lt=now
-    ).update(status=Execution.Status.INTERRUPTED, error=error, finished_at=now)
+    lost = worker_lost_q(now=now, heartbeat="heartbeat_at", lease="lease_expires_at")
+    printed = live_output_read(execution_id=execution_id)
+    interrupted = Execution.objects.filter(lost, pk=execution_id, status=Execution.Status.RUNNING).update(
+        status=Execution.Status.INTERRUPTED,
+        error=error,
+        finished_at=now,
+        stdout=printed.stdout,
+        stderr=printed.stderr,
+        output_seq=printed.seq,
+    )
     if interrupted != 1:
         return 0  # finished (or reaped) meanwhile
+    live_output_end(execution_id=execution_id)
     execution = Execution.objects.select_related("request", "request__team").get(pk=execution_id)
     request = approval_request_transition(
         request=execution.request, source=(Status.RUNNING, Status.QUEUED), target=Status.INTERRUPTED
     )
     released = budget_release_request(request=request, feature=CostSpan.Feature.EXECUTION)
     runs_release(team_id=request.team_id)
-    details = {"lease_expired_at": execution.lease_expires_at.isoformat(), "reservations_released": released}
+    details = {
+        "heartbeat_at": _iso(execution.heartbeat_at),
+        "lease_expires_at": execution.lease_expires_at.isoformat(),
+        "reservations_released": released,
+    }
     audit_log(action=Action.EXECUTION_INTERRUPTED, team=request.team, target=execution, details=details)
     _interrupted_message(request=request)
     return 1
 
 
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _requests_interrupt_expired(*, now, limit: int) -> int:
-    expired = ApprovalRequest.objects.filter(status=Status.GENERATING, generation_lease_expires_at__lt=now)
+    lost = worker_lost_q(now=now, heartbeat="generation_heartbeat_at", lease="generation_lease_expires_at")
+    expired = ApprovalRequest.objects.filter(lost, status=Status.GENERATING)
     ids = list(expired.values_list("pk", flat=True)[:limit])
     return sum(request_interrupt(request_id=pk, now=now) for pk in ids)
 
 
 @transaction.atomic
 def request_interrupt(*, request_id, now) -> int:
-    """A request whose generation lease expired ends `interrupted`, its budget hold released."""
-    interrupted = ApprovalRequest.objects.filter(
-        pk=request_id, status=Status.GENERATING, generation_lease_expires_at__lt=now
-    ).update(status=Status.INTERRUPTED, generation_error=INTERRUPTED_MESSAGE, updated_at=now)
+    """A request whose generating worker is presumed dead ends `interrupted`, its budget hold released."""
+    lost = worker_lost_q(now=now, heartbeat="generation_heartbeat_at", lease="generation_lease_expires_at")
+    interrupted = ApprovalRequest.objects.filter(lost, pk=request_id, status=Status.GENERATING).update(
+        status=Status.INTERRUPTED, generation_error=INTERRUPTED_MESSAGE, updated_at=now
+    )
     if interrupted != 1:
         return 0
     request = ApprovalRequest.objects.select_related("team").get(pk=request_id)
     released = budget_release_request(request=request, feature=CostSpan.Feature.GENERATION)
     details = {
-        "lease_expired_at": request.generation_lease_expires_at.isoformat(),
+        "heartbeat_at": _iso(request.generation_heartbeat_at),
+        "lease_expires_at": request.generation_lease_expires_at.isoformat(),
         "reservations_released": released,
     }
     audit_log(action=Action.REQUEST_INTERRUPTED, team=request.team, target=request, details=details)

@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from kombu import Queue
 
 from config.filesystem import private_dir, private_file
 
@@ -260,6 +261,8 @@ def filesystem_broker_options(folder: Path) -> dict:
         "processed_folder": str(folder / "processed"),
         "control_folder": str(folder / "control"),
         "store_processed": False,
+        # kombu polls the folder this often when idle (its default, 1 s, delays every task by up to that).
+        "polling_interval": env.float("SANDGATE_BROKER_POLLING_SECONDS", default=0.05),
     }
 
 
@@ -279,6 +282,10 @@ CELERY_TASK_ROUTES = {
     "approvals.tasks.notify_reviewers_by_email": {"queue": "generate"},
     "approvals.tasks.notify_reviewers_by_webhook": {"queue": "generate"},
 }
+# Every queue declared: a worker started without -Q consumes all of them (config/celery.py logs which).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+_ROUTED_QUEUES = sorted({route["queue"] for route in CELERY_TASK_ROUTES.values()})
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *_ROUTED_QUEUES))
 CELERY_TASK_ALWAYS_EAGER = False
 # Celery's Django fixup closes the database connection around every task unless this is set; set, it closes
 # it only every N tasks. Workers instead apply Django's own rule around each task (config/celery.py), as
@@ -294,9 +301,13 @@ CELERY_BEAT_SCHEDULE = {
     "session-expire-idle": {"task": "analysis.tasks.expire_idle_sessions", "schedule": 3600.0},
     # Releases budget reservations whose lease expired: the worker holding them died.
     "budget-sweep-reservations": {"task": "billing.tasks.sweep_reservations", "schedule": 60.0},
-    # Settles rows whose worker died (expired lease → interrupted) and re-enqueues tasks that never reached
-    # the broker (analysis.services.reaper.reap_stuck).
-    "analysis-reap-stuck": {"task": "analysis.tasks.reap_stuck", "schedule": 60.0},
+    # Settles rows whose worker died (stale heartbeat or expired lease → interrupted) and re-enqueues tasks
+    # that never reached the broker (analysis.services.reaper.reap_stuck). Often: a dead worker is known
+    # within SANDGATE_HEARTBEAT_STALE_SECONDS plus this.
+    "analysis-reap-stuck": {
+        "task": "analysis.tasks.reap_stuck",
+        "schedule": env.float("SANDGATE_REAPER_SECONDS", default=15.0),
+    },
 }
 
 # --- Code generation --------------------------------------------------------------------------
@@ -339,6 +350,13 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 # worker is dead for sure (the hard limit kills the task) and the reaper marks the row `interrupted`.
 SANDGATE_LEASE_MARGIN_SECONDS = env.int("SANDGATE_LEASE_MARGIN_SECONDS", default=30)
 SANDGATE_LEASE_SECONDS = CELERY_TASK_TIME_LIMIT + SANDGATE_LEASE_MARGIN_SECONDS
+# A running generation or run renews its heartbeat this often while its worker lives; one whose heartbeat is
+# older than the stale threshold is presumed dead and the reaper marks it `interrupted` (never run again).
+SANDGATE_HEARTBEAT_SECONDS = env.float("SANDGATE_HEARTBEAT_SECONDS", default=10.0)
+SANDGATE_HEARTBEAT_STALE_SECONDS = env.float("SANDGATE_HEARTBEAT_STALE_SECONDS", default=40.0)
+# Live output of a running run (analysis/live.py): a Redis stream per run when the broker is Redis, else
+# rows in the database written at most this often.
+SANDGATE_LIVE_OUTPUT_DATABASE_SECONDS = env.float("SANDGATE_LIVE_OUTPUT_DATABASE_SECONDS", default=0.5)
 # A request still `generating` or an execution still `queued` this long after it was written, and never
 # claimed, is re-enqueued by the reaper: its task never reached the broker (Redis was down). A duplicate
 # message is harmless (the claim), so a long queue only costs an extra no-op task.

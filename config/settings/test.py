@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from kombu import Queue
+
 from .base import *  # noqa: F403
 from .base import CELERY_BROKER_URL, DATABASES, VAR_DIR, env, filesystem_broker_options
 
@@ -27,4 +29,5 @@ CELERY_TASK_ROUTES = {
     for name, route in CELERY_TASK_ROUTES.items()  # noqa: F405
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery" + QUEUE_SUFFIX
+CELERY_TASK_QUEUES = tuple(Queue(queue.name + QUEUE_SUFFIX) for queue in CELERY_TASK_QUEUES)  # noqa: F405
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every request otherwise

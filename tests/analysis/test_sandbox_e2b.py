@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -342,4 +344,34 @@ def test_an_e2b_artifact_is_stored_by_the_service_like_a_local_one(approved, ana
     with artifact.file.open("rb") as handle:
         assert handle.read() == b"region,total\nnorth,10\n"
     assert artifact.sha256 == hashlib.sha256(b"region,total\nnorth,10\n").hexdigest()
+    assert_every_sandbox_killed(e2b)
+
+
+def test_what_the_code_prints_reaches_the_output_sink_while_the_kernel_still_works(e2b):
+    e2b.execution(stdout=["first\n", "second\n"], stderr=["a warning\n"], pause_after=1)
+    printed: list[tuple[str, str]] = []
+    finished = threading.Event()
+    outcome = {}
+
+    def run_it() -> None:
+        outcome["result"] = backend(e2b).run(
+            code=CODE,
+            code_sha256=hashlib.sha256(CODE.encode()).hexdigest(),
+            datasets=[],
+            limits=LIMITS,
+            on_output=lambda stream, text: printed.append((stream, text)),
+        )
+        finished.set()
+
+    threading.Thread(target=run_it, daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not printed and time.monotonic() < deadline:
+        finished.wait(0.01)
+
+    assert printed == [("stdout", "first\n")]
+    assert not finished.is_set()  # the streamed response is still open: the code is still "running"
+    e2b.resume()
+    assert finished.wait(20)
+    assert printed == [("stdout", "first\n"), ("stdout", "second\n"), ("stderr", "a warning\n")]
+    assert outcome["result"].stdout == "first\nsecond\n" and outcome["result"].stderr == "a warning\n"
     assert_every_sandbox_killed(e2b)

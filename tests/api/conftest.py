@@ -15,7 +15,6 @@ writes is rolled back too).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -37,9 +36,16 @@ from approvals.services import (
     approval_request_reject,
     approval_request_revise,
 )
-from billing.models import Budget, Membership, Price
+from billing.models import Budget, Membership
 from config.tokens import token_create, token_id
-from tests.factories import ApprovalRequestFactory, SessionFactory, TeamFactory, demo_dataset, member
+from tests.factories import (
+    ApprovalRequestFactory,
+    SessionFactory,
+    TeamFactory,
+    default_prices,
+    demo_dataset,
+    member,
+)
 from tests.uploads import xlsx_bomb
 
 ROLES = (Membership.Role.ANALYST, Membership.Role.REVIEWER, Membership.Role.AUDITOR)
@@ -116,32 +122,8 @@ def _uploads(*, team, analyst, folder) -> list[Dataset]:
     return uploads
 
 
-def _prices() -> None:
-    for name, price_in, price_out in (("offline-rules-v1", "0", "0"), ("mistral-large-latest", "2", "6")):
-        Price.objects.update_or_create(
-            name=name,
-            defaults={
-                "kind": Price.Kind.LLM,
-                "input_usd_per_mtok": Decimal(price_in),
-                "output_usd_per_mtok": Decimal(price_out),
-                "source": "test",
-                "as_of": date(2026, 11, 26),
-            },
-        )
-    Price.objects.update_or_create(
-        name="local",
-        defaults={
-            "kind": Price.Kind.SANDBOX,
-            "usd_per_vcpu_second": Decimal("0.000014"),
-            "usd_per_gib_second": Decimal("0.0000045"),
-            "source": "test",
-            "as_of": date(2026, 11, 26),
-        },
-    )
-
-
 def _build(folder) -> World:
-    _prices()
+    default_prices()
     team = TeamFactory(slug="acme", high_risk_quorum=2)
     analyst = member(team, Membership.Role.ANALYST, user__username="ann")
     reviewer = member(team, Membership.Role.REVIEWER, user__username="rita")

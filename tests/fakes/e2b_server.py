@@ -21,6 +21,8 @@ Routes, as the SDK 2.x uses them:
   code-interpreter template's server writes them: `number_of_executions`, `stdout`/`stderr`
   (`text`, `timestamp`), `result` (`text`, `png`, `html`, …, `is_main_result`, `extra`), `error`
   (`name`, `value`, `traceback`), and a final `{"type": "end_of_execution"}`.
+  With `pause_after`, the stream stops after that many lines until the test calls `resume()`, as a kernel's
+  stream does while the code works between two prints.
 - `DELETE /sandboxes/{id}` → 204 (404 when unknown).
 
     with FakeE2BServer() as server:
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import email.parser
 import json
+import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -58,6 +61,8 @@ class ScriptedExecution:
     error: dict | None = None  # {"name", "value", "traceback"}
     status: int = 200
     hang: bool = False  # send the first line, then hold the stream open without ending it
+    # Send this many output lines, then hold the stream until `resume()` (a run that prints, then works).
+    pause_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,16 @@ class FakeE2BServer(FakeServer):
         self._create_failures: deque[tuple[int, dict[str, str]]] = deque()
         self._executions: deque[ScriptedExecution] = deque()
         self._requests: list[RecordedRequest] = []
+        self._resume = threading.Event()
 
     # --- scripting -------------------------------------------------------------------------------
     def execution(self, **kwargs: Any) -> None:
         with self._lock:
             self._executions.append(ScriptedExecution(**kwargs))
+
+    def resume(self) -> None:
+        """Let a paused execution (`pause_after`) send the rest of its lines."""
+        self._resume.set()
 
     def output_file(self, name: str, content: bytes, *, listed_size: int | None = None) -> None:
         """A regular file the code wrote under /output; `listed_size`: ListDir's size, if it differs
@@ -296,7 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
             if scripted.hang:
                 self.fake._release.wait(timeout=MAX_HANG_SECONDS)
                 return
-            for line in _output_lines(scripted):
+            for index, line in enumerate(_output_lines(scripted)):
+                if index == scripted.pause_after:
+                    self.fake._resume.wait(timeout=MAX_HANG_SECONDS)
                 self._chunk(line)
             self._chunk({"type": "end_of_execution"})
             self.wfile.write(b"0\r\n\r\n")

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from analysis.services.asking import analysis_submit
 from analysis.services.generation import request_generate_code
-from analysis.services.reaper import reap_stuck
+from analysis.services.reaper import INTERRUPTED_MESSAGE, reap_stuck
 from approvals.models import ApprovalRequest
 from audit.models import AuditEvent
 from billing.models import Budget, BudgetPeriod, Reservation
@@ -40,3 +40,25 @@ def test_a_claimed_request_is_not_generated_again_and_is_interrupted_after_its_l
     page = client.get(f"/sessions/{request.session_id}/")
     assert page.status_code == 200
     assert "It was not run again" in page.content.decode()
+
+
+def test_a_generation_whose_heartbeat_went_stale_is_interrupted_long_before_its_lease(
+    team, analyst, settings
+) -> None:
+    settings.SANDGATE_HEARTBEAT_STALE_SECONDS = 40
+    demo_dataset(team)
+    request = analysis_submit(user=analyst, query="total revenue by region")
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.SANDGATE_LEASE_SECONDS)
+    ApprovalRequest.objects.filter(pk=request.pk).update(
+        generation_lease_expires_at=lease, generation_heartbeat_at=now
+    )
+
+    assert reap_stuck(now=now + timedelta(seconds=39))["requests_interrupted"] == 0
+    assert reap_stuck(now=now + timedelta(seconds=41))["requests_interrupted"] == 1
+
+    request.refresh_from_db()
+    assert request.status == ApprovalRequest.Status.INTERRUPTED
+    assert request.generation_error == INTERRUPTED_MESSAGE
+    event = AuditEvent.objects.get(action=AuditEvent.Action.REQUEST_INTERRUPTED)
+    assert event.details["heartbeat_at"] == now.isoformat()
