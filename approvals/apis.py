@@ -1,6 +1,6 @@
 from django.utils.decorators import method_decorator
 from django.views.decorators.http import etag
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -52,13 +52,10 @@ class RequestDetailApi(APIView):
     @extend_schema(
         operation_id="requests_get",
         tags=["requests"],
-        responses={
-            200: ApprovalRequestDetailSerializer,
-            304: OpenApiResponse(description="Unchanged since the ETag sent in `If-None-Match`; no body."),
-        },
-        description="Answers with an `ETag`; a poller sends it back in `If-None-Match` and gets 304 (no "
-        "body) until something the answer shows changes: the request's status or fields, its run, votes, "
-        "next version, or the budgets its cost card reads.",
+        responses=ApprovalRequestDetailSerializer,
+        description="Answers with an `ETag`; a poller sends it back in `If-None-Match` and gets 304 Not "
+        "Modified (no body) until something the answer shows changes: the request's status or fields, its "
+        "run, votes, next version, or the budgets its cost card reads.",
     )
     @method_decorator(etag(_detail_version))
     def get(self, request, request_id):
