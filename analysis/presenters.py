@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import calendar
 import functools
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -87,7 +86,7 @@ class Turn:
     text: StatusText
     final: bool
     steps: list[Step]
-    seen: str  # the status fingerprint the page shows; the poll answers 204 while it is unchanged
+    seen: str  # the request's version the page shows; the poll answers 204 while it is unchanged
     poll_seconds: int | None
     previous: ApprovalRequest | None = None
     next_version: ApprovalRequest | None = None
@@ -151,19 +150,15 @@ def next_version_of(request: ApprovalRequest) -> ApprovalRequest | None:
     return request.revisions.order_by("-version").first()
 
 
-def seen_fingerprint(request: ApprovalRequest, next_version: ApprovalRequest | None) -> str:
-    """What the page shows of a request's state: its status, its last change, and its next version."""
-    parts = (request.status, request.updated_at.isoformat(), str(next_version.pk) if next_version else "")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
 def _poll_seconds(request: ApprovalRequest, *, final: bool, can_ask_again: bool) -> int | None:
     if final and not can_ask_again:
         return None
     return POLL_WAITING_SECONDS if request.status in _WAITING_FOR_A_PERSON else POLL_FAST_SECONDS
 
 
-def turn(request: ApprovalRequest, *, session_active: bool = True) -> Turn:
+def turn(request: ApprovalRequest, *, seen: str, session_active: bool = True) -> Turn:
+    """One question's turn; `seen` is the request's version (approvals.selectors.approval_request_versions)
+    that the live status's poll sends back."""
     execution = getattr(request, "execution", None)
     text = status_text(request.status)
     final = request.status in ApprovalRequest.FINAL_STATUSES
@@ -179,7 +174,7 @@ def turn(request: ApprovalRequest, *, session_active: bool = True) -> Turn:
         text=text,
         final=final,
         steps=_steps(request, text, execution),
-        seen=seen_fingerprint(request, next_version),
+        seen=seen,
         poll_seconds=_poll_seconds(request, final=final, can_ask_again=can_ask_again),
         previous=request.parent if request.parent_id else None,
         next_version=next_version,
@@ -279,8 +274,9 @@ def chart_titles(code: str) -> tuple[str, ...]:
     return tuple(title for _, title in sorted(found))
 
 
-def session_turns(requests: list[ApprovalRequest], *, session_active: bool) -> list[Turn]:
-    """The session's turns, each version right after the one it replaces (v1, v2, …, then the next)."""
+def session_turns(requests: list[ApprovalRequest], *, versions: dict, session_active: bool) -> list[Turn]:
+    """The session's turns, each version right after the one it replaces (v1, v2, …, then the next);
+    `versions` are the requests' versions by id."""
     by_id = {r.pk: r for r in requests}
 
     def root(request: ApprovalRequest) -> ApprovalRequest:
@@ -291,7 +287,7 @@ def session_turns(requests: list[ApprovalRequest], *, session_active: bool) -> l
         return request
 
     ordered = sorted(requests, key=lambda r: (root(r).created_at, r.version, r.created_at))
-    return [turn(r, session_active=session_active) for r in ordered]
+    return [turn(r, seen=versions.get(r.pk, ""), session_active=session_active) for r in ordered]
 
 
 @dataclass

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Func, IntegerField, QuerySet
+from django.db.models import Func, IntegerField, Q, QuerySet
 from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import JSONArray
 
 from approvals.models import ApprovalRequest
-from approvals.selectors import approval_request_visible_q
+from approvals.selectors import approval_request_versions, approval_request_visible_q
 from billing.selectors import team_list_for_user
 from config.exceptions import NotFound
 
@@ -28,6 +28,18 @@ def session_get(*, user, session_id) -> Session:
         return session_list(user=user).get(pk=session_id)
     except (Session.DoesNotExist, ValueError):
         raise NotFound("Session not found.") from None
+
+
+def request_version_own(*, user, session_id, request_id) -> str:
+    """The version of one of the user's own requests in one of their sessions, as its live status shows it
+    (one query); anything else is a 404."""
+    own = approval_request_visible_q(user=user) & Q(
+        user=user, session_id=session_id, session__in=session_list(user=user).values("pk"), pk=request_id
+    )
+    versions = approval_request_versions(own)
+    if not versions:
+        raise NotFound("Request not found.")
+    return next(iter(versions.values()))
 
 
 def request_list_latest(*, user) -> QuerySet[ApprovalRequest]:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.urls import reverse
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from approvals.models import ApprovalRequest
-from approvals.selectors import approval_request_list
+from approvals.selectors import approval_request_list, approval_request_versions
 from approvals.services import approval_request_cancel, approval_request_revise
 from billing.selectors import budget_status_list
 from config.exceptions import ApplicationError, NotFound, error_body
@@ -130,7 +135,8 @@ def session_detail(request, session_id):
         if submitted is not None:
             return redirect(_turn_url(submitted))  # the page opens at the new question
     active = session.status == Session.Status.ACTIVE
-    turns = presenters.session_turns(requests, session_active=active)
+    versions = approval_request_versions(Q(session=session))
+    turns = presenters.session_turns(requests, versions=versions, session_active=active)
     context = {"session": session, "turns": turns, "form": form}
     return render(request, "analysis/session.html", context, status=400 if form.errors else 200)
 
@@ -142,18 +148,39 @@ def request_status(request, session_id, request_id):
 
     Only the status, timeline and decision are swapped; the plan, the code, the results and the next version
     are sent once (htmx out-of-band swaps) when they first exist, so nothing the reader is looking at moves.
+    Whether anything changed is answered from the request's version (one query), before anything is built;
+    the answer's ETag is that version with what the poll says the page has, so an `If-None-Match` that
+    still holds gets 304.
     """
-    approval = _own_request(user=request.user, session_id=session_id, request_id=request_id)
+    own = {"user": request.user, "session_id": session_id, "request_id": request_id}
+    version = _or_404(selectors.request_version_own, **own)
     if not request.htmx:  # a person opening the fragment's address gets the whole conversation
-        return redirect(_turn_url(approval))
-    turn = presenters.turn(approval, session_active=approval.session.status == Session.Status.ACTIVE)
-    if request.GET.get("seen") == turn.seen:
+        return redirect(f"{reverse('session', args=[session_id])}#req-{request_id}")
+    # The answer depends on the version and on what the poll says the page has (its query string).
+    asked = hashlib.blake2b(request.META.get("QUERY_STRING", "").encode(), digest_size=8).hexdigest()
+    etag = quote_etag(f"{version}-{asked}")
+    response = get_conditional_response(request, etag=etag) or _status_answer(request, version=version, **own)
+    response["ETag"] = etag
+    return response
+
+
+# What the page already has of a request, as the poll says.
+SHOWN = ("plan", "code", "results", "next", "output")
+
+
+def _status_answer(request, *, version: str, user, session_id, request_id) -> HttpResponse:
+    if request.GET.get("seen") == version:
         return HttpResponse(status=204)
-    shown = {flag: request.GET.get(flag) == "1" for flag in ("plan", "code", "results", "next", "output")}
+    approval = _own_request(user=user, session_id=session_id, request_id=request_id)
+    session_active = approval.session.status == Session.Status.ACTIVE
+    turn = presenters.turn(approval, seen=version, session_active=session_active)
+    shown = {flag: request.GET.get(flag) == "1" for flag in SHOWN}
     context = {"turn": turn, "shown": shown}
     if turn.next_version is not None and not shown["next"]:
-        next_request = _own_request(user=request.user, session_id=session_id, request_id=turn.next_version.pk)
-        context["next_turn"] = presenters.turn(next_request)
+        following = {"user": user, "session_id": session_id, "request_id": turn.next_version.pk}
+        context["next_turn"] = presenters.turn(
+            _own_request(**following), seen=selectors.request_version_own(**following)
+        )
     return render(request, "analysis/_status_update.html", context)
 
 

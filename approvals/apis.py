@@ -1,3 +1,5 @@
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import etag
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -40,8 +42,22 @@ class RequestListApi(APIView):
         return paginator.get_paginated_response(ApprovalRequestSerializer(page, many=True).data)
 
 
+def _detail_version(request, request_id) -> str:
+    """The detail's ETag, read before the answer is built: a change in between only makes it older than
+    the body, and the next poll then gets the body again. Another team's request is a 404 here."""
+    return selectors.approval_request_version(user=request.user, request_id=request_id)
+
+
 class RequestDetailApi(APIView):
-    @extend_schema(operation_id="requests_get", tags=["requests"], responses=ApprovalRequestDetailSerializer)
+    @extend_schema(
+        operation_id="requests_get",
+        tags=["requests"],
+        responses=ApprovalRequestDetailSerializer,
+        description="Answers with an `ETag`; a poller sends it back in `If-None-Match` and gets 304 Not "
+        "Modified (no body) until something the answer shows changes: the request's status or fields, its "
+        "run, votes, next version, or the budgets its cost card reads.",
+    )
+    @method_decorator(etag(_detail_version))
     def get(self, request, request_id):
         return Response(_detail(user=request.user, request_id=request_id))
 

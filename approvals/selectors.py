@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import functools
+import hashlib
+
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from billing.models import Membership
+from billing.selectors import budget_status_version
 from config.exceptions import NotFound
 
-from .models import ApprovalRequest, PolicyRule
+from .models import ApprovalRequest, ApprovalVote, PolicyRule
 from .plan_check import check_plan
 from .policy import (
     DEFAULT_ALLOWED_MODULES,
@@ -21,11 +26,14 @@ OVERSIGHT_ROLES = (Membership.Role.REVIEWER, Membership.Role.AUDITOR)
 
 
 def approval_request_visible_q(*, user, prefix: str = "") -> Q:
-    """Analysts see their own requests; reviewers and auditors see their teams' requests."""
-    member_teams = Membership.objects.filter(user=user).values("team_id")
-    overseen_teams = Membership.objects.filter(user=user, role__in=OVERSIGHT_ROLES).values("team_id")
-    return Q(**{f"{prefix}team__in": member_teams, f"{prefix}user": user}) | Q(
-        **{f"{prefix}team__in": overseen_teams}
+    """Analysts see their own requests; reviewers and auditors see their teams' requests.
+
+    One join to the user's membership of the request's team (at most one: one membership per team and
+    user), used in one `filter()` call so both conditions read the same membership.
+    """
+    membership = f"{prefix}team__memberships__"
+    return Q(**{f"{membership}user": user}) & (
+        Q(**{f"{prefix}user": user}) | Q(**{f"{membership}role__in": OVERSIGHT_ROLES})
     )
 
 
@@ -70,6 +78,76 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
         return visible.get(pk=request_id)
     except (ApprovalRequest.DoesNotExist, ValueError, ValidationError):
         raise NotFound("Request not found.") from None
+
+
+# --- versions: what a poller's ETag and the session page's live status are made of -------------------
+#
+# The one rule: a request's version is read from the columns of every row its answers show that can change
+# after it is created, in one query. The request row's `updated_at` stands for the request's own fields:
+# every UPDATE of a field the answers show sets it (`services.approval_request_transition` does for every
+# transition; a generation's lease is not shown).
+# The run's fields are read as they are (the analysis app writes them with conditional UPDATEs); votes are
+# only ever added (their count); a next version is a new row (its id). What does not change once the
+# request exists is left out: its datasets, the previous version (final when a next one is made), user
+# names.
+VERSION_COLUMNS = (
+    "pk",
+    "status",
+    "updated_at",
+    "execution__status",
+    "execution__backend",
+    "execution__started_at",
+    "execution__finished_at",
+    "execution__duration_ms",
+)
+
+CARD_VERSION_COLUMNS = (
+    "team__high_risk_quorum",
+    "votes_count",
+    "budgets_saved",
+    "budgets_moved",
+)
+
+
+def approval_request_versions(where: Q, *, card: bool = False) -> dict:
+    """{pk: version} of the requests `where` selects. With `card`, also what the approval card reads beyond
+    the row: the votes, the team's quorum and the requester's budgets
+    (`billing.selectors.budget_status_version`)."""
+    rows = _versions_base(card=card).filter(where)
+    today = timezone.now().date().isoformat() if card else ""  # a daily budget resets at midnight (UTC)
+    return {row[0]: _version(row, today) for row in rows}
+
+
+@functools.cache
+def _versions_base(*, card: bool) -> QuerySet:
+    """The version columns and subqueries, built once per process (never evaluated itself): building them
+    is most of a version's cost in Python, and the poll that answers 304 does little else."""
+    newest = ApprovalRequest.objects.filter(parent=OuterRef("pk")).order_by("-version").values("pk")[:1]
+    base = ApprovalRequest.objects.order_by().annotate(next_id=Subquery(newest))
+    if not card:
+        return base.values_list(*VERSION_COLUMNS, "next_id")
+    votes = ApprovalVote.objects.filter(request=OuterRef("pk")).order_by().values("request")
+    base = base.annotate(
+        votes_count=Subquery(votes.annotate(n=Count("pk")).values("n")),
+        **budget_status_version(team="team_id", user="user_id"),
+    )
+    return base.values_list(*VERSION_COLUMNS, "next_id", *CARD_VERSION_COLUMNS)
+
+
+def _version(row: tuple, salt: str) -> str:
+    return hashlib.blake2b(repr((row, salt)).encode(), digest_size=12).hexdigest()
+
+
+def approval_request_version(*, user, request_id) -> str:
+    """The version of `GET /api/requests/{id}`'s answer (its ETag); another team's request is a 404."""
+    try:
+        visible = approval_request_visible_q(user=user) & Q(pk=request_id)
+        versions = approval_request_versions(visible, card=True)
+    except (ValueError, ValidationError):
+        versions = {}
+    if not versions:
+        raise NotFound("Request not found.")
+    return next(iter(versions.values()))
 
 
 def policy_config() -> PolicyConfig:

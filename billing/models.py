@@ -159,6 +159,8 @@ class Budget(models.Model):
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Every save of a budget moves it (budget_save): part of what a budget status's version reads.
+    updated_at = models.DateTimeField(auto_now=True)
 
     limit_usd = usd_property("limit_nanos", places=LIMIT_PLACES)
 
@@ -188,6 +190,9 @@ class BudgetPeriod(models.Model):
     reserved_nanos = models.BigIntegerField(default=0)
     # Whether the soft-threshold warning went out for this period (sent once).
     warned = models.BooleanField(default=False)
+    # Counts the changes of spent and reserved (each hold, release and charge adds 1), so a version read
+    # from it changes with every change of the totals, even when a hold and a release cancel out.
+    version = models.PositiveBigIntegerField(default=0)
 
     spent_usd = usd_property("spent_nanos", places=AMOUNT_PLACES)
     reserved_usd = usd_property("reserved_nanos", places=AMOUNT_PLACES)

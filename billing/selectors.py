@@ -1,16 +1,32 @@
 from __future__ import annotations
 
+import functools
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Count, DateTimeField, F, FilteredRelation, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    DateTimeField,
+    F,
+    FilteredRelation,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .models import AMOUNT_PLACES, Budget, CostSpan, Membership, Team
+from .models import AMOUNT_PLACES, Budget, CostSpan, Membership, Price, Team
 from .money import nanos_to_usd, usd_text
 from .periods import period_end, period_start
 
@@ -26,6 +42,29 @@ def team_list_for_user(*, user, roles: tuple[str, ...] | None = None) -> QuerySe
 
 def membership_role(*, user, team: Team) -> str | None:
     return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+# --- prices -----------------------------------------------------------------------------------
+
+# This process's copy of the price table: (read at, by time.monotonic(); the rows). Every call that prices
+# something reads it (an analyze prices its generation and its run); the table changes when an admin says.
+_prices: tuple[float, tuple[Price, ...]] | None = None
+
+
+def price_list(*, kind: str) -> list[Price]:
+    """The prices of one kind, from this process's copy of the table: read again once older than
+    SANDGATE_PRICES_MAX_AGE_SECONDS, or after a price was saved in this process (`prices_forget`)."""
+    global _prices
+    copy = _prices
+    if copy is None or time.monotonic() - copy[0] > settings.SANDGATE_PRICES_MAX_AGE_SECONDS:
+        copy = _prices = (time.monotonic(), tuple(Price.objects.all()))
+    return [price for price in copy[1] if price.kind == kind]
+
+
+def prices_forget(**kwargs) -> None:
+    """Drop this process's copy of the price table (a price was saved or deleted here)."""
+    global _prices
+    _prices = None
 
 
 # --- budgets and spend ------------------------------------------------------------------------
@@ -72,32 +111,58 @@ def budget_status_list(*, user, team: Team | None = None, now=None) -> list[Budg
     """Every active budget that applies to the user (their teams' and their own), with current totals.
 
     One query: each budget joined to its current period's row (which may not exist yet), whose start
-    depends on the budget's kind of period. It runs on every analyze, execute and request detail.
+    depends on the budget's kind of period. It runs on every analyze, execute and request detail. For one
+    team the budgets come without a join to their team and user: they are the ones asked about.
     """
-    now = now or timezone.now()
-    starts = {kind: period_start(period=kind, at=now) for kind in Budget.Period.values}
+    day = (now or timezone.now()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    budgets = _budgets_with_current_period(day=day, related=team is None)
+    teams = Q(team=team) if team is not None else Q(team__in=team_list_for_user(user=user).values("pk"))
+    budgets = budgets.filter(teams).filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+    statuses = []
+    for b in budgets:
+        if team is not None:
+            b.team = team
+            if b.user_id is not None:
+                b.user = user
+        start = period_start(period=b.period, at=day)
+        spent, reserved = (nanos_to_usd(n or 0, places=AMOUNT_PLACES) for n in (b.spent, b.reserved))
+        resets_at = period_end(period=b.period, start=start)
+        statuses.append(BudgetStatus(budget=b, spent=spent, reserved=reserved, resets_at=resets_at))
+    return statuses
+
+
+@functools.lru_cache(maxsize=4)
+def _budgets_with_current_period(*, day: datetime, related: bool) -> QuerySet[Budget]:
+    """Active budgets with the totals of the period current on `day` (every kind of period starts at a UTC
+    midnight), built once per day and process (never evaluated itself): building it is most of its cost."""
     current_start = Case(
-        *[When(period=kind, then=Value(start)) for kind, start in starts.items()],
+        *[When(period=kind, then=Value(period_start(period=kind, at=day))) for kind in Budget.Period.values],
         output_field=DateTimeField(),
     )
-    teams = Q(team=team) if team is not None else Q(team__in=team_list_for_user(user=user).values("pk"))
     budgets = (
-        Budget.objects.filter(teams, is_active=True)
-        .filter(Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=user))
+        Budget.objects.filter(is_active=True)
         .annotate(current=FilteredRelation("periods", condition=Q(periods__period_start=current_start)))
         .annotate(spent=F("current__spent_nanos"), reserved=F("current__reserved_nanos"))
-        .select_related("team", "user")
         .order_by("team__slug", "scope", "pk")
     )
-    return [
-        BudgetStatus(
-            budget=b,
-            spent=nanos_to_usd(b.spent or 0, places=AMOUNT_PLACES),
-            reserved=nanos_to_usd(b.reserved or 0, places=AMOUNT_PLACES),
-            resets_at=period_end(period=b.period, start=starts[b.period]),
-        )
-        for b in budgets
-    ]
+    return budgets.select_related("team", "user") if related else budgets
+
+
+def budget_status_version(*, team: str, user: str) -> dict[str, Subquery]:
+    """Annotations that change whenever `budget_status_list(user=<user>, team=<team>)` can, for a queryset
+    whose columns `team` and `user` name them: the applying budgets' latest save (every save, the first
+    included, moves `updated_at`; budgets are deactivated, never deleted) and the sum of their periods'
+    `version` (every hold, release and charge adds 1). The current periods also change with the day (a
+    daily budget resets): the caller adds today's date.
+    """
+    applying = Budget.objects.filter(
+        Q(scope=Budget.Scope.TEAM) | Q(scope=Budget.Scope.USER, user=OuterRef(user)), team=OuterRef(team)
+    )
+    one_group = applying.order_by().values("team")
+    return {
+        "budgets_saved": Subquery(one_group.annotate(at=Max("updated_at")).values("at")),
+        "budgets_moved": Subquery(one_group.annotate(v=Sum("periods__version")).values("v")),
+    }
 
 
 def budget_warning(*, user, team: Team) -> dict | None:

@@ -34,6 +34,7 @@ from config.exceptions import ApplicationError
 from .models import AMOUNT_PLACES, Budget, BudgetPeriod, CostSpan, Membership, Price, Reservation, Team
 from .money import nanos_to_usd, usd_text, usd_to_nanos
 from .periods import period_end, period_start
+from .selectors import price_list
 
 logger = logging.getLogger(__name__)
 Action = AuditEvent.Action
@@ -67,7 +68,7 @@ def _stored(cost: Decimal) -> Decimal:
 
 
 def _llm_price(model: str) -> tuple[Decimal, Decimal, bool]:
-    prices = list(Price.objects.filter(kind=Price.Kind.LLM))
+    prices = price_list(kind=Price.Kind.LLM)
     price = next((p for p in prices if p.name == model), None)
     if price is not None:
         return price.input_usd_per_mtok, price.output_usd_per_mtok, False
@@ -102,7 +103,7 @@ def llm_calls_cost(*, model: str, calls: list[tuple[int, int]]) -> Decimal:
 def sandbox_price(*, seconds: float, memory_mb: int, vcpus: int = 1, backend: str = "") -> Priced:
     """One run's cost, as its cost span will store it. The same function prices a run's hold (at the
     longest the run may be counted) and its charge (as long as it was counted)."""
-    prices = list(Price.objects.filter(kind=Price.Kind.SANDBOX))
+    prices = price_list(kind=Price.Kind.SANDBOX)
     price = next((p for p in prices if p.name == (backend or settings.SANDBOX_BACKEND)), None)
     unpriced = price is None
     if price is None and prices:
@@ -386,7 +387,7 @@ def _hold(*, period_id: int, budget: Budget, nanos: int) -> None:
         BudgetPeriod.objects.filter(pk=period_id)
         .alias(used=_used())
         .filter(used__lte=budget.limit_nanos - nanos)
-        .update(reserved_nanos=F("reserved_nanos") + nanos)
+        .update(reserved_nanos=F("reserved_nanos") + nanos, version=F("version") + 1)
     )
     if held != 1:
         raise _Refused(budget, period_id)
@@ -463,7 +464,9 @@ def _move(*, period_ids: list[int], held: int, spent: int) -> None:
     """Drop `held` from reserved and add `spent` to spent (nano-dollars) on each period, in lock order."""
     for period_id in sorted(period_ids):
         BudgetPeriod.objects.filter(pk=period_id).update(
-            reserved_nanos=F("reserved_nanos") - held, spent_nanos=F("spent_nanos") + spent
+            reserved_nanos=F("reserved_nanos") - held,
+            spent_nanos=F("spent_nanos") + spent,
+            version=F("version") + 1,
         )
 
 

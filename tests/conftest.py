@@ -118,7 +118,10 @@ def _fresh_cache():
     """Rate-limit counters live in the cache; each test starts from zero."""
     from django.core.cache import cache
 
+    from billing.selectors import prices_forget
+
     cache.clear()
+    prices_forget()  # and this process's copy of the price table: a test's prices roll back with it
 
 
 @pytest.fixture

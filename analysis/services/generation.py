@@ -226,7 +226,7 @@ def request_regenerate(*, revision: ApprovalRequest, feedback: str, asked_by_ana
     # feedback) and one run.
     revision.budget_estimate = reservation.amount_usd + execution_cost_ceiling(team=revision.team)
     ApprovalRequest.objects.filter(pk=revision.pk).update(
-        budget_estimate_nanos=revision.budget_estimate_nanos
+        budget_estimate_nanos=revision.budget_estimate_nanos, updated_at=timezone.now()
     )
     who = "The analyst asked again" if asked_by_analyst else "A reviewer asked"
     Message.objects.create(

@@ -415,6 +415,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Sandgate <sandgate@local
 # How long a budget reservation may stay unsettled before the sweeper presumes its worker dead and releases
 # it. Longer than the longest queue wait plus generation or run; a worker renews it when it starts.
 BUDGET_LEASE_SECONDS = env.int("BUDGET_LEASE_SECONDS", default=3600)
+# Each process keeps a copy of the price table and reads it again when it is older than this (a save in the
+# process itself drops its copy at once): another process prices with an admin's change within this time.
+SANDGATE_PRICES_MAX_AGE_SECONDS = env.float("SANDGATE_PRICES_MAX_AGE_SECONDS", default=5.0)
 
 # --- Audit ------------------------------------------------------------------------------------
 # Append-only file of chain heads (position, sequence, hash, time); keep it outside the database.

@@ -262,7 +262,7 @@ def test_mistrals_plan_is_stored_with_its_code(mistral, analyst, team):
 @pytest.mark.parametrize("status", list(Status))
 def test_every_status_has_a_timeline_a_headline_and_a_label(status, analyst, team, rf):
     request = ApprovalRequestFactory(user=analyst, team=team, status=status, plan="Counts rows.")
-    turn = presenters.turn(request)
+    turn = presenters.turn(request, seen="v1")
     http = rf.get("/")
     http.user = analyst
 

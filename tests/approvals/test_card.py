@@ -154,18 +154,6 @@ def test_the_card_sets_the_estimate_against_the_tightest_remaining_budget(
     assert cost["note"] == "user daily budget"
 
 
-def test_the_request_detail_with_its_card_costs_a_fixed_number_of_queries(
-    as_user, analyst, request_with_card, django_assert_max_num_queries
-):
-    client = as_user(analyst)
-    # token, request (with user, team, reviewer, execution), datasets, budgets with their current periods,
-    # votes; no next-version query for a version waiting for review
-    with django_assert_max_num_queries(5):
-        response = client.get(f"/api/requests/{request_with_card.pk}")
-    assert response.status_code == 200
-    assert response.json()["card"]["reads"]["columns"] == ["region", "revenue"]
-
-
 def test_request_detail_and_list_show_the_execution_summary_without_reading_its_output(
     as_user, analyst, request_with_card
 ):
