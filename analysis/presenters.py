@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from pygments import highlight
@@ -28,9 +29,9 @@ from .tables import Table, table_from_html
 
 Status = ApprovalRequest.Status
 # How often a request's status is polled: quickly while a worker is on it, slowly while it waits for a
-# person (review can take hours); an unchanged status answers 204, so nothing on the page moves.
+# person (SANDGATE_REVIEW_POLL_SECONDS: review can take hours); an unchanged status answers 204, so nothing
+# on the page moves.
 POLL_FAST_SECONDS = 1
-POLL_WAITING_SECONDS = 10
 # How often the output box of a run that may still print asks for new lines (`views.request_output`).
 OUTPUT_POLL_MILLISECONDS = 500
 _WAITING_FOR_A_PERSON = (Status.PENDING_REVIEW, Status.APPROVED, Status.REJECTED)
@@ -153,7 +154,8 @@ def next_version_of(request: ApprovalRequest) -> ApprovalRequest | None:
 def _poll_seconds(request: ApprovalRequest, *, final: bool, can_ask_again: bool) -> int | None:
     if final and not can_ask_again:
         return None
-    return POLL_WAITING_SECONDS if request.status in _WAITING_FOR_A_PERSON else POLL_FAST_SECONDS
+    waiting = request.status in _WAITING_FOR_A_PERSON
+    return settings.SANDGATE_REVIEW_POLL_SECONDS if waiting else POLL_FAST_SECONDS
 
 
 def turn(request: ApprovalRequest, *, seen: str, session_active: bool = True) -> Turn:

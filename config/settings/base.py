@@ -354,6 +354,9 @@ SANDGATE_LEASE_SECONDS = CELERY_TASK_TIME_LIMIT + SANDGATE_LEASE_MARGIN_SECONDS
 # older than the stale threshold is presumed dead and the reaper marks it `interrupted` (never run again).
 SANDGATE_HEARTBEAT_SECONDS = env.float("SANDGATE_HEARTBEAT_SECONDS", default=10.0)
 SANDGATE_HEARTBEAT_STALE_SECONDS = env.float("SANDGATE_HEARTBEAT_STALE_SECONDS", default=40.0)
+# How often the session page asks for the status of a request that waits for a person (review, a decision
+# to run, a new version): slowly, as that can take hours; while a worker is on it, every second.
+SANDGATE_REVIEW_POLL_SECONDS = env.int("SANDGATE_REVIEW_POLL_SECONDS", default=10)
 # Live output of a running run (analysis/live.py): a Redis stream per run when the broker is Redis, else
 # rows in the database written at most this often.
 SANDGATE_LIVE_OUTPUT_DATABASE_SECONDS = env.float("SANDGATE_LIVE_OUTPUT_DATABASE_SECONDS", default=0.5)

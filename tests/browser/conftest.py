@@ -24,6 +24,12 @@ def _no_task_left_behind():
     purge_queues_of_this_run()
 
 
+@pytest.fixture(autouse=True)
+def _review_polled_every_second(settings):
+    """A journey's reviewer decides within seconds; the page looks every second rather than every 10."""
+    settings.SANDGATE_REVIEW_POLL_SECONDS = 1
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 def viewport(request) -> str:
     return request.param
