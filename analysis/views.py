@@ -128,6 +128,10 @@ def _follow_up_form(request, session, requests: list[ApprovalRequest]) -> Follow
 @require_http_methods(["GET", "POST"])
 def session_detail(request, session_id):
     session = _or_404(selectors.session_get, user=request.user, session_id=session_id)
+    # The versions the page's polls send back are read before the requests they describe: a change in between
+    # then only makes a version older than the page (the next poll brings it), never newer (a page that would
+    # wait for a change it never shows).
+    versions = approval_request_versions(Q(session=session))
     requests = _session_requests(session)
     form = _follow_up_form(request, session, requests)
     if request.method == "POST" and form.is_valid():
@@ -135,7 +139,6 @@ def session_detail(request, session_id):
         if submitted is not None:
             return redirect(_turn_url(submitted))  # the page opens at the new question
     active = session.status == Session.Status.ACTIVE
-    versions = approval_request_versions(Q(session=session))
     turns = presenters.session_turns(requests, versions=versions, session_active=active)
     context = {"session": session, "turns": turns, "form": form}
     return render(request, "analysis/session.html", context, status=400 if form.errors else 200)
@@ -178,9 +181,8 @@ def _status_answer(request, *, version: str, user, session_id, request_id) -> Ht
     context = {"turn": turn, "shown": shown}
     if turn.next_version is not None and not shown["next"]:
         following = {"user": user, "session_id": session_id, "request_id": turn.next_version.pk}
-        context["next_turn"] = presenters.turn(
-            _own_request(**following), seen=selectors.request_version_own(**following)
-        )
+        seen = selectors.request_version_own(**following)  # before the request, as for the page
+        context["next_turn"] = presenters.turn(_own_request(**following), seen=seen)
     return render(request, "analysis/_status_update.html", context)
 
 
