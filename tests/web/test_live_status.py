@@ -4,6 +4,7 @@ ETag a browser's `If-None-Match` revalidates (304); and the page's queries do no
 import re
 
 import pytest
+from django.db import connection
 
 from analysis.models import Execution
 from analysis.services.execution import execution_run, execution_start
@@ -97,3 +98,29 @@ def test_the_session_page_costs_the_same_queries_for_one_turn_or_many(
 
 
 QUERIES_OF_THE_SESSION_PAGE = 8
+
+
+def test_a_decision_made_while_the_page_is_read_is_on_the_page_or_brought_by_its_next_poll(
+    analyst, reviewer, own_request
+):
+    """A reviewer decides between the page's first and later reads of its requests: the page may show either
+    state, but never one older than the version its poll sends back (it would then answer 204 for good)."""
+    client = logged_in(analyst)
+    decided = []
+
+    def decide_after_the_first_read_of_requests(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not decided and sql.lstrip().startswith("SELECT") and '"approvals_approvalrequest"' in sql:
+            decided.append(sql)
+            approval_request_reject(request=own_request, reviewer=reviewer, reason="Per month, please.")
+        return result
+
+    with connection.execute_wrapper(decide_after_the_first_read_of_requests):
+        page = client.get(f"/sessions/{own_request.session_id}/").content.decode()
+    assert decided
+    turn = page.split(f'id="live-{own_request.pk}"')[1]
+    poll = re.search(r'hx-get="([^"]+)"', turn).group(1).replace("&amp;", "&")
+    answer = client.get(poll)
+
+    shown = page + (answer.content.decode() if answer.status_code == 200 else "")
+    assert "Per month, please." in shown
