@@ -4,9 +4,11 @@ default)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
-from analysis.live import RunWatch, live_output_end, live_output_read
+from analysis.live import LiveOutput, RunWatch, live_output_end, live_output_read
 from analysis.models import Execution
 from analysis.sandboxes.base import TRUNCATION_MARKER
 from approvals.services import approval_request_approve
@@ -87,3 +89,49 @@ def test_an_unknown_after_is_refused_with_a_clear_400(db, team, analyst):
     )
     answer = client_for(analyst).get(f"/api/executions/{execution.pk}", {"after": "-1"})
     assert answer.status_code == 400, answer.content
+
+
+UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every command is refused
+
+
+class _Signal(logging.Handler):
+    """Sets `event` when a record whose message contains `text` is logged (from any thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.event = text, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+def test_with_redis_unreachable_a_run_keeps_its_heartbeat_and_watchers_read_nothing_yet_instead_of_an_error(
+    transactional_db, settings, team, analyst
+):
+    settings.CELERY_BROKER_URL = UNREACHABLE_REDIS
+    settings.SANDGATE_HEARTBEAT_SECONDS = 0.01
+    execution = Execution.objects.create(
+        request=ApprovalRequestFactory(team=team, user=analyst),
+        code_sha256="0" * 64,
+        status=Execution.Status.RUNNING,
+    )
+    lost = _Signal("chunk 1 not written")
+    beats = threading.Event()
+    logging.getLogger("analysis.live").addHandler(lost)
+    try:
+        with RunWatch(beat=beats.set, execution_id=execution.pk, output_bytes=100, wall_seconds=5) as watch:
+            watch.write("stdout", "first line\n")
+            assert lost.event.wait(timeout=30)  # the chunk could not be written, and that was logged
+            beats.clear()
+            assert beats.wait(timeout=30)  # the watch thread lives on: the heartbeat is still renewed
+    finally:
+        logging.getLogger("analysis.live").removeHandler(lost)
+
+    assert watch.seq == 1
+    assert live_output_read(execution_id=execution.pk, after=0) == LiveOutput(seq=0, stdout="", stderr="")
+    answer = client_for(analyst).get(f"/api/executions/{execution.pk}")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["status"], body["stdout"], body["outputSeq"]) == ("running", "", 0)
+    live_output_end(execution_id=execution.pk)  # refused by Redis too; the stream would expire on its own
