@@ -87,13 +87,14 @@ def _visible_get(visible: QuerySet[ApprovalRequest], *, request_id) -> ApprovalR
 # every UPDATE of a field the answers show sets it (`services.approval_request_transition` does for every
 # transition; a generation's lease is not shown).
 # The run's fields are read as they are (the analysis app writes them with conditional UPDATEs); votes are
-# only ever added (their count); a next version is a new row (its id). What does not change once the
-# request exists is left out: its datasets, the previous version (final when a next one is made), user
-# names.
+# only ever added (their count); a next version is a new row (its id); the session's status says whether
+# the session page still offers to ask again. What does not change once the request exists is left out: its
+# datasets, the previous version (final when a next one is made), user names.
 VERSION_COLUMNS = (
     "pk",
     "status",
     "updated_at",
+    "session__status",
     "execution__status",
     "execution__backend",
     "execution__started_at",

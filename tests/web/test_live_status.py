@@ -8,6 +8,7 @@ from django.db import connection
 
 from analysis.models import Execution
 from analysis.services.execution import execution_run, execution_start
+from analysis.services.sessions import session_archive
 from approvals.models import ApprovalRequest
 from approvals.services import approval_request_approve, approval_request_reject
 from billing.models import Membership
@@ -68,6 +69,23 @@ def test_the_status_changes_when_only_the_run_moves(analyst, reviewer, team, own
     started[1].refresh_from_db()
     assert started[1].status == Execution.Status.QUEUED
     assert client.get(poll).status_code == 200
+
+
+def test_a_session_archived_elsewhere_takes_ask_again_off_its_rejected_turn_at_the_next_poll(
+    analyst, reviewer, own_request
+):
+    approval_request_reject(request=own_request, reviewer=reviewer, reason="Per month, please.")
+    client = logged_in(analyst)
+    poll = poll_url(client, own_request)  # the page offers "Ask again" and polls for a version made elsewhere
+    assert client.get(poll).status_code == 204
+
+    session_archive(session=own_request.session, user=analyst)  # in another tab
+    closed = client.get(poll)
+
+    assert closed.status_code == 200
+    body = closed.content.decode()
+    assert "Per month, please." in body and "Ask again with this feedback" not in body
+    assert "hx-trigger" not in body  # nothing more can change: the poll stops
 
 
 def test_a_teammates_request_status_is_a_404_even_with_an_etag(analyst, team, own_request):
