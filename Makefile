@@ -13,12 +13,12 @@ LOOPBACK := $(filter 127.% localhost ::1 [::1],$(HOST))
 
 .PHONY: up install test web worker migrate secret-key lint bench clean
 
+# honcho runs Procfile.local's processes and stops them all on Ctrl-C. It reads no .env (-e /dev/null):
+# the settings read it themselves, under the environment's values.
 up: install secret-key migrate
-	@echo "Starting the worker (with beat) and the web server on http://$(HOST):$(PORT)/ (Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
-	$(VENV)/bin/celery -A config worker -B -s var/celerybeat-schedule -Q generate,execute,celery \
-	  --concurrency 2 --loglevel INFO & \
-	$(VENV)/bin/python manage.py runserver $(HOST):$(PORT) --noreload
+	@echo "Starting the web server on http://$(HOST):$(PORT)/, the worker and beat (Ctrl-C stops them all)"
+	@PATH="$(CURDIR)/$(VENV)/bin:$$PATH" HOST=$(HOST) $(VENV)/bin/honcho -f Procfile.local -e /dev/null \
+	  start -p $(PORT)
 
 # A random DJANGO_SECRET_KEY in .env (mode 0600) on the first run; an existing key is never replaced.
 secret-key:

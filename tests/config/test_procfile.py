@@ -1,7 +1,14 @@
-"""The Procfile's process layout: valid for honcho, and every queue a task is routed to has a worker."""
+"""The process layouts: the Procfile valid for honcho with a worker for every routed queue, and `make up`'s
+Procfile.local stopped whole by one Ctrl-C."""
 
+import os
+import queue
 import re
+import signal
+import socket
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -34,3 +41,78 @@ def test_every_queue_a_task_is_routed_to_is_consumed_by_a_procfile_worker():
     routed = {route["queue"].removesuffix(suffix) for route in settings.CELERY_TASK_ROUTES.values()}
     assert routed | {"celery"} <= consumed  # "celery": the periodic tasks' default queue
     assert "execute" not in re.search(r"-Q (\S+)", procfile()["generate"]).group(1)  # sandboxes stay apart
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lines_of(process: subprocess.Popen) -> queue.Queue:
+    """The process's output, line by line, read by a thread (so the test can wait with a deadline)."""
+    lines: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def wait_for(lines: queue.Queue, patterns: list[str], *, timeout: float) -> str:
+    """Output up to the point where every pattern has been seen (at most `timeout` seconds)."""
+    seen, deadline = [], time.monotonic() + timeout
+    while not all(re.search(p, "".join(seen)) for p in patterns):
+        seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
+    return "".join(seen)
+
+
+def running_with(marker: str) -> list[str]:
+    """The command lines of the running processes whose environment holds `marker` (a zombie has ended:
+    not every init reaps at once)."""
+    running = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state != "Z" and marker.encode() in (proc / "environ").read_bytes():
+                running.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # it ended while being read
+            continue
+    return running
+
+
+def test_make_up_starts_web_worker_and_beat_and_one_ctrl_c_stops_them_all_leaving_nothing_running(tmp_path):
+    """The README's first command (installed already): Ctrl-C, SIGINT to the terminal's foreground process
+    group, must stop the web server, the worker and beat, with none of their processes left behind."""
+    port = free_port()
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"  # also marks this run's processes
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "CELERY_BROKER_URL")}
+    env |= {"DATABASE_URL": database_url, "CELERY_BEAT_SCHEDULE_FILE": str(tmp_path / "celerybeat-schedule")}
+    command = ["make", "--no-print-directory", "up", "HOST=127.0.0.1", f"PORT={port}"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lines_of(process),
+            [
+                r"celery@\S+ ready",
+                r"beat: Starting",
+                rf"Starting development server at http://127.0.0.1:{port}/",
+            ],
+            timeout=180,
+        )
+        started = running_with(database_url)
+        assert any("runserver" in c for c in started) and any(" worker " in c for c in started), started
+        assert any(" beat " in c for c in started), started
+
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+
+    assert running_with(database_url) == []
