@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import re
 import secrets
 import signal
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -27,7 +24,7 @@ from billing.models import Membership
 from tests.conftest import api_token
 from tests.factories import TeamFactory, member
 from tests.fakes.mistral_server import FakeMistralServer, ScriptedResponse
-from tests.fakes.s3_server import free_port
+from tests.processes import Output, free_port
 from tests.reliability.conftest import PrivateRedis
 from tests.uploads import made_by_pandas
 from tests.worker import database_url
@@ -67,28 +64,11 @@ class Machine:
             text=True,
             start_new_session=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
+        self.output = Output(self.proc.stdout, name=root.name)
 
     def wait_for(self, *patterns: str, timeout: float = 120) -> None:
         """Block until the processes have logged a line matching each pattern (in any order)."""
-        waiting = [re.compile(pattern) for pattern in patterns]
-        while waiting:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                tail = "".join(self.log[-40:])
-                missing = [regex.pattern for regex in waiting]
-                raise AssertionError(
-                    f"{self.root.name} never logged {missing}; last lines:\n{tail}"
-                ) from None
-            self.log.append(line)
-            waiting = [regex for regex in waiting if not regex.search(line)]
+        self.output.wait_for(*patterns, timeout=timeout)
 
     def files(self, folder: str) -> list[str]:
         return sorted(p.name for p in (self.root / folder).rglob("*") if p.is_file())

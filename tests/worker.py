@@ -6,16 +6,16 @@ Synchronisation is by the worker's own log lines (read from its pipe), never by 
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from tests.processes import Output
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,28 +70,13 @@ class WorkerProcess:
             text=True,
             start_new_session=True,
         )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.log: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
+        self.output = Output(self.proc.stdout, name="worker")
+        self.lines, self.log = self.output.lines, self.output.log
         self.wait_for(r"celery@\S+ ready\.", timeout=60)
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
 
     def wait_for(self, pattern: str, *, timeout: float = 120) -> str:
         """Block until the worker logs a line matching `pattern`."""
-        regex = re.compile(pattern)
-        while True:
-            try:
-                line = self.lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(
-                    f"worker never logged {pattern!r}; last lines:\n{''.join(self.log[-30:])}"
-                ) from None
-            self.log.append(line)
-            if regex.search(line):
-                return line
+        return self.output.wait_for(pattern, timeout=timeout)
 
     def wait_for_task(self, name: str, task_arg: str, *, timeout: float = 120) -> None:
         self.wait_for(rf"Task {re.escape(name)}\[.*\] received", timeout=timeout)

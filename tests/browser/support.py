@@ -141,9 +141,7 @@ def chromium():
 
 
 def worker_log(worker) -> str:
-    while not worker.lines.empty():
-        worker.log.append(worker.lines.get_nowait())
-    return "".join(worker.log[-40:])
+    return worker.output.tail()
 
 
 def in_thread(function, /, *args, **kwargs):

@@ -2,16 +2,14 @@
 Procfile.local stopped whole by one Ctrl-C."""
 
 import os
-import queue
 import re
 import signal
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
 from django.conf import settings
+
+from tests.processes import Output, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,32 +41,6 @@ def test_every_queue_a_task_is_routed_to_is_consumed_by_a_procfile_worker():
     assert "execute" not in re.search(r"-Q (\S+)", procfile()["generate"]).group(1)  # sandboxes stay apart
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def lines_of(process: subprocess.Popen) -> queue.Queue:
-    """The process's output, line by line, read by a thread (so the test can wait with a deadline)."""
-    lines: queue.Queue = queue.Queue()
-
-    def read() -> None:
-        for line in process.stdout:
-            lines.put(line)
-
-    threading.Thread(target=read, daemon=True).start()
-    return lines
-
-
-def wait_for(lines: queue.Queue, patterns: list[str], *, timeout: float) -> str:
-    """Output up to the point where every pattern has been seen (at most `timeout` seconds)."""
-    seen, deadline = [], time.monotonic() + timeout
-    while not all(re.search(p, "".join(seen)) for p in patterns):
-        seen.append(lines.get(timeout=max(deadline - time.monotonic(), 0.01)))
-    return "".join(seen)
-
-
 def running_with(marker: str) -> list[str]:
     """The command lines of the running processes whose environment holds `marker` (a zombie has ended:
     not every init reaps at once)."""
@@ -96,14 +68,10 @@ def test_make_up_starts_web_worker_and_beat_and_one_ctrl_c_stops_them_all_leavin
         start_new_session=True,
     )  # fmt: skip
     try:
-        wait_for(
-            lines_of(process),
-            [
-                r"celery@\S+ ready",
-                r"beat: Starting",
-                rf"Starting development server at http://127.0.0.1:{port}/",
-            ],
-            timeout=180,
+        Output(process.stdout, name="make up").wait_for(
+            r"celery@\S+ ready",
+            r"beat: Starting",
+            rf"Starting development server at http://127.0.0.1:{port}/",
         )
         started = running_with(database_url)
         assert any("runserver" in c for c in started) and any(" worker " in c for c in started), started

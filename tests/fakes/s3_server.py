@@ -6,30 +6,21 @@ over HTTP, signed requests and all. Readiness is read from its own log line, nev
 
 from __future__ import annotations
 
-import queue
-import re
-import socket
 import subprocess
 import sys
-import threading
 import uuid
+
+from tests.processes import Output, free_port
 
 ACCESS_KEY = "sandgate-test-key"
 SECRET_KEY = "sandgate-test-secret"
 REGION = "us-east-1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class S3Server:
     def __init__(self) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
-        self._lines: queue.Queue[str] = queue.Queue()
 
     @property
     def url(self) -> str:
@@ -42,21 +33,10 @@ class S3Server:
             stderr=subprocess.STDOUT,
             text=True,  # in the test run's process group: a run stopped with Ctrl-C stops it too
         )
-        threading.Thread(target=self._pump, daemon=True).start()
-        ready = re.compile(rf"Running on http://127\.0\.0\.1:{self.port}")
-        seen = []
-        while True:
-            try:
-                line = self._lines.get(timeout=60)
-            except queue.Empty:
-                raise RuntimeError(f"moto's server never started:\n{''.join(seen)}") from None
-            seen.append(line)
-            if ready.search(line):
-                return self
-
-    def _pump(self) -> None:
-        for line in self.proc.stdout:  # drained for its whole life, so its writes never block
-            self._lines.put(line)
+        Output(self.proc.stdout, name="moto's server").wait_for(
+            rf"Running on http://127\.0\.0\.1:{self.port}", timeout=60
+        )  # and drained for its whole life, so its writes never block
+        return self
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
